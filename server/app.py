@@ -1,0 +1,41 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Mapping
+
+from flask import Flask
+
+from .config import Settings
+from .image_api import VERSION_2, VERSION_3, make_blueprint
+from .images import ImageService
+from .responses import add_cors, install_error_handlers
+
+
+def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
+    """Build the app from Settings, a mapping of setting overrides, or the environment."""
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = Settings.from_env()
+        if config:
+            settings = settings.with_overrides(**dict(config))
+
+    app = Flask(__name__)
+    app.config["BEELDPOST"] = settings
+    app.config["DEBUG"] = settings.debug
+    # `//` and trailing slashes are part of what a client asked; never rewrite them.
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
+
+    app.extensions["beeldpost.images"] = ImageService(settings)
+
+    app.register_blueprint(make_blueprint(VERSION_3))
+    app.register_blueprint(make_blueprint(VERSION_2))
+
+    app.after_request(add_cors)
+    install_error_handlers(app)
+    if not app.debug:
+        logging.getLogger("server").setLevel(logging.INFO)
+    return app

@@ -1,0 +1,84 @@
+"""The `beeldpost` command: ingest, serve."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+
+from .config import SETTINGS_DOC, Settings
+from .errors import BeeldpostError
+from .images import ImageService
+
+
+def _progress(done: int, total: int, label: str, started: float) -> None:
+    width = 30
+    filled = int(width * done / total) if total else width
+    elapsed = time.monotonic() - started
+    line = f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {elapsed:5.1f}s {label[:40]:<40}"
+    sys.stderr.write(line)
+    sys.stderr.flush()
+
+
+def ingest(settings: Settings, identifiers: list[str] | None = None) -> int:
+    """Build every missing pyramidal derivative now, so no visitor waits for one."""
+    images = ImageService(settings)
+    wanted = identifiers or images.catalog.identifiers()
+    failures = 0
+    started = time.monotonic()
+    for done, identifier in enumerate(wanted):
+        _progress(done, len(wanted), identifier, started)
+        try:
+            images.resolve(identifier)
+        except BeeldpostError as error:
+            failures += 1
+            sys.stderr.write(f"\n{identifier}: {error.message}\n")
+    _progress(len(wanted), len(wanted), "done", started)
+    sys.stderr.write(f"\n{len(wanted) - failures} of {len(wanted)} images ready"
+                     f" in {settings.cache_dir}\n")
+    return 1 if failures else 0
+
+
+def serve(host: str, port: int, workers: int | None) -> int:
+    """Run gunicorn with the production settings in server/gunicorn_conf.py."""
+    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn")
+    if gunicorn is None:
+        sys.stderr.write("gunicorn is not installed (pip install beeldpost installs it)\n")
+        return 2
+    os.environ["HOST"], os.environ["PORT"] = host, str(port)
+    if workers:
+        os.environ["WEB_CONCURRENCY"] = str(workers)
+    arguments = [gunicorn, "--config", "python:server.gunicorn_conf", "server:create_app()"]
+    os.execv(gunicorn, arguments)
+    return 0  # not reached
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="beeldpost", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    ingest_parser = commands.add_parser("ingest", help="build pyramidal derivatives ahead of time")
+    ingest_parser.add_argument("identifiers", nargs="*", help="only these (default: all)")
+    serve_parser = commands.add_parser("serve", help="serve with gunicorn")
+    serve_parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    serve_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve_parser.add_argument("--workers", type=int, default=None)
+    commands.add_parser("settings", help="list the settings and their environment variables")
+    arguments = parser.parse_args(argv)
+
+    try:
+        settings = Settings.from_env()
+    except ValueError as error:
+        parser.error(str(error))
+    if arguments.command == "ingest":
+        return ingest(settings, arguments.identifiers)
+    if arguments.command == "serve":
+        return serve(arguments.host, arguments.port, arguments.workers)
+    for name, (variable, _convert, description) in SETTINGS_DOC.items():
+        print(f"{variable:32} {getattr(settings, name)!s:40} {description}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

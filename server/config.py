@@ -1,0 +1,106 @@
+"""All settings in one place.
+
+Every setting comes from an environment variable with a documented default, so the
+same code runs under `make run`, gunicorn in production and the test suite. The
+README's configuration table is generated from SETTINGS_DOC below, keep them together.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _optional_int(value: str | None) -> int | None:
+    if value is None or value.strip() in ("", "0", "none", "off"):
+        return None
+    number = int(value)
+    if number <= 0:
+        raise ValueError(f"expected a positive whole number, got {value!r}")
+    return number
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    images_dir: Path = PROJECT_ROOT / "images"
+    manifests_dir: Path = PROJECT_ROOT / "manifests"
+    cache_dir: Path = PROJECT_ROOT / "var" / "cache"
+    # Public base URL (scheme://host[:port][/prefix]) for ids in info.json and manifests
+    # when the server sits behind a proxy; None builds them from each request's own host.
+    public_base_url: str | None = None
+    tile_size: int = 256
+    # JPEG quality of the tiles stored in the pyramidal TIFF derivatives.
+    derivative_quality: int = 90
+    # JPEG quality of rendered images.
+    jpeg_quality: int = 85
+    # Size limits, advertised in info.json and enforced; None means no limit.
+    max_width: int | None = None
+    max_height: int | None = None
+    # A default area limit keeps `^` upscales and huge renders bounded in memory.
+    max_area: int | None = 100_000_000
+    cache_max_age: int = 86400
+    info_max_age: int = 3600
+    # Number of opened pyramid levels each worker keeps (file handles, headers).
+    open_images: int = 64
+    debug: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for name, (variable, convert, _doc) in SETTINGS_DOC.items():
+            if variable in env:
+                try:
+                    values[name] = convert(env[variable])
+                except ValueError as error:
+                    raise ValueError(f"{variable}: {error}") from None
+        return cls(**values)
+
+    def with_overrides(self, **overrides: object) -> "Settings":
+        known = {f.name for f in fields(self)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        converted = {
+            key: Path(value) if key.endswith("_dir") and value is not None else value
+            for key, value in overrides.items()
+        }
+        return replace(self, **converted)
+
+
+def _base_url(value: str) -> str | None:
+    value = value.strip().rstrip("/")
+    if not value:
+        return None
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"must start with http:// or https://, got {value!r}")
+    return value
+
+
+# setting name -> (environment variable, converter, description for the README)
+SETTINGS_DOC: dict[str, tuple[str, object, str]] = {
+    "images_dir": ("BEELDPOST_IMAGES", Path, "folder of source images (default `images/`)"),
+    "manifests_dir": ("BEELDPOST_MANIFESTS", Path, "folder of item records (default `manifests/`)"),
+    "cache_dir": ("BEELDPOST_CACHE", Path, "folder for derivatives, outside git (default `var/cache/`)"),
+    "public_base_url": ("BEELDPOST_PUBLIC_URL", _base_url, "public base URL behind a proxy (default: the request's host)"),
+    "tile_size": ("BEELDPOST_TILE_SIZE", int, "tile size of derivatives and info.json (default 256)"),
+    "derivative_quality": ("BEELDPOST_DERIVATIVE_QUALITY", int, "JPEG quality of stored tiles (default 90)"),
+    "jpeg_quality": ("BEELDPOST_JPEG_QUALITY", int, "JPEG quality of served images (default 85)"),
+    "max_width": ("BEELDPOST_MAX_WIDTH", _optional_int, "maxWidth advertised and enforced (default none)"),
+    "max_height": ("BEELDPOST_MAX_HEIGHT", _optional_int, "maxHeight advertised and enforced (default none)"),
+    "max_area": ("BEELDPOST_MAX_AREA", _optional_int, "maxArea in pixels (default 100000000; 0 for none)"),
+    "cache_max_age": ("BEELDPOST_CACHE_MAX_AGE", int, "Cache-Control max-age of images, seconds (default 86400)"),
+    "info_max_age": ("BEELDPOST_INFO_MAX_AGE", int, "Cache-Control max-age of info.json, seconds (default 3600)"),
+    "open_images": ("BEELDPOST_OPEN_IMAGES", int, "opened pyramid levels kept per worker (default 64)"),
+    "debug": ("BEELDPOST_DEBUG", _bool, "Flask debug mode (default off)"),
+}
+
+assert set(SETTINGS_DOC) == {f.name for f in fields(Settings)}, "document every setting"

@@ -1,0 +1,216 @@
+"""Pyramidal TIFF derivatives: built once per source content, read tile by tile.
+
+Every source (JPEG, PNG, TIFF, JPEG 2000) is normalised once into a tiled,
+pyramidal TIFF with JPEG tiles, upright and in sRGB. Derivatives are keyed by the
+source's SHA-256 and the recipe, so replacing a file never serves stale pixels,
+and written to a temporary file then renamed, so a crash never leaves half a file
+where a reader can find it. Requests then read only the level and the tiles they need.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyvips
+from PIL import Image as PILImage, ImageOps
+
+from .errors import SourceError
+from .sources import Source
+
+log = logging.getLogger(__name__)
+
+# Bump when the recipe below changes, so existing derivatives are rebuilt.
+RECIPE_VERSION = 1
+
+# Sources libvips cannot read in the pyvips-binary build are decoded by Pillow.
+PILLOW_EXTENSIONS = (".jp2", ".j2k", ".jpf", ".jpx")
+
+
+@dataclass(frozen=True)
+class Pyramid:
+    """A derivative's levels: level k is the image shrunk by 2**k (sizes floored)."""
+
+    path: Path
+    levels: tuple[tuple[int, int], ...]
+
+    @property
+    def width(self) -> int:
+        return self.levels[0][0]
+
+    @property
+    def height(self) -> int:
+        return self.levels[0][1]
+
+
+def _load_with_pillow(path: Path) -> pyvips.Image:
+    with PILImage.open(path) as opened:
+        picture = ImageOps.exif_transpose(opened)
+        if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
+            picture = picture.convert("RGBA")
+            flattened = PILImage.new("RGB", picture.size, (255, 255, 255))
+            flattened.paste(picture, mask=picture.getchannel("A"))
+            picture = flattened
+        elif picture.mode != "RGB":
+            picture = picture.convert("RGB")
+        data = picture.tobytes()
+        return pyvips.Image.new_from_memory(data, picture.width, picture.height, 3, "uchar")
+
+
+def _to_srgb(image: pyvips.Image) -> pyvips.Image:
+    """Upright, 8-bit, three-band sRGB without alpha, whatever came in."""
+    image = image.autorot()
+    fields = image.get_fields()
+    cmyk = image.interpretation == "cmyk"
+    if cmyk or "icc-profile-data" in fields:
+        try:
+            image = image.icc_transform(
+                "srgb",
+                embedded=True,
+                input_profile="cmyk" if cmyk else "srgb",
+                intent="relative",
+            )
+        except pyvips.Error as error:
+            log.warning("ignoring unusable ICC profile: %s", error)
+            image = image.colourspace("srgb")
+    if image.interpretation not in ("srgb",) or image.format != "uchar":
+        image = image.colourspace("srgb")
+    if image.hasalpha():
+        image = image.flatten(background=[255] * (image.bands - 1))
+    if image.format != "uchar":
+        image = image.cast("uchar")
+    if image.bands == 1:
+        image = image.bandjoin([image, image])
+    elif image.bands > 3:
+        image = image.extract_band(0, n=3)
+    return image.copy(interpretation="srgb")
+
+
+def load_source(path: Path) -> pyvips.Image:
+    try:
+        if path.suffix.lower() in PILLOW_EXTENSIONS:
+            image = _load_with_pillow(path)
+        else:
+            image = pyvips.Image.new_from_file(str(path), access="sequential", fail_on="error")
+        return _to_srgb(image)
+    except (pyvips.Error, OSError, ValueError, SyntaxError, PILImage.DecompressionBombError) as error:
+        raise SourceError(f"Source image {path.name!r} cannot be read: {_first_line(error)}") from None
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+class DerivativeStore:
+    def __init__(self, cache_dir: Path, tile_size: int = 256, quality: int = 90):
+        self.root = Path(cache_dir) / "pyramids"
+        self.tile_size = tile_size
+        self.quality = quality
+
+    def path_for(self, content_hash: str) -> Path:
+        name = f"{content_hash}-t{self.tile_size}-q{self.quality}-r{RECIPE_VERSION}.tif"
+        return self.root / content_hash[:2] / name
+
+    def ensure(self, source: Source, content_hash: str) -> Path:
+        """The derivative's path, building it first if it is not there yet."""
+        target = self.path_for(content_hash)
+        if target.exists():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # One builder per derivative across all workers; the others wait and reuse it.
+        with open(target.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not target.exists():
+                self._build(source, target)
+        return target
+
+    def _build(self, source: Source, target: Path) -> None:
+        image = load_source(source.path)
+        descriptor, temporary = tempfile.mkstemp(
+            prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent
+        )
+        os.close(descriptor)
+        try:
+            image.tiffsave(
+                temporary,
+                tile=True,
+                tile_width=self.tile_size,
+                tile_height=self.tile_size,
+                pyramid=True,
+                compression="jpeg",
+                Q=self.quality,
+                bigtiff=image.width * image.height * 3 > 3_500_000_000,
+            )
+            with open(temporary, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(temporary, target)
+        except pyvips.Error as error:
+            raise SourceError(
+                f"Source image {source.path.name!r} cannot be read: {_first_line(error)}"
+            ) from None
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+        log.info("built derivative %s for %s (%d×%d)", target.name, source.path.name,
+                 image.width, image.height)
+
+
+class OpenedLevels:
+    """Each worker keeps its recently used pyramid levels open.
+
+    Reopening a TIFF costs about as much as decoding a tile, so a viewer's stream
+    of tile requests reuses the opened level (pyvips images are immutable and safe
+    to share). Bounded LRU, so file handles and headers stay bounded too.
+    """
+
+    def __init__(self, capacity: int = 64):
+        self.capacity = capacity
+        self._images: OrderedDict[tuple[str, int], pyvips.Image] = OrderedDict()
+        self._pyramids: OrderedDict[str, Pyramid] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def pyramid(self, path: Path) -> Pyramid:
+        key = str(path)
+        with self._lock:
+            found = self._pyramids.get(key)
+            if found is not None:
+                self._pyramids.move_to_end(key)
+                return found
+        first = pyvips.Image.new_from_file(key, access="random")
+        pages = first.get("n-pages") if "n-pages" in first.get_fields() else 1
+        levels = [(first.width, first.height)]
+        for page in range(1, pages):
+            level = pyvips.Image.new_from_file(key, page=page, access="random")
+            levels.append((level.width, level.height))
+        pyramid = Pyramid(path, tuple(levels))
+        with self._lock:
+            self._pyramids[key] = pyramid
+            self._images[(key, 0)] = first
+            self._trim()
+        return pyramid
+
+    def level(self, pyramid: Pyramid, index: int) -> pyvips.Image:
+        key = (str(pyramid.path), index)
+        with self._lock:
+            found = self._images.get(key)
+            if found is not None:
+                self._images.move_to_end(key)
+                return found
+        image = pyvips.Image.new_from_file(str(pyramid.path), page=index, access="random")
+        with self._lock:
+            self._images[key] = image
+            self._trim()
+        return image
+
+    def _trim(self) -> None:
+        while len(self._images) > self.capacity:
+            self._images.popitem(last=False)
+        while len(self._pyramids) > self.capacity:
+            self._pyramids.popitem(last=False)

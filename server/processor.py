@@ -1,0 +1,115 @@
+"""Render Operations from a pyramid with libvips.
+
+The work is proportional to the output, not to the source: pick the smallest
+pyramid level that still has enough pixels, crop there (libvips then decodes only
+the stored tiles under the crop), and resize the little that is left.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pyvips
+
+from .derivatives import Pyramid
+from .operations import Operations
+
+# Formats whose rotated corners are transparent rather than white.
+_ALPHA_FORMATS = ("png", "webp", "gif", "tif")
+
+
+def choose_level(pyramid: Pyramid, ops: Operations) -> int:
+    """The coarsest level that still holds at least the output's pixels.
+
+    A shortfall below one output pixel is accepted: viewers round edge tiles up
+    (w = ceil(region / scale)), and dropping to a level twice as large for a
+    fraction of a pixel would quadruple the work for every edge tile.
+    """
+    chosen = 0
+    for index in range(1, len(pyramid.levels)):
+        factor = 1 << index
+        if ops.region_width / factor > ops.width - 1 and ops.region_height / factor > ops.height - 1:
+            chosen = index
+        else:
+            break
+    return chosen
+
+
+def _crop_at_level(level: pyvips.Image, index: int, ops: Operations) -> pyvips.Image:
+    factor = 1 << index
+    left = math.floor(ops.x / factor)
+    top = math.floor(ops.y / factor)
+    right = min(level.width, math.ceil((ops.x + ops.region_width) / factor))
+    bottom = min(level.height, math.ceil((ops.y + ops.region_height) / factor))
+    width, height = max(1, right - left), max(1, bottom - top)
+    left, top = min(left, level.width - width), min(top, level.height - height)
+    if (left, top, width, height) == (0, 0, level.width, level.height):
+        return level
+    return level.crop(left, top, width, height)
+
+
+def _resize_exact(image: pyvips.Image, width: int, height: int) -> pyvips.Image:
+    if (image.width, image.height) == (width, height):
+        return image
+    image = image.resize(width / image.width, vscale=height / image.height)
+    if (image.width, image.height) != (width, height):
+        # resize() rounds its output size; settle the last pixel exactly.
+        image = image.embed(0, 0, max(width, image.width), max(height, image.height), extend="copy")
+        image = image.crop(0, 0, width, height)
+    return image
+
+
+def _apply_quality(image: pyvips.Image, quality: str) -> pyvips.Image:
+    if quality == "gray":
+        return image.colourspace("b-w")
+    if quality == "bitonal":
+        return (image.colourspace("b-w") >= 128).cast("uchar")
+    return image
+
+
+def _apply_rotation(image: pyvips.Image, ops: Operations) -> pyvips.Image:
+    if ops.mirror:
+        image = image.fliphor()
+    degrees = ops.degrees
+    if degrees == 0:
+        return image
+    if degrees == 90:
+        return image.rot90()
+    if degrees == 180:
+        return image.rot180()
+    if degrees == 270:
+        return image.rot270()
+    if ops.format in _ALPHA_FORMATS:
+        image = image.addalpha()
+        background = [0] * image.bands
+    else:
+        background = [255] * image.bands
+    return image.rotate(degrees, background=background)
+
+
+def encode(image: pyvips.Image, ops: Operations, jpeg_quality: int) -> bytes:
+    bitonal = ops.quality == "bitonal"
+    if ops.format == "jpg":
+        if image.hasalpha():
+            image = image.flatten(background=[255] * (image.bands - 1))
+        return image.jpegsave_buffer(Q=jpeg_quality, keep="none")
+    if ops.format == "png":
+        return image.pngsave_buffer(compression=3, bitdepth=1 if bitonal and image.bands == 1 else 8,
+                                    keep="none")
+    if ops.format == "webp":
+        return image.webpsave_buffer(Q=jpeg_quality, keep="none")
+    if ops.format == "gif":
+        return image.gifsave_buffer(keep="none")
+    if ops.format == "tif":
+        return image.tiffsave_buffer(compression="deflate", keep="none")
+    raise ValueError(f"unknown format {ops.format}")
+
+
+def render(level_image, pyramid: Pyramid, ops: Operations, jpeg_quality: int) -> bytes:
+    """level_image(index) returns the opened pyramid level with that index."""
+    index = choose_level(pyramid, ops)
+    image = _crop_at_level(level_image(index), index, ops)
+    image = _resize_exact(image, ops.width, ops.height)
+    image = _apply_quality(image, ops.quality)
+    image = _apply_rotation(image, ops)
+    return encode(image, ops, jpeg_quality)

@@ -1,0 +1,165 @@
+"""HTTP rules shared by every API: CORS, errors, caching, conditional requests, ids."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from email.utils import format_datetime
+from datetime import datetime, timezone
+from urllib.parse import unquote
+
+from flask import Flask, Response, current_app, request
+from werkzeug.exceptions import HTTPException
+
+from .errors import BeeldpostError
+
+log = logging.getLogger(__name__)
+
+ALLOWED_METHODS = "GET, HEAD, OPTIONS"
+ALLOWED_HEADERS = "Accept, Accept-Language, Content-Type, If-None-Match, If-Modified-Since, Range"
+EXPOSED_HEADERS = "ETag, Last-Modified, Link, Content-Length, Content-Type, Retry-After"
+
+
+def add_cors(response: Response) -> Response:
+    """Every response, errors included, is readable cross-origin: viewers live elsewhere."""
+    headers = response.headers
+    headers["Access-Control-Allow-Origin"] = "*"
+    headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+    if request.method == "OPTIONS":
+        headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
+        asked = request.headers.get("Access-Control-Request-Headers")
+        headers["Access-Control-Allow-Headers"] = asked or ALLOWED_HEADERS
+        headers["Access-Control-Max-Age"] = "86400"
+    headers.setdefault("Vary", "Accept")
+    return response
+
+
+def error_response(status: int, title: str, message: str, headers: dict | None = None) -> Response:
+    body = f"{status} {title}: {message}\n"
+    response = Response(body, status=status, mimetype="text/plain")
+    response.headers["Cache-Control"] = "no-store"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(BeeldpostError)
+    def _beeldpost_error(error: BeeldpostError):
+        return error_response(error.status, error.title, error.message, error.headers)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        headers = {}
+        if error.code == 405:
+            headers["Allow"] = ALLOWED_METHODS
+        description = {
+            404: f"nothing is served at {request.path!r}.",
+            405: f"{request.method} is not allowed here; use GET or HEAD.",
+        }.get(error.code, (error.description or "").strip())
+        return error_response(error.code or 500, error.name, description, headers)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        # Never a bare 500 page: log the trace, tell the client plainly.
+        log.exception("unexpected error on %s", request.path)
+        return error_response(500, "Internal Server Error",
+                              "the server failed to answer this request; it has been logged.")
+
+
+def base_url() -> str:
+    """scheme://host[:port][/prefix] as the client sees this server."""
+    configured = current_app.config["BEELDPOST"].public_base_url
+    if configured:
+        return configured
+    return request.host_url.rstrip("/") + request.script_root
+
+
+def raw_path_segments(prefix: str) -> list[str] | None:
+    """The path after `prefix/`, split on the *raw* slashes, then percent-decoded.
+
+    WSGI decodes %2F before routing, which would make `a%2Fb` look like two
+    segments; the raw request line (RAW_URI in gunicorn, REQUEST_URI in werkzeug)
+    keeps the difference. Returns None when a segment is not valid UTF-8.
+    """
+    environ = request.environ
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        raw = raw.split("?", 1)[0].split("#", 1)[0]
+        if "://" in raw:  # absolute-form request target
+            raw = "/" + raw.split("://", 1)[1].partition("/")[2]
+        script = environ.get("SCRIPT_NAME", "")
+        if script and raw.startswith(script):
+            raw = raw[len(script):]
+    if not raw or not raw.startswith(prefix + "/"):
+        raw = request.path
+        if not raw.startswith(prefix + "/"):
+            return []
+        return raw[len(prefix) + 1:].split("/")
+    try:
+        return [unquote(part, errors="strict") for part in raw[len(prefix) + 1:].split("/")]
+    except UnicodeDecodeError:
+        return None
+
+
+def strong_etag(*parts: str | bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode() if isinstance(part, str) else part)
+        digest.update(b"\0")
+    return digest.hexdigest()[:40]
+
+
+def http_date(mtime_ns: int) -> datetime:
+    return datetime.fromtimestamp(mtime_ns // 1_000_000_000, tz=timezone.utc)
+
+
+def not_modified(etag: str, last_modified: datetime | None) -> bool:
+    """If-None-Match wins over If-Modified-Since, as RFC 9110 says."""
+    if request.if_none_match:
+        return request.if_none_match.contains(etag) or request.if_none_match.star_tag
+    if last_modified is not None and request.if_modified_since is not None:
+        return last_modified <= request.if_modified_since
+    return False
+
+
+def cached_response(
+    body: bytes | None,
+    mimetype: str,
+    etag: str,
+    last_modified: datetime | None,
+    max_age: int,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """A 200 (or a 304 when the client already has it) with validators and caching."""
+    if body is None or not_modified(etag, last_modified):
+        response = Response(status=304)
+    else:
+        response = Response(body, mimetype=mimetype)
+        response.headers["Content-Type"] = mimetype
+    response.set_etag(etag)
+    if last_modified is not None:
+        response.headers["Last-Modified"] = format_datetime(last_modified, usegmt=True)
+    response.headers["Cache-Control"] = f"public, max-age={max_age}"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def json_ld_response(
+    document: dict, profile_context: str, max_age: int, last_modified: datetime | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """JSON-LD when asked for it, plain JSON otherwise (the IIIF specs' conneg rule)."""
+    body = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+    accept = request.headers.get("Accept", "")
+    if "application/ld+json" in accept:
+        mimetype = f'application/ld+json;profile="{profile_context}"'
+    else:
+        mimetype = "application/json"
+    etag = strong_etag(body, mimetype)
+    response = cached_response(None if not_modified(etag, last_modified) else body,
+                               mimetype, etag, last_modified, max_age, headers)
+    response.vary.add("Accept")
+    return response
