@@ -113,8 +113,9 @@ class LiveServer:
         self.log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def live_server(tmp_path_factory):
+    """A fresh server per test module, so modules cannot see each other's images."""
     root = tmp_path_factory.mktemp("live")
     images = root / "images"
     images.mkdir()
