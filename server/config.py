@@ -46,6 +46,16 @@ class Settings:
     max_height: int | None = None
     # A default area limit keeps `^` upscales and huge renders bounded in memory.
     max_area: int | None = 100_000_000
+    # Sources above this many pixels are refused before decoding (decompression bombs).
+    max_source_pixels: int = 1_000_000_000
+    # A render that decodes more pixels than this counts as heavy: whole-image renders,
+    # huge crops. Heavy renders are bounded per worker so tiles keep flowing.
+    heavy_pixels: int = 4_000_000
+    heavy_slots: int = 1
+    heavy_queue: int = 3
+    # Seconds a render may run before it is cut off (heavy renders only).
+    render_timeout: float = 20.0
+    retry_after: int = 5
     cache_max_age: int = 86400
     info_max_age: int = 3600
     # Number of opened pyramid levels each worker keeps (file handles, headers).
@@ -97,6 +107,12 @@ SETTINGS_DOC: dict[str, tuple[str, object, str]] = {
     "max_width": ("BEELDPOST_MAX_WIDTH", _optional_int, "maxWidth advertised and enforced (default none)"),
     "max_height": ("BEELDPOST_MAX_HEIGHT", _optional_int, "maxHeight advertised and enforced (default none)"),
     "max_area": ("BEELDPOST_MAX_AREA", _optional_int, "maxArea in pixels (default 100000000; 0 for none)"),
+    "max_source_pixels": ("BEELDPOST_MAX_SOURCE_PIXELS", int, "sources above this many pixels are refused (default 1000000000)"),
+    "heavy_pixels": ("BEELDPOST_HEAVY_PIXELS", int, "decoded pixels above which a render is heavy (default 4000000)"),
+    "heavy_slots": ("BEELDPOST_HEAVY_SLOTS", int, "heavy renders running at once per worker (default 1)"),
+    "heavy_queue": ("BEELDPOST_HEAVY_QUEUE", int, "heavy renders waiting per worker before 503 (default 3)"),
+    "render_timeout": ("BEELDPOST_RENDER_TIMEOUT", float, "seconds before a heavy render is cut off (default 20)"),
+    "retry_after": ("BEELDPOST_RETRY_AFTER", int, "Retry-After seconds on 503 (default 5)"),
     "cache_max_age": ("BEELDPOST_CACHE_MAX_AGE", int, "Cache-Control max-age of images, seconds (default 86400)"),
     "info_max_age": ("BEELDPOST_INFO_MAX_AGE", int, "Cache-Control max-age of info.json, seconds (default 3600)"),
     "open_images": ("BEELDPOST_OPEN_IMAGES", int, "opened pyramid levels kept per worker (default 64)"),

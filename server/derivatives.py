@@ -10,6 +10,7 @@ where a reader can find it. Requests then read only the level and the tiles they
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import tempfile
@@ -32,6 +33,9 @@ RECIPE_VERSION = 1
 # Sources libvips cannot read in the pyvips-binary build are decoded by Pillow.
 PILLOW_EXTENSIONS = (".jp2", ".j2k", ".jpf", ".jpx")
 
+# Only libvips' fuzzed, trusted loaders (JPEG, PNG, TIFF, WebP, …) may open files.
+pyvips.block_untrusted_set(True)
+
 
 @dataclass(frozen=True)
 class Pyramid:
@@ -49,8 +53,24 @@ class Pyramid:
         return self.levels[0][1]
 
 
-def _load_with_pillow(path: Path) -> pyvips.Image:
+class SourceTooLarge(SourceError):
+    """Refused on its header: more pixels than this server will decode."""
+
+
+def _guard_size(path: Path, width: int, height: int, max_pixels: int) -> None:
+    """Checked on the header, before a single pixel is decoded."""
+    if width <= 0 or height <= 0:
+        raise SourceError(f"Source image {path.name!r} has no pixels ({width}×{height}).")
+    if width * height > max_pixels:
+        message = (f"Source image {path.name!r} is {width}×{height} = {width * height:,} pixels, "
+                   f"above the limit of {max_pixels:,} (BEELDPOST_MAX_SOURCE_PIXELS).")
+        log.error("refused source: %s", message)
+        raise SourceTooLarge(message)
+
+
+def _load_with_pillow(path: Path, max_pixels: int) -> pyvips.Image:
     with PILImage.open(path) as opened:
+        _guard_size(path, opened.width, opened.height, max_pixels)
         picture = ImageOps.exif_transpose(opened)
         if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
             picture = picture.convert("RGBA")
@@ -92,12 +112,14 @@ def _to_srgb(image: pyvips.Image) -> pyvips.Image:
     return image.copy(interpretation="srgb")
 
 
-def load_source(path: Path) -> pyvips.Image:
+def load_source(path: Path, max_pixels: int = 1_000_000_000) -> pyvips.Image:
     try:
         if path.suffix.lower() in PILLOW_EXTENSIONS:
-            image = _load_with_pillow(path)
+            image = _load_with_pillow(path, max_pixels)
         else:
+            # Opening reads the header only; pixels are decoded when the derivative is written.
             image = pyvips.Image.new_from_file(str(path), access="sequential", fail_on="error")
+            _guard_size(path, image.width, image.height, max_pixels)
         return _to_srgb(image)
     except (pyvips.Error, OSError, ValueError, SyntaxError, PILImage.DecompressionBombError) as error:
         raise SourceError(f"Source image {path.name!r} cannot be read: {_first_line(error)}") from None
@@ -109,30 +131,77 @@ def _first_line(error: Exception) -> str:
 
 
 class DerivativeStore:
-    def __init__(self, cache_dir: Path, tile_size: int = 256, quality: int = 90):
+    """Derivatives on disk, each with a sidecar recording its size and levels.
+
+    The sidecar is written before the TIFF is renamed into place, so a TIFF whose
+    size differs from its sidecar (truncated, overwritten, half-copied by a backup
+    restore) is detected on open and rebuilt rather than served broken.
+    """
+
+    def __init__(self, cache_dir: Path, tile_size: int = 256, quality: int = 90,
+                 max_source_pixels: int = 1_000_000_000):
         self.root = Path(cache_dir) / "pyramids"
         self.tile_size = tile_size
         self.quality = quality
+        self.max_source_pixels = max_source_pixels
+        # Pillow's own bomb check is process-wide; set it deliberately to the same limit
+        # (it raises at twice the value), our header check above refuses first.
+        PILImage.MAX_IMAGE_PIXELS = max_source_pixels
+        # Derivatives this process has verified; the hot path then costs no file reads.
+        self._verified: set[Path] = set()
 
     def path_for(self, content_hash: str) -> Path:
         name = f"{content_hash}-t{self.tile_size}-q{self.quality}-r{RECIPE_VERSION}.tif"
         return self.root / content_hash[:2] / name
 
+    @staticmethod
+    def sidecar(target: Path) -> Path:
+        return target.with_suffix(".json")
+
+    def is_intact(self, target: Path) -> bool:
+        try:
+            recorded = json.loads(self.sidecar(target).read_text())
+            return target.stat().st_size == recorded["bytes"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+
     def ensure(self, source: Source, content_hash: str) -> Path:
         """The derivative's path, building it first if it is not there yet."""
         target = self.path_for(content_hash)
-        if target.exists():
+        if target in self._verified:
+            return target
+        if target.exists() and self.is_intact(target):
+            self._verified.add(target)
             return target
         target.parent.mkdir(parents=True, exist_ok=True)
         # One builder per derivative across all workers; the others wait and reuse it.
         with open(target.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if not target.exists():
+            if not (target.exists() and self.is_intact(target)):
+                if target.exists():
+                    log.warning("derivative %s is damaged; rebuilding it", target.name)
                 self._build(source, target)
+        self._verified.add(target)
         return target
 
+    def discard(self, target: Path) -> None:
+        """Forget a derivative found unreadable, so the next request rebuilds it."""
+        self._verified.discard(target)
+        for path in (target, self.sidecar(target)):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+
+    def _write_sidecar(self, target: Path, record: dict) -> None:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp",
+                                                 dir=target.parent)
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(record, handle)
+        os.replace(temporary, self.sidecar(target))
+
     def _build(self, source: Source, target: Path) -> None:
-        image = load_source(source.path)
+        image = load_source(source.path, self.max_source_pixels)
         descriptor, temporary = tempfile.mkstemp(
             prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent
         )
@@ -150,6 +219,12 @@ class DerivativeStore:
             )
             with open(temporary, "rb+") as handle:
                 os.fsync(handle.fileno())
+            self._write_sidecar(target, {
+                "bytes": os.path.getsize(temporary),
+                "source": source.path.name,
+                "width": image.width,
+                "height": image.height,
+            })
             os.replace(temporary, target)
         except pyvips.Error as error:
             raise SourceError(
@@ -208,6 +283,13 @@ class OpenedLevels:
             self._images[key] = image
             self._trim()
         return image
+
+    def forget(self, path: Path) -> None:
+        key = str(path)
+        with self._lock:
+            self._pyramids.pop(key, None)
+            for image_key in [k for k in self._images if k[0] == key]:
+                del self._images[image_key]
 
     def _trim(self) -> None:
         while len(self._images) > self.capacity:

@@ -42,3 +42,10 @@ class SourceError(BeeldpostError):
 
     status = 422
     title = "Unprocessable Source Image"
+
+
+class Overloaded(BeeldpostError):
+    """Admission control: a heavy render past this worker's bound. Retry later."""
+
+    status = 503
+    title = "Service Unavailable"

@@ -7,6 +7,7 @@ results into responses; everything they share lives here.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -14,10 +15,11 @@ import pyvips
 
 from .config import Settings
 from .derivatives import DerivativeStore, OpenedLevels, Pyramid, RECIPE_VERSION
-from .errors import NotFound, SourceError
+from .admission import Admission
+from .errors import NotFound, Overloaded, SourceError
 from .operations import Limits, Operations, resolve
 from .parameters import ImageRequest
-from .processor import render
+from .processor import RenderTimeout, render, render_cost
 from .responses import strong_etag
 from .sources import Source, SourceCatalog
 
@@ -44,9 +46,13 @@ class ImageService:
         self.settings = settings
         self.catalog = SourceCatalog(settings.images_dir)
         self.derivatives = DerivativeStore(
-            settings.cache_dir, settings.tile_size, settings.derivative_quality
+            settings.cache_dir, settings.tile_size, settings.derivative_quality,
+            settings.max_source_pixels,
         )
         self.opened = OpenedLevels(settings.open_images)
+        # A queued heavy render waits at most half its time budget for a slot.
+        self.admission = Admission(settings.heavy_slots, settings.heavy_queue,
+                                   settings.render_timeout / 2, settings.retry_after)
         # Later layers (item records) may supply rights and per-item limits.
         self.rights_for: Callable[[str], str | None] = lambda identifier: None
 
@@ -69,8 +75,17 @@ class ImageService:
         path = self.derivatives.ensure(source, content_hash)
         try:
             pyramid = self.opened.pyramid(path)
-        except pyvips.Error as error:
-            raise SourceError(f"the derivative of {identifier!r} cannot be read: {error}") from None
+        except pyvips.Error:
+            # Damaged in a way its size does not show: rebuild once, then give up.
+            log.warning("derivative of %r unreadable; rebuilding", identifier)
+            self.opened.forget(path)
+            self.derivatives.discard(path)
+            path = self.derivatives.ensure(source, content_hash)
+            try:
+                pyramid = self.opened.pyramid(path)
+            except pyvips.Error as error:
+                raise SourceError(f"the image {identifier!r} cannot be read: "
+                                  f"{str(error).strip().splitlines()[0]}") from None
         return ResolvedImage(source, content_hash, pyramid)
 
     def operations(self, image: ResolvedImage, request: ImageRequest) -> Operations:
@@ -81,14 +96,32 @@ class ImageService:
                            str(self.settings.jpeg_quality), str(self.settings.derivative_quality))
 
     def render(self, image: ResolvedImage, ops: Operations) -> bytes:
+        if render_cost(image.pyramid, ops) <= self.settings.heavy_pixels:
+            return self._render(image, ops, deadline=None)
+        with self.admission.heavy():
+            return self._render(image, ops, time.monotonic() + self.settings.render_timeout)
+
+    def _render(self, image: ResolvedImage, ops: Operations, deadline: float | None) -> bytes:
         try:
             return render(
                 lambda index: self.opened.level(image.pyramid, index),
                 image.pyramid,
                 ops,
                 self.settings.jpeg_quality,
+                deadline,
             )
+        except RenderTimeout:
+            raise Overloaded(
+                f"the render took longer than {self.settings.render_timeout:g} s and was stopped; "
+                "ask for a smaller size or region.",
+                headers={"Retry-After": str(self.settings.retry_after)},
+            ) from None
         except pyvips.Error as error:
+            # Most likely a damaged derivative: drop it so the next request rebuilds it.
+            log.warning("render of %r failed, discarding its derivative: %s",
+                        image.source.identifier, error)
+            self.opened.forget(image.pyramid.path)
+            self.derivatives.discard(image.pyramid.path)
             raise SourceError(
                 f"the image {image.source.identifier!r} could not be rendered: "
                 f"{str(error).strip().splitlines()[0]}"

@@ -8,6 +8,7 @@ the stored tiles under the crop), and resize the little that is left.
 from __future__ import annotations
 
 import math
+import time
 
 import pyvips
 
@@ -35,14 +36,27 @@ def choose_level(pyramid: Pyramid, ops: Operations) -> int:
     return chosen
 
 
-def _crop_at_level(level: pyvips.Image, index: int, ops: Operations) -> pyvips.Image:
+def crop_box(level_size: tuple[int, int], index: int, ops: Operations) -> tuple[int, int, int, int]:
+    """The region in the coordinates of pyramid level `index` (which is 2**index smaller)."""
+    level_width, level_height = level_size
     factor = 1 << index
     left = math.floor(ops.x / factor)
     top = math.floor(ops.y / factor)
-    right = min(level.width, math.ceil((ops.x + ops.region_width) / factor))
-    bottom = min(level.height, math.ceil((ops.y + ops.region_height) / factor))
+    right = min(level_width, math.ceil((ops.x + ops.region_width) / factor))
+    bottom = min(level_height, math.ceil((ops.y + ops.region_height) / factor))
     width, height = max(1, right - left), max(1, bottom - top)
-    left, top = min(left, level.width - width), min(top, level.height - height)
+    return min(left, level_width - width), min(top, level_height - height), width, height
+
+
+def render_cost(pyramid: Pyramid, ops: Operations) -> int:
+    """Pixels a render decodes and produces: what admission control bounds."""
+    index = choose_level(pyramid, ops)
+    _, _, width, height = crop_box(pyramid.levels[index], index, ops)
+    return width * height + ops.width * ops.height
+
+
+def _crop_at_level(level: pyvips.Image, index: int, ops: Operations) -> pyvips.Image:
+    left, top, width, height = crop_box((level.width, level.height), index, ops)
     if (left, top, width, height) == (0, 0, level.width, level.height):
         return level
     return level.crop(left, top, width, height)
@@ -105,11 +119,40 @@ def encode(image: pyvips.Image, ops: Operations, jpeg_quality: int) -> bytes:
     raise ValueError(f"unknown format {ops.format}")
 
 
-def render(level_image, pyramid: Pyramid, ops: Operations, jpeg_quality: int) -> bytes:
-    """level_image(index) returns the opened pyramid level with that index."""
+class RenderTimeout(Exception):
+    pass
+
+
+def _stop_at(image: pyvips.Image, deadline: float) -> None:
+    """libvips checks the kill flag between chunks, so a long render stops mid-way."""
+
+    def on_eval(evaluated: pyvips.Image, _progress) -> None:
+        if time.monotonic() > deadline:
+            evaluated.set_kill(True)
+
+    image.set_progress(True)
+    image.signal_connect("eval", on_eval)
+
+
+def render(
+    level_image, pyramid: Pyramid, ops: Operations, jpeg_quality: int, deadline: float | None = None
+) -> bytes:
+    """level_image(index) returns the opened pyramid level with that index.
+
+    With a deadline (time.monotonic() value), the render is cut off once it passes
+    and RenderTimeout is raised.
+    """
     index = choose_level(pyramid, ops)
     image = _crop_at_level(level_image(index), index, ops)
     image = _resize_exact(image, ops.width, ops.height)
     image = _apply_quality(image, ops.quality)
     image = _apply_rotation(image, ops)
-    return encode(image, ops, jpeg_quality)
+    if deadline is None:
+        return encode(image, ops, jpeg_quality)
+    _stop_at(image, deadline)
+    try:
+        return encode(image, ops, jpeg_quality)
+    except pyvips.Error:
+        if time.monotonic() > deadline:
+            raise RenderTimeout() from None
+        raise

@@ -186,3 +186,59 @@ def test_the_coarsest_sufficient_level_is_read(path, level):
     region, size, rotation, quality_format = path.split("/")
     ops = resolve(parse_image_request(region, size, rotation, quality_format, 3), width, height, Limits())
     assert choose_level(pyramid, ops) == level
+
+
+def test_sources_above_the_pixel_limit_are_refused_before_decoding(tmp_path, caplog):
+    images = tmp_path / "images"
+    images.mkdir()
+    # A tiny PNG file that declares 20000×20000 pixels: a decompression bomb.
+    bomb = pyvips.Image.black(20000, 20000).cast("uchar").pngsave_buffer(compression=9)
+    assert len(bomb) < 2_000_000
+    (images / "bomb.png").write_bytes(bomb)
+    (images / "fine.png").write_bytes(encode(two_colour(), "PNG"))
+    client = create_app({"images_dir": images, "cache_dir": tmp_path / "cache",
+                         "max_source_pixels": 50_000_000}).test_client()
+    response = client.get("/iiif/3/bomb/info.json")
+    assert response.status_code == 422
+    text = response.get_data(as_text=True)
+    assert "bomb.png" in text and "20000×20000" in text and "BEELDPOST_MAX_SOURCE_PIXELS" in text
+    assert any("bomb.png" in record.getMessage() for record in caplog.records)
+    assert client.get("/iiif/3/fine/info.json").status_code == 200
+
+
+def test_a_damaged_derivative_is_detected_and_rebuilt(tmp_path, images_dir):
+    settings = {"images_dir": images_dir, "cache_dir": tmp_path / "cache"}
+    tile = f"/iiif/3/{VALIDATOR_IDENTIFIER}/0,0,256,256/256,/0/default.png"
+    first = create_app(settings).test_client().get(tile)
+    assert first.status_code == 200
+    [derivative] = (tmp_path / "cache").rglob("*.tif")
+    data = derivative.read_bytes()
+    derivative.write_bytes(data[: len(data) // 3])  # truncated, e.g. by a full disk
+    again = create_app(settings).test_client().get(tile)  # a new worker
+    assert again.status_code == 200
+    assert again.data == first.data
+    assert derivative.stat().st_size == len(data)
+
+
+def test_an_interrupted_build_leaves_nothing_a_reader_could_find(tmp_path, validator_png, monkeypatch):
+    from server.sources import SourceCatalog
+
+    catalog = SourceCatalog(validator_png.parent)
+    source = catalog.lookup(VALIDATOR_IDENTIFIER)
+    store = DerivativeStore(tmp_path, 256, 90)
+    target = store.path_for(catalog.content_hash(source))
+
+    def killed(*args, **kwargs):
+        partial = [p for p in target.parent.glob("*.tmp")]
+        assert partial, "the build writes to a temporary file first"
+        partial[0].write_bytes(b"II*\x00half")
+        raise KeyboardInterrupt  # as if the process died mid-write
+
+    monkeypatch.setattr(pyvips.Image, "tiffsave", killed)
+    with pytest.raises(KeyboardInterrupt):
+        store.ensure(source, catalog.content_hash(source))
+    assert not target.exists()
+    assert not list(target.parent.glob("*.tmp"))
+    monkeypatch.undo()
+    assert store.ensure(source, catalog.content_hash(source)) == target
+    assert store.is_intact(target)

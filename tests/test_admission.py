@@ -1,0 +1,87 @@
+"""Heavy renders are bounded per worker; tiles and info.json are not."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from server import create_app
+from server.admission import Admission
+from server.errors import Overloaded
+
+from conftest import VALIDATOR_IDENTIFIER
+
+V3 = f"/iiif/3/{VALIDATOR_IDENTIFIER}"
+
+
+def test_slots_then_queue_then_refusal():
+    admission = Admission(slots=1, queue=1, wait_seconds=5, retry_after=7)
+    release_first = threading.Event()
+    entered = []
+
+    def hold():
+        with admission.heavy():
+            entered.append("first")
+            release_first.wait(5)
+
+    def wait_then_run():
+        with admission.heavy():
+            entered.append("second")
+
+    first = threading.Thread(target=hold)
+    first.start()
+    while admission.running == 0:
+        time.sleep(0.01)
+    second = threading.Thread(target=wait_then_run)
+    second.start()
+    time.sleep(0.1)  # the second is now queued
+    with pytest.raises(Overloaded) as refused:
+        with admission.heavy():
+            pass
+    assert refused.value.status == 503
+    assert refused.value.headers["Retry-After"] == "7"
+    release_first.set()
+    first.join(5)
+    second.join(5)
+    assert entered == ["first", "second"]
+    with admission.heavy():  # capacity is back
+        pass
+
+
+def test_a_queued_render_gives_up_after_its_wait():
+    admission = Admission(slots=1, queue=5, wait_seconds=0.05, retry_after=1)
+    with admission.heavy():
+        with pytest.raises(Overloaded):
+            with admission.heavy():
+                pass
+
+
+def test_heavy_requests_get_503_while_tiles_flow(tmp_path, images_dir):
+    app = create_app({"images_dir": images_dir, "cache_dir": tmp_path / "cache",
+                      "heavy_pixels": 200_000, "heavy_slots": 1, "heavy_queue": 0})
+    client = app.test_client()
+    admission = app.extensions["beeldpost.images"].admission
+    with admission.heavy():  # another request holds the only heavy slot
+        heavy = client.get(f"{V3}/full/max/0/default.jpg")
+        assert heavy.status_code == 503
+        assert heavy.headers["Retry-After"] == "5"
+        assert heavy.headers["Access-Control-Allow-Origin"] == "*"
+        assert "Try again" in heavy.get_data(as_text=True)
+        assert client.get(f"{V3}/0,0,256,256/256,/0/default.jpg").status_code == 200
+        assert client.get(f"{V3}/info.json").status_code == 200
+    assert client.get(f"{V3}/full/max/0/default.jpg").status_code == 200
+
+
+def test_a_render_past_its_time_is_cut_off(tmp_path, images_dir):
+    app = create_app({"images_dir": images_dir, "cache_dir": tmp_path / "cache",
+                      "heavy_pixels": 1000, "render_timeout": 0.000001})
+    client = app.test_client()
+    client.get(f"{V3}/info.json")  # build the derivative outside the timed render
+    response = client.get(f"{V3}/full/max/33/default.png")
+    assert response.status_code == 503
+    assert "longer than" in response.get_data(as_text=True)
+    assert response.headers["Retry-After"]
+    # the worker is unharmed
+    assert client.get(f"{V3}/0,0,256,256/256,/0/default.jpg").status_code == 200
