@@ -10,6 +10,7 @@ from flask import Flask
 from .config import Settings
 from .image_api import VERSION_2, VERSION_3, make_blueprint
 from .images import ImageService
+from . import health, metrics, request_log
 from .responses import add_cors, install_error_handlers
 
 
@@ -34,8 +35,14 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
     app.register_blueprint(make_blueprint(VERSION_3))
     app.register_blueprint(make_blueprint(VERSION_2))
 
+    app.register_blueprint(health.make_blueprint())
+
+    # after_request hooks run in reverse order: CORS first, then metrics, then the log line.
+    request_log.install(app)
+    metrics.install(app)
     app.after_request(add_cors)
     install_error_handlers(app)
     if not app.debug:
         logging.getLogger("server").setLevel(logging.INFO)
     return app
+

@@ -37,8 +37,10 @@ class Settings:
     # when the server sits behind a proxy; None builds them from each request's own host.
     public_base_url: str | None = None
     tile_size: int = 256
-    # JPEG quality of the tiles stored in the pyramidal TIFF derivatives.
-    derivative_quality: int = 90
+    # JPEG quality of the tiles stored in the pyramidal TIFF derivatives. Below 90
+    # libvips stores YCbCr with 4:2:0 chroma, a third of the size of its Q 90+ RGB
+    # tiles and faster to decode, with no visible loss at this quality.
+    derivative_quality: int = 88
     # JPEG quality of rendered images.
     jpeg_quality: int = 85
     # Size limits, advertised in info.json and enforced; None means no limit.
@@ -102,7 +104,7 @@ SETTINGS_DOC: dict[str, tuple[str, object, str]] = {
     "cache_dir": ("BEELDPOST_CACHE", Path, "folder for derivatives, outside git (default `var/cache/`)"),
     "public_base_url": ("BEELDPOST_PUBLIC_URL", _base_url, "public base URL behind a proxy (default: the request's host)"),
     "tile_size": ("BEELDPOST_TILE_SIZE", int, "tile size of derivatives and info.json (default 256)"),
-    "derivative_quality": ("BEELDPOST_DERIVATIVE_QUALITY", int, "JPEG quality of stored tiles (default 90)"),
+    "derivative_quality": ("BEELDPOST_DERIVATIVE_QUALITY", int, "JPEG quality of stored tiles (default 88)"),
     "jpeg_quality": ("BEELDPOST_JPEG_QUALITY", int, "JPEG quality of served images (default 85)"),
     "max_width": ("BEELDPOST_MAX_WIDTH", _optional_int, "maxWidth advertised and enforced (default none)"),
     "max_height": ("BEELDPOST_MAX_HEIGHT", _optional_int, "maxHeight advertised and enforced (default none)"),

@@ -22,6 +22,7 @@ from pathlib import Path
 import pyvips
 from PIL import Image as PILImage, ImageOps
 
+from . import metrics
 from .errors import SourceError
 from .sources import Source
 
@@ -172,7 +173,9 @@ class DerivativeStore:
             return target
         if target.exists() and self.is_intact(target):
             self._verified.add(target)
+            metrics.cache_lookup("derivative", hit=True)
             return target
+        metrics.cache_lookup("derivative", hit=False)
         target.parent.mkdir(parents=True, exist_ok=True)
         # One builder per derivative across all workers; the others wait and reuse it.
         with open(target.with_suffix(".lock"), "w") as lock:

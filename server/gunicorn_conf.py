@@ -6,6 +6,8 @@ process keeps one set of opened pyramid levels.
 """
 
 import os
+import shutil
+import tempfile
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -14,8 +16,27 @@ threads = int(os.environ.get("BEELDPOST_THREADS", "4"))
 timeout = int(os.environ.get("BEELDPOST_TIMEOUT", "60"))
 graceful_timeout = 10
 keepalive = 5
-accesslog = os.environ.get("BEELDPOST_ACCESS_LOG", "-")
+# The app writes one JSON line per request itself (server/request_log.py); gunicorn's
+# own access log is off unless asked for.
+accesslog = os.environ.get("BEELDPOST_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("BEELDPOST_LOG_LEVEL", "info")
 # Requests lines beyond this are refused by gunicorn itself with a 400.
 limit_request_line = 8190
+
+# Metrics from all workers are added up from files in this folder (prometheus-client's
+# multiprocess mode); it must be set before any worker imports prometheus_client.
+_metrics_dir = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="beeldpost-metrics-")
+)
+
+
+def on_starting(server):
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    os.makedirs(_metrics_dir, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

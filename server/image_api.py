@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, current_app, g
 
 from .errors import BadRequest, NotFound
 from .images import ImageService
@@ -58,10 +58,13 @@ def make_blueprint(version: ApiVersion) -> Blueprint:
         if segments is None:
             raise NotFound("the identifier is not valid UTF-8 once decoded.")
         if len(segments) == 1 or (len(segments) == 2 and segments[1] == ""):
+            g.route = f"iiif{version.number}.redirect"
             return base_uri(segments[0])
         if len(segments) == 2 and segments[1] == "info.json":
+            g.route = f"iiif{version.number}.info"
             return info(segments[0])
         if len(segments) == 5:
+            g.route = f"iiif{version.number}.image"
             return image(*segments)
         if len(segments) in (3, 4):
             raise BadRequest(

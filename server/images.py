@@ -9,19 +9,22 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import pyvips
 
 from .config import Settings
 from .derivatives import DerivativeStore, OpenedLevels, Pyramid, RECIPE_VERSION
+from . import metrics
 from .admission import Admission
 from .errors import NotFound, Overloaded, SourceError
 from .operations import Limits, Operations, resolve
 from .parameters import ImageRequest
-from .processor import RenderTimeout, render, render_cost
+from .processor import RenderTimeout, render, render_cost, stored_tile
 from .responses import strong_etag
 from .sources import Source, SourceCatalog
+from .stored_tiles import StoredTiles
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,7 @@ class ImageService:
             settings.max_source_pixels,
         )
         self.opened = OpenedLevels(settings.open_images)
+        self.stored_tiles = StoredTiles(settings.open_images)
         # A queued heavy render waits at most half its time budget for a slot.
         self.admission = Admission(settings.heavy_slots, settings.heavy_queue,
                                    settings.render_timeout / 2, settings.retry_after)
@@ -78,8 +82,7 @@ class ImageService:
         except pyvips.Error:
             # Damaged in a way its size does not show: rebuild once, then give up.
             log.warning("derivative of %r unreadable; rebuilding", identifier)
-            self.opened.forget(path)
-            self.derivatives.discard(path)
+            self.forget(path)
             path = self.derivatives.ensure(source, content_hash)
             try:
                 pyramid = self.opened.pyramid(path)
@@ -87,6 +90,12 @@ class ImageService:
                 raise SourceError(f"the image {identifier!r} cannot be read: "
                                   f"{str(error).strip().splitlines()[0]}") from None
         return ResolvedImage(source, content_hash, pyramid)
+
+    def forget(self, derivative: Path) -> None:
+        """Drop every handle on a damaged derivative and the file itself."""
+        self.opened.forget(derivative)
+        self.stored_tiles.forget(derivative)
+        self.derivatives.discard(derivative)
 
     def operations(self, image: ResolvedImage, request: ImageRequest) -> Operations:
         return resolve(request, image.width, image.height, self.limits_for(image.source.identifier))
@@ -96,10 +105,28 @@ class ImageService:
                            str(self.settings.jpeg_quality), str(self.settings.derivative_quality))
 
     def render(self, image: ResolvedImage, ops: Operations) -> bytes:
+        tile = stored_tile(image.pyramid, ops, self.settings.tile_size)
+        if tile is not None:
+            spliced = self.stored_tiles.jpeg(image.pyramid.path, *tile)
+            metrics.cache_lookup("stored_tile", hit=spliced is not None)
+            if spliced is not None:
+                return spliced
         if render_cost(image.pyramid, ops) <= self.settings.heavy_pixels:
-            return self._render(image, ops, deadline=None)
-        with self.admission.heavy():
-            return self._render(image, ops, time.monotonic() + self.settings.render_timeout)
+            return self._counted_render(image, ops, deadline=None)
+        try:
+            with self.admission.heavy():
+                return self._counted_render(image, ops,
+                                            time.monotonic() + self.settings.render_timeout)
+        except Overloaded:
+            metrics.rejected("heavy")
+            raise
+
+    def _counted_render(self, image: ResolvedImage, ops: Operations, deadline: float | None) -> bytes:
+        metrics.RENDERS_IN_FLIGHT.inc()
+        try:
+            return self._render(image, ops, deadline)
+        finally:
+            metrics.RENDERS_IN_FLIGHT.dec()
 
     def _render(self, image: ResolvedImage, ops: Operations, deadline: float | None) -> bytes:
         try:
@@ -120,8 +147,7 @@ class ImageService:
             # Most likely a damaged derivative: drop it so the next request rebuilds it.
             log.warning("render of %r failed, discarding its derivative: %s",
                         image.source.identifier, error)
-            self.opened.forget(image.pyramid.path)
-            self.derivatives.discard(image.pyramid.path)
+            self.forget(image.pyramid.path)
             raise SourceError(
                 f"the image {image.source.identifier!r} could not be rendered: "
                 f"{str(error).strip().splitlines()[0]}"

@@ -36,6 +36,28 @@ def choose_level(pyramid: Pyramid, ops: Operations) -> int:
     return chosen
 
 
+def stored_tile(pyramid: Pyramid, ops: Operations, tile_size: int) -> tuple[int, int, int] | None:
+    """(level, column, row) when the request is exactly one stored tile, as it is.
+
+    That is a viewer's interior tile: tile-aligned, a whole tile, not resized,
+    not rotated or mirrored, default colour, JPEG. Edge tiles (stored padded) and
+    everything else are rendered.
+    """
+    if ops.format != "jpg" or ops.quality not in ("default", "color"):
+        return None
+    if ops.degrees or ops.mirror or (ops.width, ops.height) != (tile_size, tile_size):
+        return None
+    index = choose_level(pyramid, ops)
+    span = tile_size << index
+    if ops.region_width != span or ops.region_height != span or ops.x % span or ops.y % span:
+        return None
+    column, row = ops.x // span, ops.y // span
+    level_width, level_height = pyramid.levels[index]
+    if (column + 1) * tile_size > level_width or (row + 1) * tile_size > level_height:
+        return None
+    return index, column, row
+
+
 def crop_box(level_size: tuple[int, int], index: int, ops: Operations) -> tuple[int, int, int, int]:
     """The region in the coordinates of pyramid level `index` (which is 2**index smaller)."""
     level_width, level_height = level_size

@@ -1,0 +1,63 @@
+"""Liveness, readiness and metrics endpoints for operators and orchestrators."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from flask import Blueprint, current_app, g, jsonify
+
+from .metrics import metrics_response
+
+
+def _check_images(folder) -> str | None:
+    try:
+        os.listdir(folder)
+    except OSError as error:
+        return f"images folder {folder} is not readable: {error.strerror}"
+    return None
+
+
+def _check_cache(folder) -> str | None:
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".ready-"):
+            pass
+    except OSError as error:
+        return f"cache folder {folder} is not writable: {error.strerror}"
+    return None
+
+
+def make_blueprint() -> Blueprint:
+    blueprint = Blueprint("health", __name__)
+
+    @blueprint.before_request
+    def _label():
+        g.route = "operations"
+
+    @blueprint.get("/health")
+    def health():
+        """The process answers: nothing more is checked (liveness)."""
+        return jsonify(status="ok")
+
+    @blueprint.get("/ready")
+    def ready():
+        """The server can do its work: images readable, cache writable (readiness)."""
+        settings = current_app.config["BEELDPOST"]
+        problems = {
+            "images": _check_images(settings.images_dir),
+            "cache": _check_cache(settings.cache_dir),
+        }
+        failing = {name: problem for name, problem in problems.items() if problem}
+        body = {"status": "unavailable" if failing else "ready",
+                "checks": {name: problem or "ok" for name, problem in problems.items()}}
+        response = jsonify(body)
+        response.status_code = 503 if failing else 200
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @blueprint.get("/metrics")
+    def metrics():
+        return metrics_response()
+
+    return blueprint

@@ -1,0 +1,78 @@
+"""Prometheus metrics, correct under gunicorn's several worker processes.
+
+gunicorn_conf.py points PROMETHEUS_MULTIPROC_DIR at a fresh folder before any
+worker starts; prometheus-client then keeps each worker's values in files there
+and /metrics adds them up. Without it (tests, `flask run`) the ordinary
+in-process registry is used.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter(
+    "beeldpost_http_requests_total", "HTTP requests answered", ["route", "method", "status"]
+)
+DURATION = Histogram(
+    "beeldpost_http_request_duration_seconds", "Time to answer a request", ["route"],
+    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+RENDERS_IN_FLIGHT = Gauge(
+    "beeldpost_renders_in_flight", "Image renders running now", multiprocess_mode="livesum"
+)
+REJECTED = Counter(
+    "beeldpost_rejected_requests_total", "Requests refused by admission control", ["reason"]
+)
+CACHE = Counter(
+    "beeldpost_cache_requests_total", "Cache look-ups by cache and outcome", ["cache", "outcome"]
+)
+
+
+def cache_lookup(cache: str, hit: bool) -> None:
+    CACHE.labels(cache, "hit" if hit else "miss").inc()
+
+
+def rejected(reason: str) -> None:
+    REJECTED.labels(reason).inc()
+
+
+def route_name() -> str:
+    """A small, fixed set of labels: never the raw path (unbounded cardinality)."""
+    return getattr(g, "route", None) or request.endpoint or "unmatched"
+
+
+def metrics_response() -> Response:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def install(app: Flask) -> None:
+    @app.before_request
+    def _start_timer():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _count(response):
+        started = getattr(g, "started", None)
+        route = route_name()
+        REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+        if started is not None:
+            DURATION.labels(route).observe(time.perf_counter() - started)
+        return response
