@@ -10,6 +10,8 @@ from flask import Flask
 from .config import Settings
 from .image_api import VERSION_2, VERSION_3, make_blueprint
 from .images import ImageService
+from .presentation_api import make_blueprint as make_presentation_blueprint
+from .records import RecordStore
 from . import health, metrics, request_log
 from .responses import add_cors, install_error_handlers
 
@@ -30,10 +32,16 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
 
-    app.extensions["beeldpost.images"] = ImageService(settings)
+    images = ImageService(settings)
+    records = make_record_store(settings, images)
+    # info.json (3.0) states the rights of the item showing the image.
+    images.rights_for = records.rights_for_image
+    app.extensions["beeldpost.images"] = images
+    app.extensions["beeldpost.records"] = records
 
     app.register_blueprint(make_blueprint(VERSION_3))
     app.register_blueprint(make_blueprint(VERSION_2))
+    app.register_blueprint(make_presentation_blueprint())
 
     app.register_blueprint(health.make_blueprint())
 
@@ -46,3 +54,12 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
         logging.getLogger("server").setLevel(logging.INFO)
     return app
 
+
+def make_record_store(settings: Settings, images: ImageService) -> RecordStore:
+    """Records checked against the images as the image service serves them."""
+
+    def image_size(identifier: str) -> tuple[int, int]:
+        resolved = images.resolve(identifier)
+        return resolved.width, resolved.height
+
+    return RecordStore(settings.manifests_dir, image_size)

@@ -1,16 +1,21 @@
-"""The `beeldpost` command: ingest, serve."""
+"""The `beeldpost` command: ingest, check, serve."""
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import sys
 import time
 
+from pydantic import ValidationError
+
+from .app import make_record_store
 from .config import SETTINGS_DOC, Settings
 from .errors import BeeldpostError
 from .images import ImageService
+from .manifests import ImageFacts, Urls, build_manifest
 
 
 def _progress(done: int, total: int, label: str, started: float) -> None:
@@ -41,6 +46,41 @@ def ingest(settings: Settings, identifiers: list[str] | None = None) -> int:
     return 1 if failures else 0
 
 
+def check(settings: Settings) -> int:
+    """Check every record in the manifests folder; one line per problem, exit 1 on any.
+
+    Records are checked against their images as the server would serve them, so
+    missing derivatives are built first (as `ingest` would). Each valid record's
+    manifest is also built, which checks it against the Presentation 3 models.
+    """
+    images = ImageService(settings)
+    records = make_record_store(settings, images)
+    # The store logs each broken record as a warning for the server's log; here the
+    # problems are the output itself, printed once below.
+    records_log = logging.getLogger("server.records")
+    level = records_log.level
+    records_log.setLevel(logging.ERROR)
+    try:
+        valid, broken = records.load_all()
+    finally:
+        records_log.setLevel(level)
+    problems = [str(problem) for error in broken for problem in error.problems]
+    urls = Urls(settings.public_base_url or "http://localhost")
+    buildable = 0
+    for record in valid:
+        try:
+            build_manifest(record, ImageFacts.of(images, record.image), urls)
+            buildable += 1
+        except ValidationError as error:
+            problems.append(f"{record.file}: (manifest): does not make a valid manifest: "
+                            f"{str(error).splitlines()[0]}")
+    for line in problems:
+        print(line)
+    total = len(valid) + len(broken)
+    sys.stderr.write(f"{buildable} of {total} records in {settings.manifests_dir} are fine\n")
+    return 1 if problems else 0
+
+
 def serve(host: str, port: int, workers: int | None) -> int:
     """Run gunicorn with the production settings in server/gunicorn_conf.py."""
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn")
@@ -60,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     ingest_parser = commands.add_parser("ingest", help="build pyramidal derivatives ahead of time")
     ingest_parser.add_argument("identifiers", nargs="*", help="only these (default: all)")
+    commands.add_parser("check", help="check every record in the manifests folder")
     serve_parser = commands.add_parser("serve", help="serve with gunicorn")
     serve_parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
@@ -73,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(error))
     if arguments.command == "ingest":
         return ingest(settings, arguments.identifiers)
+    if arguments.command == "check":
+        return check(settings)
     if arguments.command == "serve":
         return serve(arguments.host, arguments.port, arguments.workers)
     for name, (variable, _convert, description) in SETTINGS_DOC.items():
