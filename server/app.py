@@ -36,6 +36,8 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
     records = make_record_store(settings, images)
     # info.json (3.0) states the rights of the item showing the image.
     images.rights_for = records.rights_for_image
+    # A record's size cap and limits shape its image's public service.
+    images.policy_for = records.policy_for_image
     app.extensions["beeldpost.images"] = images
     app.extensions["beeldpost.records"] = records
 
@@ -60,6 +62,7 @@ def make_record_store(settings: Settings, images: ImageService) -> RecordStore:
 
     def image_size(identifier: str) -> tuple[int, int]:
         resolved = images.resolve(identifier)
-        return resolved.width, resolved.height
+        # Records place people on the canvas, which keeps the full image's coordinates.
+        return resolved.full_width, resolved.full_height
 
     return RecordStore(settings.manifests_dir, image_size)

@@ -83,7 +83,7 @@ def make_blueprint(version: ApiVersion) -> Blueprint:
     def info(identifier: str):
         images = _images()
         resolved = images.resolve(identifier)
-        limits = images.limits_for(identifier)
+        limits = resolved.limits
         arguments = dict(
             service_id=service_id(version, identifier),
             width=resolved.width,

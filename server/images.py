@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -30,18 +30,53 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class ImagePolicy:
+    """What an item's record asks of its image's public service (None: the global setting).
+
+    `max_size` caps the long edge of the image the public service *describes*, not
+    just what it outputs: a capped image is served as a smaller image, so its
+    tiles at scale factor 1 hold no more detail than the cap allows.
+    """
+
+    max_size: int | None = None
+    max_width: int | None = None
+    max_height: int | None = None
+    max_area: int | None = None
+
+
+@dataclass(frozen=True)
 class ResolvedImage:
     source: Source
     content_hash: str
     pyramid: Pyramid
+    width: int  # of the image as the public service describes it
+    height: int
+    limits: Limits
 
     @property
-    def width(self) -> int:
+    def full_width(self) -> int:
         return self.pyramid.width
 
     @property
-    def height(self) -> int:
+    def full_height(self) -> int:
         return self.pyramid.height
+
+    @property
+    def is_capped(self) -> bool:
+        return (self.width, self.height) != (self.full_width, self.full_height)
+
+
+def public_size(width: int, height: int, max_size: int | None) -> tuple[int, int]:
+    """The image's size once its long edge is capped at max_size (never enlarged)."""
+    if max_size is None or max(width, height) <= max_size:
+        return width, height
+    scale = max_size / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _tighter(configured: int | None, own: int | None) -> int | None:
+    values = [value for value in (configured, own) if value is not None]
+    return min(values) if values else None
 
 
 class ImageService:
@@ -57,16 +92,44 @@ class ImageService:
         # A queued heavy render waits at most half its time budget for a slot.
         self.admission = Admission(settings.heavy_slots, settings.heavy_queue,
                                    settings.render_timeout / 2, settings.retry_after)
-        # Later layers (item records) may supply rights and per-item limits.
+        # Later layers (item records) supply rights, per-item limits and size caps.
         self.rights_for: Callable[[str], str | None] = lambda identifier: None
+        self.policy_for: Callable[[str], ImagePolicy] = lambda identifier: ImagePolicy()
+        # Policies come from record files; re-reading them on every tile would cost more
+        # than the tile, so each is kept for a moment (edits show within POLICY_SECONDS).
+        self._policies: dict[str, tuple[float, ImagePolicy]] = {}
 
     @property
     def limits(self) -> Limits:
         s = self.settings
         return Limits(s.max_width, s.max_height, s.max_area)
 
+    POLICY_SECONDS = 2.0
+
+    def policy(self, identifier: str) -> ImagePolicy:
+        now = time.monotonic()
+        cached = self._policies.get(identifier)
+        if cached is not None and now - cached[0] < self.POLICY_SECONDS:
+            return cached[1]
+        policy = self.policy_for(identifier)
+        if len(self._policies) > 10_000:
+            self._policies.clear()
+        self._policies[identifier] = (now, policy)
+        return policy
+
     def limits_for(self, identifier: str) -> Limits:
-        return self.limits
+        return self.resolve(identifier).limits
+
+    def _public(self, pyramid: Pyramid, policy: ImagePolicy) -> tuple[int, int, Limits]:
+        width, height = public_size(pyramid.width, pyramid.height, policy.max_size)
+        capped = (width, height) != (pyramid.width, pyramid.height)
+        limits = Limits(
+            # A capped image may not be upscaled past its cap either (`^max`, `^w,`).
+            _tighter(_tighter(self.settings.max_width, policy.max_width), width if capped else None),
+            _tighter(_tighter(self.settings.max_height, policy.max_height), height if capped else None),
+            _tighter(self.settings.max_area, policy.max_area),
+        )
+        return width, height, limits
 
     def resolve(self, identifier: str) -> ResolvedImage:
         source = self.catalog.lookup(identifier)
@@ -89,7 +152,8 @@ class ImageService:
             except pyvips.Error as error:
                 raise SourceError(f"the image {identifier!r} cannot be read: "
                                   f"{str(error).strip().splitlines()[0]}") from None
-        return ResolvedImage(source, content_hash, pyramid)
+        width, height, limits = self._public(pyramid, self.policy(identifier))
+        return ResolvedImage(source, content_hash, pyramid, width, height, limits)
 
     def forget(self, derivative: Path) -> None:
         """Drop every handle on a damaged derivative and the file itself."""
@@ -98,13 +162,30 @@ class ImageService:
         self.derivatives.discard(derivative)
 
     def operations(self, image: ResolvedImage, request: ImageRequest) -> Operations:
-        return resolve(request, image.width, image.height, self.limits_for(image.source.identifier))
+        """Operations in the coordinates of the image as the public service describes it."""
+        return resolve(request, image.width, image.height, image.limits)
+
+    @staticmethod
+    def in_source(image: ResolvedImage, ops: Operations) -> Operations:
+        """The same operations on the full-resolution pyramid (differs for capped images)."""
+        if not image.is_capped:
+            return ops
+        scale_x = image.full_width / image.width
+        scale_y = image.full_height / image.height
+        left = min(image.full_width - 1, round(ops.x * scale_x))
+        top = min(image.full_height - 1, round(ops.y * scale_y))
+        right = min(image.full_width, max(left + 1, round((ops.x + ops.region_width) * scale_x)))
+        bottom = min(image.full_height, max(top + 1, round((ops.y + ops.region_height) * scale_y)))
+        return replace(ops, image_width=image.full_width, image_height=image.full_height,
+                       x=left, y=top, region_width=right - left, region_height=bottom - top)
 
     def etag(self, image: ResolvedImage, canonical: str) -> str:
-        return strong_etag(image.content_hash, canonical, str(RECIPE_VERSION),
+        return strong_etag(image.content_hash, canonical, f"{image.width}x{image.height}",
+                           str(RECIPE_VERSION),
                            str(self.settings.jpeg_quality), str(self.settings.derivative_quality))
 
     def render(self, image: ResolvedImage, ops: Operations) -> bytes:
+        ops = self.in_source(image, ops)
         tile = stored_tile(image.pyramid, ops, self.settings.tile_size)
         if tile is not None:
             spliced = self.stored_tiles.jpeg(image.pyramid.path, *tile)

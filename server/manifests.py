@@ -120,17 +120,20 @@ class ImageFacts:
     """What the image service knows about an item's image."""
 
     identifier: str
-    width: int
+    width: int  # as the public image service describes it (smaller when capped)
     height: int
     tile_size: int
     limits: Limits = Limits()
+    canvas_width: int | None = None  # the full image's size: the canvas keeps its coordinates
+    canvas_height: int | None = None
 
     @classmethod
     def of(cls, images: ImageService, identifier: str) -> "ImageFacts":
         """As the image service serves it now (NotFound / SourceError otherwise)."""
         resolved = images.resolve(identifier)
         return cls(identifier, resolved.width, resolved.height,
-                   images.settings.tile_size, images.limits_for(identifier))
+                   images.settings.tile_size, resolved.limits,
+                   resolved.full_width, resolved.full_height)
 
 
 # --------------------------------------------------------------------------- documents
@@ -326,8 +329,8 @@ def canvas(record: Record, image: ImageFacts, urls: Urls) -> Canvas:
     return Canvas(
         id=canvas_id,
         label=record.label.language_map(),
-        width=image.width,
-        height=image.height,
+        width=image.canvas_width or image.width,
+        height=image.canvas_height or image.height,
         items=[AnnotationPage(id=painting_page, items=[painting])],
         annotations=pages or None,
     )

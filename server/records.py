@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from .errors import BeeldpostError, NotFound
+from .images import ImagePolicy
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ TOP_LEVEL_FIELDS = {
     "place": False, "subject": False, "collection": False,
     "credit": True, "rights": True, "rights_label": False, "provider": False,
     "people": False, "transcript": False, "links": False, "max_size": False,
+    "max_width": False, "max_height": False, "max_area": False,
 }
 
 
@@ -125,8 +127,12 @@ class Record:
     people: tuple[Person, ...] = ()
     transcript: Transcript | None = None
     links: tuple[Link, ...] = ()
-    # The public size cap (issue #6) is read and checked here, applied elsewhere.
+    # The public image service of this item: the long edge it may show (a rights-aware
+    # cap, e.g. 1600 for "all rights reserved"), and Image API limits of its own.
     max_size: int | None = None
+    max_width: int | None = None
+    max_height: int | None = None
+    max_area: int | None = None
 
     @property
     def nav_date(self) -> str | None:
@@ -394,6 +400,9 @@ def parse_record(path: Path, text: str) -> Record:
         transcript=optional("transcript", lambda value, where: _transcript(check, value, where)),
         links=tuple(_links(check, data.get("links"))),
         max_size=optional("max_size", check.positive_int),
+        max_width=optional("max_width", check.positive_int),
+        max_height=optional("max_height", check.positive_int),
+        max_area=optional("max_area", check.positive_int),
     )
     summary = values["summary"]
     if language and summary and language not in dict(summary.entries):
@@ -558,6 +567,24 @@ class RecordStore:
             if record.image == identifier:
                 rights.add(record.rights)
         return rights.pop() if len(rights) == 1 else None
+
+    def policy_for_image(self, identifier: str) -> ImagePolicy:
+        """The strictest cap and limits of the records showing this image."""
+        showing = []
+        for item in self.items():
+            try:
+                record = self._parsed(self.folder / f"{item}{RECORD_SUFFIX}")
+            except (BrokenRecord, NotFound):
+                continue
+            if record.image == identifier:
+                showing.append(record)
+
+        def strictest(name: str) -> int | None:
+            values = [getattr(record, name) for record in showing if getattr(record, name)]
+            return min(values) if values else None
+
+        return ImagePolicy(strictest("max_size"), strictest("max_width"),
+                           strictest("max_height"), strictest("max_area"))
 
     def _image_problems(self, record: Record) -> list[Problem]:
         try:

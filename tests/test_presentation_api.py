@@ -132,10 +132,19 @@ def test_the_canvas_is_the_image_as_served(real, item):
     manifest = manifest_of(real, item)
     record = real_record(item)
     info = get_json(real, f"/iiif/3/{record.image}/info.json")
+    full = real.application.extensions["beeldpost.images"].resolve(record.image)
     [canvas] = manifest["items"]
-    assert (canvas["width"], canvas["height"]) == (info["width"], info["height"])
+    # The canvas keeps the full scan's coordinates (people regions are in them); the
+    # image body is the image as its public service describes it (capped or not).
+    assert (canvas["width"], canvas["height"]) == (full.full_width, full.full_height)
     [painting] = canvas["items"][0]["items"]
     body = painting["body"]
+    assert (body["width"], body["height"]) == (info["width"], info["height"])
+    if record.max_size:
+        assert max(info["width"], info["height"]) == record.max_size
+        assert info["maxWidth"] == info["width"] and info["maxHeight"] == info["height"]
+    else:
+        assert (info["width"], info["height"]) == (full.full_width, full.full_height)
     assert [service.get("type") or service.get("@type") for service in body["service"]] == [
         "ImageService3", "ImageService2"]
     assert body["service"][0]["id"] == info["id"]
