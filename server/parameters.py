@@ -16,8 +16,9 @@ from .errors import BadRequest, NotImplementedFeature
 # Longest parameter we look at; anything longer is garbage and rejected before any regex.
 MAX_PARAMETER_LENGTH = 100
 
-_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)"
-_INT = r"\d+"
+# ASCII digits only: Python's \d and int() would also accept "１００" (fullwidth).
+_NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+_INT = r"[0-9]+"
 
 _REGION_PIXELS = re.compile(rf"({_INT}),({_INT}),({_INT}),({_INT})")
 _REGION_PERCENT = re.compile(rf"pct:({_NUMBER}),({_NUMBER}),({_NUMBER}),({_NUMBER})")

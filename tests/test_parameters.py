@@ -173,3 +173,11 @@ def test_garbage_is_refused_with_a_client_error(region, size, rotation, quality_
     except BeeldpostError as error:
         assert error.status in (400, 501)
         assert error.message
+
+
+@pytest.mark.parametrize("text", ["１００,", "!１,１", "pct:５０", "٣,"])
+def test_only_ascii_digits(text):
+    with pytest.raises(BadRequest):
+        parse_size(text, 3)
+    with pytest.raises(BadRequest):
+        parse_rotation(text.strip(",!").replace("pct:", ""))
