@@ -1,0 +1,748 @@
+"""Beeldpost against IIPImage, side by side: `make bench` (or `make bench QUICK=1`).
+
+    python bench/run.py [--quick] [--runs N] [--duration S] [--only W1,W2] [--no-install]
+
+See bench/README.md for what is measured and how to read the table. Benchmarks
+are not tests: nothing here asserts a timing, the table only reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+import procstats  # noqa: E402
+import servers  # noqa: E402
+import workloads  # noqa: E402
+
+WORK = BENCH / "work"
+RESULTS = BENCH / "results"
+LUA = BENCH / "urls.lua"
+APT_PACKAGES = ("iipimage-server", "lighttpd", "wrk")
+# The order the workloads are measured and shown in.
+ORDER = ("W1", "W2", "W3a", "W3b", "W3c", "W3d", "W1warm")
+JPEG_QUALITY = 85  # Beeldpost's default BEELDPOST_JPEG_QUALITY; IIPImage is set to the same
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+# --- tools ---------------------------------------------------------------------------------
+
+def missing_tools() -> list[str]:
+    missing = []
+    if not servers.IIPSRV.exists():
+        missing.append("iipimage-server")
+    if not (shutil.which("lighttpd") or Path("/usr/sbin/lighttpd").exists()):
+        missing.append("lighttpd")
+    if not shutil.which("wrk"):
+        missing.append("wrk")
+    return missing
+
+
+def ensure_tools(allow_install: bool) -> None:
+    missing = missing_tools()
+    if not missing:
+        return
+    command = ["apt-get", "install", "-y", "--no-install-recommends", *APT_PACKAGES]
+    if not allow_install or os.geteuid() != 0 or not shutil.which("apt-get"):
+        sys.exit(f"bench: missing {', '.join(missing)}. Install them with\n"
+                 f"    sudo apt-get update && sudo {' '.join(command)}\n"
+                 "(Debian/Ubuntu), or run this as root and it installs them itself.")
+    say(f"bench: installing {', '.join(missing)} from Debian: {' '.join(command)}")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
+    # On a systemd machine the packages enable services of their own (lighttpd on
+    # port 80, iipsrv on 0.0.0.0:9000). The benchmark starts its own private
+    # instances, so switch off those that this install just brought.
+    if Path("/run/systemd/system").exists() and shutil.which("systemctl"):
+        units = {"iipimage-server": "iipsrv", "lighttpd": "lighttpd"}
+        for package in missing:
+            if package in units:
+                subprocess.run(["systemctl", "disable", "--now", units[package]],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    still = missing_tools()
+    if still:
+        sys.exit(f"bench: still missing after apt-get: {', '.join(still)}")
+
+
+def package_version(name: str) -> str:
+    try:
+        return subprocess.run(["dpkg-query", "-W", "-f=${Version}", name], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+# --- the image both servers read -----------------------------------------------------------
+
+def prepare_image() -> tuple[Path, int, int]:
+    """Draw the source, let Beeldpost build its pyramid, and show that file to IIPImage."""
+    import testimage
+
+    source = testimage.ensure(WORK / "images" / "bench.jpg")
+    env = dict(os.environ, BEELDPOST_IMAGES=str(WORK / "images"), BEELDPOST_CACHE=str(WORK / "cache"))
+    subprocess.run([sys.executable, "-m", "server.cli", "ingest", "bench"], cwd=REPO, env=env,
+                   check=True, stderr=subprocess.DEVNULL)
+    # The derivative's path, as Beeldpost itself computes it.
+    from server.config import Settings
+    from server.images import ImageService
+
+    service = ImageService(Settings.from_env(env))
+    resolved = service.resolve("bench")
+    derivative = resolved.pyramid.path
+    levels = resolved.pyramid.levels
+    # IIPImage reads the very same bytes through a hard link named bench.tif (same inode;
+    # a hard link, not a symlink, so the file stays even if Beeldpost discards and
+    # rebuilds its derivative during the run). A copy where hard links are impossible.
+    iip_images = WORK / "iip" / "images"
+    iip_images.mkdir(parents=True, exist_ok=True)
+    link = iip_images / "bench.tif"
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    try:
+        os.link(derivative, link)
+    except OSError:
+        shutil.copyfile(derivative, link)
+    say(f"bench: source {source.relative_to(REPO)} → pyramid {derivative.relative_to(REPO)} "
+        f"({derivative.stat().st_size / 1e6:.1f} MB, levels "
+        f"{', '.join(f'{w}×{h}' for w, h in levels)}), linked as {link.relative_to(REPO)}")
+    return derivative, resolved.width, resolved.height
+
+
+# --- checking what the servers answer --------------------------------------------------------
+
+def jpeg_size(body: bytes) -> tuple[int, int] | None:
+    """Width and height from a JPEG's SOF marker; None when it is not a JPEG."""
+    if not body.startswith(b"\xff\xd8"):
+        return None
+    index = 2
+    while index + 9 < len(body):
+        if body[index] != 0xFF:
+            return None
+        marker = body[index + 1]
+        length = int.from_bytes(body[index + 2:index + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height = int.from_bytes(body[index + 5:index + 7], "big")
+            width = int.from_bytes(body[index + 7:index + 9], "big")
+            return width, height
+        index += 2 + length
+    return None
+
+
+def pixel_difference(a: bytes, b: bytes) -> float | None:
+    """Mean absolute difference (0–255) of two same-sized JPEGs."""
+    try:
+        import pyvips
+
+        first, second = pyvips.Image.new_from_buffer(a, ""), pyvips.Image.new_from_buffer(b, "")
+        if (first.width, first.height) != (second.width, second.height):
+            return None
+        return round((first - second).abs().avg(), 2)
+    except Exception:  # noqa: BLE001 - a check, never fatal
+        return None
+
+
+def verify(workload: workloads.Workload, pair: list[servers.Server], samples: int = 6) -> dict:
+    """Fetch a few of the workload's URLs from both servers and check what comes back."""
+    picked = workload.requests[:samples]
+    # Also the whole-image requests in the tile list (the level that fits in one tile).
+    picked += [r for r in workload.requests[samples:] if r.tail.startswith("full/")
+               and workload.key.startswith("W1")]
+    report = {server.name: {"checked": 0, "ok": 0, "problems": []} for server in pair}
+    differences = []
+    for request in picked:
+        bodies = {}
+        for server in pair:
+            entry = report[server.name]
+            entry["checked"] += 1
+            try:
+                status, headers, body = servers.get(server.port, server.url(request.tail))
+            except OSError as error:
+                entry["problems"].append(f"{request.tail}: {error}")
+                continue
+            if status != 200:
+                entry["problems"].append(f"{request.tail}: HTTP {status}")
+                continue
+            if workload.json:
+                try:
+                    document = json.loads(body)
+                    assert document.get("width") and document.get("height")
+                    entry["ok"] += 1
+                except (ValueError, AssertionError):
+                    entry["problems"].append(f"{request.tail}: not an info.json")
+                continue
+            size = jpeg_size(body)
+            if size is None:
+                entry["problems"].append(f"{request.tail}: not a JPEG "
+                                         f"({headers.get('content-type')})")
+                continue
+            if size != request.size:
+                entry["problems"].append(f"{request.tail}: {size[0]}×{size[1]}, "
+                                         f"expected {request.size[0]}×{request.size[1]}")
+            else:
+                entry["ok"] += 1
+            bodies[server.name] = body
+        if len(bodies) == 2:
+            difference = pixel_difference(*bodies.values())
+            if difference is not None:
+                differences.append(difference)
+    result = {"servers": report}
+    if differences:
+        result["mean_abs_pixel_difference"] = round(statistics.mean(differences), 2)
+    return result
+
+
+# --- load ----------------------------------------------------------------------------------
+
+def write_paths(server: servers.Server, workload: workloads.Workload) -> Path:
+    folder = WORK / "paths"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{server.name.lower()}-{workload.key}.txt"
+    path.write_text("".join(server.url(r.tail) + "\n" for r in workload.requests))
+    return path
+
+
+def wait_quiet(server: servers.Server, limit: float = 30.0) -> None:
+    """Wait until the server stops working on requests the last run abandoned."""
+    deadline = time.monotonic() + limit
+    previous = procstats.cpu_seconds(procstats.tree(server.pid))
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        current = procstats.cpu_seconds(procstats.tree(server.pid))
+        if current - previous < 0.02:
+            return
+        previous = current
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_wrk(server: servers.Server, paths: Path, duration: float, connections: int,
+            threads: int, timeout: int) -> dict:
+    threads = min(threads, connections)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s",
+               "--timeout", f"{timeout}s", "--latency", "-s", str(LUA),
+               f"http://{servers.HOST}:{server.port}", "--", str(paths), str(threads)]
+    busy_before, own_before, wrk_before = (procstats.machine_busy_seconds(), procstats.own_cpu(),
+                                           children_cpu())
+    started = time.monotonic()
+    with procstats.TreeMonitor(server.pid) as monitor:
+        finished = subprocess.run(command, capture_output=True, text=True,
+                                  timeout=duration + timeout + 60)
+    wall = time.monotonic() - started
+    busy = procstats.machine_busy_seconds() - busy_before
+    own = procstats.own_cpu() - own_before
+    wrk_cpu = children_cpu() - wrk_before
+    wait_quiet(server)
+    line = next((l for l in finished.stdout.splitlines() if l.startswith("BENCHJSON ")), None)
+    if finished.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed ({finished.returncode}): {finished.stderr.strip()}\n"
+                           f"{finished.stdout[-2000:]}")
+    data = json.loads(line[len("BENCHJSON "):])
+    requests = data["requests"]
+    seconds = data["duration_us"] / 1e6
+    usage = monitor.usage
+    errors = sum(data["errors"].values())
+    return {
+        "requests": requests,
+        "seconds": round(seconds, 3),
+        # Successful answers per second: an error (e.g. a 503 from admission control) is
+        # not throughput. rps_all counts every answer.
+        "rps": round((requests - data["errors"]["status"]) / seconds, 2) if seconds else 0.0,
+        "rps_all": round(requests / seconds, 2) if seconds else 0.0,
+        "p50_ms": round(data["latency_us"]["p50"] / 1000, 2),
+        "p90_ms": round(data["latency_us"]["p90"] / 1000, 2),
+        "p99_ms": round(data["latency_us"]["p99"] / 1000, 2),
+        "mean_ms": round(data["latency_us"]["mean"] / 1000, 2),
+        "max_ms": round(data["latency_us"]["max"] / 1000, 2),
+        "errors": errors,
+        "error_detail": data["errors"],
+        "kb_per_response": round(data["bytes"] / requests / 1024, 1) if requests else None,
+        # Per successful answer, like rps: refused requests' CPU is charged to the served ones.
+        "cpu_ms_per_request": (round(usage.cpu_seconds * 1000 / (requests - data["errors"]["status"]), 3)
+                               if requests > data["errors"]["status"] else None),
+        "server_cpu_cores": round(usage.cpu_seconds / wall, 2),
+        "peak_rss_mb": round(usage.peak_rss_sum / 2**20, 1),
+        "peak_rss_largest_process_mb": round(usage.peak_rss_max / 2**20, 1),
+        "processes": usage.processes,
+        "processes_exited": usage.exited,
+        "wrk_cpu_cores": round(wrk_cpu / wall, 2),
+        # CPU the rest of the machine used meanwhile (other people's tests, etc.): noise.
+        "other_load_cores": round(max(0.0, busy - usage.cpu_seconds - wrk_cpu - own) / wall, 2),
+    }
+
+
+def log_problems(logs: Path) -> dict[str, dict[str, int]]:
+    """Counts of worrying lines in the servers' logs (a clean run has none)."""
+    patterns = {"traceback": "Traceback", "derivative discarded": "discarding its derivative",
+                "error": "ERROR", "worker timeout": "WORKER TIMEOUT", "http 5xx": '"status": 5'}
+    found: dict[str, dict[str, int]] = {}
+    for path in sorted(logs.glob("*.log")):
+        text = path.read_text(errors="replace")
+        counts = {name: text.count(needle) for name, needle in patterns.items() if needle in text}
+        if counts:
+            found[path.name] = counts
+    return found
+
+
+def summarise(runs: list[dict]) -> dict:
+    if not runs:
+        return {}
+
+    def median(key):
+        values = [run[key] for run in runs if run.get(key) is not None]
+        return round(statistics.median(values), 3) if values else None
+
+    summary = {key: median(key) for key in (
+        "rps", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "cpu_ms_per_request", "kb_per_response",
+        "server_cpu_cores", "wrk_cpu_cores", "other_load_cores")}
+    summary["peak_rss_mb"] = max(run["peak_rss_mb"] for run in runs)
+    summary["peak_rss_largest_process_mb"] = max(run["peak_rss_largest_process_mb"] for run in runs)
+    summary["errors"] = sum(run["errors"] for run in runs)
+    summary["processes_exited"] = sum(run.get("processes_exited", 0) for run in runs)
+    summary["requests"] = sum(run["requests"] for run in runs)
+    summary["runs"] = len(runs)
+    return summary
+
+
+def warm_up(server: servers.Server, workload: workloads.Workload, count: int | None = None) -> dict:
+    """Request URLs one by one (opens files, fills caches); returns the cache headers seen."""
+    seen: dict[str, int] = {}
+    requests = workload.requests if count is None else workload.requests[:count]
+    for request in requests:
+        try:
+            _, headers, _ = servers.get(server.port, server.url(request.tail))
+        except OSError:
+            continue
+        value = headers.get("x-beeldpost-cache")
+        if value is not None:
+            seen[value] = seen.get(value, 0) + 1
+    return seen
+
+
+# --- report --------------------------------------------------------------------------------
+
+def fmt(value, digits=1, suffix=""):
+    if value is None:
+        return "n/a"
+    if isinstance(value, float) and value >= 100:
+        digits = 0
+    return f"{value:.{digits}f}{suffix}"
+
+
+def cpu_ratio(entry: dict) -> float | None:
+    """IIPImage's CPU per request ÷ Beeldpost's: the ratio a CPU-bound server reaches on an
+    otherwise idle machine, and much less sensitive to other load than req/s."""
+    b = entry.get("beeldpost", {}).get("cpu_ms_per_request")
+    i = entry.get("iipimage", {}).get("cpu_ms_per_request")
+    return round(i / b, 3) if b and i and b > 0 else None
+
+
+def errors_text(summary: dict) -> str:
+    if not summary:
+        return "n/a"
+    text = str(summary.get("errors", "n/a"))
+    if summary.get("processes_exited"):
+        text += f" ({summary['processes_exited']} worker exits)"
+    return text
+
+
+def targets(results: dict) -> list[dict]:
+    w = results["workloads"]
+
+    def ratio(key):
+        return w.get(key, {}).get("ratio")
+
+    def errors_of(key):
+        return w.get(key, {}).get("beeldpost", {}).get("errors", 0) or 0
+
+    def check(name, value, threshold, measured_text=None, key=None):
+        met = None if value is None else value >= threshold
+        if met and key and errors_of(key):
+            met = False
+            measured_text = (measured_text or fmt(value, 2, "×")) + f" but {errors_of(key)} errors"
+        return {"target": name, "measured": measured_text or (fmt(value, 2, "×") if value is not None
+                                                              else "n/a"), "met": met}
+
+    out = [
+        check("W1 cold tiles ≥ 1.0×", ratio("W1"), 1.0, key="W1"),
+        check("W3a full/!N,N ≥ 1.0×", ratio("W3a"), 1.0, key="W3a"),
+        check("W3b full/W, ≥ 1.0×", ratio("W3b"), 1.0, key="W3b"),
+    ]
+    w3c = w.get("W3c", {})
+    w3c_rss = w3c.get("beeldpost", {}).get("peak_rss_mb")
+    w3c_ratio = ratio("W3c")
+    met = None if w3c_ratio is None or w3c_rss is None else (
+        w3c_ratio >= 1.0 and w3c_rss <= 300 and not errors_of("W3c"))
+    w3c_text = f"{fmt(w3c_ratio, 2, '×')}, {fmt(w3c_rss, 0, ' MB')}"
+    if errors_of("W3c"):
+        w3c_text += f", {errors_of('W3c')} errors"
+    out.append({"target": "W3c full/full ≥ 1.0× with peak RSS ≤ 300 MB",
+                "measured": w3c_text, "met": met})
+    out.append(check("W3d 1024² crops ≥ 1.0×", ratio("W3d"), 1.0, key="W3d"))
+    out.append(check("W2 info.json ≥ 0.5×", ratio("W2"), 0.5, key="W2"))
+    w1 = w.get("W1", {}).get("beeldpost", {})
+    single = results.get("single_request", {}).get("W1", {}).get("beeldpost", {})
+    if w1.get("p99_ms") and single.get("p50_ms"):
+        factor = w1["p99_ms"] / single["p50_ms"]
+        out.append({"target": "W1 p99 at c=8 ≤ 3× single-request latency",
+                    "measured": f"{w1['p99_ms']:.1f} ms vs 3 × {single['p50_ms']:.1f} ms "
+                                f"({factor:.1f}×)", "met": factor <= 3.0})
+    else:
+        out.append({"target": "W1 p99 at c=8 ≤ 3× single-request latency", "measured": "n/a",
+                    "met": None})
+    warm = w.get("W1warm", {})
+    out.append(check("W1 with the response cache warm ≥ 3×", warm.get("ratio"), 3.0,
+                     None if warm.get("ratio") is not None else
+                     f"n/a ({warm.get('skipped', 'not run')})"))
+    return out
+
+
+def markdown(results: dict) -> str:
+    meta = results["meta"]
+    lines = [
+        f"# Beeldpost vs IIPImage — {meta['mode']} run, {meta['finished']}",
+        "",
+        f"{meta['runs']} run(s) of {meta['duration_s']:g} s per workload and server "
+        f"(W3c: {meta['w3c_duration_s']:g} s), wrk -t{meta['threads']} -c{meta['connections']}; "
+        "req/s, latency and CPU are medians over runs, RSS is the peak; 'ratio' is Beeldpost's "
+        "req/s ÷ IIPImage's (successful answers only), 'ratio by CPU' IIPImage's CPU ms/request ÷ "
+        "Beeldpost's (the less noise-sensitive figure on a shared machine). "
+        f"Machine: {meta['cpus']} cores, {meta['cpu_model']}; "
+        f"iipimage-server {meta['versions']['iipimage-server']}, lighttpd "
+        f"{meta['versions']['lighttpd']}, wrk {meta['versions']['wrk']}, libvips "
+        f"{meta['versions']['libvips']}; Beeldpost at {meta['git']}.",
+        "",
+        "| workload | Beeldpost req/s | IIPImage req/s | ratio | ratio by CPU | p50 / p99 ms Beeldpost | "
+        "p50 / p99 ms IIPImage | CPU ms/req Beeldpost / IIPImage | peak RSS MB Beeldpost / "
+        "IIPImage | KB/response B / I | errors B / I | other load (cores) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key in ORDER:
+        entry = results["workloads"].get(key)
+        if entry is None:
+            continue
+        if entry.get("skipped"):
+            lines.append(f"| {entry['title']} | n/a | (W1 cold) | n/a | | | | | | | | |")
+            continue
+        b, i = entry.get("beeldpost", {}), entry.get("iipimage", {})
+        if not b:
+            lines.append(f"| {entry['title']} | n/a | {fmt(i.get('rps'))} | n/a | n/a | n/a | "
+                         f"{fmt(i.get('p50_ms'))} / {fmt(i.get('p99_ms'))} | n/a / "
+                         f"{fmt(i.get('cpu_ms_per_request'), 2)} | n/a / {fmt(i.get('peak_rss_mb'), 0)} "
+                         f"| n/a / {fmt(i.get('kb_per_response'))} | n/a / {i.get('errors', 'n/a')} | — |")
+            continue
+        lines.append(
+            f"| {entry['title']} | {fmt(b.get('rps'))} | {fmt(i.get('rps'))} | "
+            f"**{fmt(entry.get('ratio'), 2, '×')}** | {fmt(cpu_ratio(entry), 2, '×')} | "
+            f"{fmt(b.get('p50_ms'))} / {fmt(b.get('p99_ms'))} | "
+            f"{fmt(i.get('p50_ms'))} / {fmt(i.get('p99_ms'))} | "
+            f"{fmt(b.get('cpu_ms_per_request'), 2)} / {fmt(i.get('cpu_ms_per_request'), 2)} | "
+            f"{fmt(b.get('peak_rss_mb'), 0)} / {fmt(i.get('peak_rss_mb'), 0)} | "
+            f"{fmt(b.get('kb_per_response'))} / {fmt(i.get('kb_per_response'))} | "
+            f"{errors_text(b)} / {errors_text(i)} | "
+            f"{fmt(b.get('other_load_cores'), 2)} / {fmt(i.get('other_load_cores'), 2)} |")
+    lines += ["", "Single request (c=1): p50 / p99 ms", "",
+              "| workload | Beeldpost | IIPImage | p99 at c=8 ÷ c=1 p50: Beeldpost | IIPImage |",
+              "|---|---:|---:|---:|---:|"]
+    for key, entry in results.get("single_request", {}).items():
+        b, i = entry.get("beeldpost", {}), entry.get("iipimage", {})
+        factors = []
+        for name, single in (("beeldpost", b), ("iipimage", i)):
+            c8 = results["workloads"].get(key, {}).get(name, {}).get("p99_ms")
+            factors.append(f"{c8 / single['p50_ms']:.1f}×" if c8 and single.get("p50_ms") else "n/a")
+        lines.append(f"| {key} | {fmt(b.get('p50_ms'), 2)} / {fmt(b.get('p99_ms'), 2)} | "
+                     f"{fmt(i.get('p50_ms'), 2)} / {fmt(i.get('p99_ms'), 2)} | {factors[0]} | "
+                     f"{factors[1]} |")
+    lines += ["", "Targets (ratios to IIPImage in this run)", "", "| target | measured | met |",
+              "|---|---|---|"]
+    for target in results["targets"]:
+        mark = {True: "yes", False: "**no**", None: "n/a"}[target["met"]]
+        lines.append(f"| {target['target']} | {target['measured']} | {mark} |")
+    lines += ["", "Output checks (a few URLs of each workload fetched from both servers)", ""]
+    for key in ORDER:
+        check = results["checks"].get(key)
+        if not check:
+            continue
+        parts = []
+        for name, entry in check["servers"].items():
+            text = f"{name} {entry['ok']}/{entry['checked']} as expected"
+            if entry["problems"]:
+                text += " (" + "; ".join(entry["problems"][:3]) + ")"
+            parts.append(text)
+        if "mean_abs_pixel_difference" in check:
+            parts.append(f"mean |Δpixel| between them {check['mean_abs_pixel_difference']}")
+        lines.append(f"- {key}: " + ", ".join(parts))
+    if results.get("failures"):
+        lines += ["", "Workloads that failed: " + "; ".join(
+            f"{key}: {text}" for key, text in results["failures"].items())]
+    if results.get("log_problems"):
+        lines += ["", "Server log lines worth a look (bench/work/logs/): " + "; ".join(
+            f"{name}: " + ", ".join(f"{k} ×{v}" for k, v in counts.items())
+            for name, counts in results["log_problems"].items())]
+    if meta.get("beeldpost_extra_env"):
+        lines += ["", f"Beeldpost ran with extra environment {meta['beeldpost_extra_env']}."]
+    lines += ["", "Notes", "",
+              "- Both servers read the same pyramidal TIFF (Beeldpost's own derivative, tiled "
+              f"256 px JPEG, {meta.get('derivative', '')}; IIPImage through a hard link), both "
+              "encode at JPEG quality 85 (a tile Beeldpost serves from the stored bytes keeps "
+              "the derivative's quality: see KB/response), both run 2 worker processes on "
+              "127.0.0.1. IIPImage: iipsrv under lighttpd mod_fastcgi, MAX_IMAGE_CACHE_SIZE=0, "
+              "no memcached; it speaks Image API 2, so both get 2.1 URLs.",
+              "- CPU ms/req is utime+stime of the server's whole process tree (gunicorn master and "
+              "workers; lighttpd and iipsrv) during the run, divided by completed requests. RSS "
+              "is the peak of the tree's summed resident sets (shared pages counted per process).",
+              "- 'other load' is CPU the rest of the machine used during the run (neither server "
+              "nor wrk nor this harness), in cores out of "
+              f"{meta['cpus']}: above ~0.1 the numbers of that row are disturbed.",
+              "- wrk itself runs on the same cores as the server it drives, for both servers alike."]
+    return "\n".join(lines) + "\n"
+
+
+# --- main ----------------------------------------------------------------------------------
+
+def git_description() -> str:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "server"], cwd=REPO,
+                               capture_output=True, text=True).stdout.strip()
+        return commit + ("+uncommitted server/ changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1 run of 3 s per workload (≈1 minute)")
+    parser.add_argument("--runs", type=int, help="runs per workload and server (default 3; quick 1)")
+    parser.add_argument("--duration", type=float, help="seconds per run (default 10; quick 3)")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--only", help="comma-separated workloads, e.g. W1,W2 (default all)")
+    parser.add_argument("--no-install", action="store_true", help="never run apt-get")
+    parser.add_argument("--beeldpost-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment for Beeldpost, e.g. BEELDPOST_THREADS=1 or "
+                             "GUNICORN_CMD_ARGS=--worker-class=sync (repeatable; recorded)")
+    parser.add_argument("--output", default=None, help="result file stem in bench/results "
+                        "(default latest; a full run also writes full-run)")
+    parser.add_argument("--rerender", metavar="JSON", help="only rewrite the Markdown of a "
+                        "results JSON (e.g. after changing the report format)")
+    args = parser.parse_args(argv)
+    if args.rerender:
+        source = Path(args.rerender)
+        results = json.loads(source.read_text())
+        for key, entry in results["workloads"].items():  # recompute from the raw runs
+            for name, runs_of in entry.get("raw", {}).items():
+                for one in runs_of:
+                    ok = one["requests"] - one["error_detail"]["status"]
+                    if one["seconds"]:
+                        one["rps"] = round(ok / one["seconds"], 2)
+                    if "rps_all" not in one and one.get("cpu_ms_per_request") is not None:
+                        total = one["cpu_ms_per_request"] * one["requests"]  # older files
+                        one["cpu_ms_per_request"] = round(total / ok, 3) if ok else None
+                        one["rps_all"] = round(one["requests"] / one["seconds"], 2)
+                if runs_of:
+                    entry[name] = summarise(runs_of)
+            if key == "W1warm" and "raw" in entry:
+                entry["iipimage"] = results["workloads"].get("W1", {}).get("iipimage", {})
+            b, i = entry.get("beeldpost", {}).get("rps"), entry.get("iipimage", {}).get("rps")
+            if "raw" in entry:
+                entry["ratio"] = round(b / i, 3) if b and i else None
+        results["targets"] = targets(results)
+        source.with_suffix(".md").write_text(markdown(results))
+        print(markdown(results))
+        return 0
+
+    runs = args.runs or (1 if args.quick else 3)
+    duration = args.duration or (3.0 if args.quick else 10.0)
+    w3c_duration = max(duration, 8.0 if args.quick else 20.0)  # a full/full takes seconds
+    single_duration = 2.0 if args.quick else 5.0
+    selected = ORDER if not args.only else tuple(k for k in ORDER if k in args.only.split(","))
+    mode = "quick" if args.quick else "full"
+
+    ensure_tools(not args.no_install)
+    WORK.mkdir(parents=True, exist_ok=True)
+    logs = WORK / "logs"
+    logs.mkdir(exist_ok=True)
+    for old in logs.glob("*.log"):
+        old.unlink()
+    derivative, width, height = prepare_image()
+    plan = workloads.build(width, height)
+
+    import pyvips
+
+    meta = {
+        "mode": mode, "runs": runs, "duration_s": duration, "w3c_duration_s": w3c_duration,
+        "single_request_duration_s": single_duration, "connections": args.connections,
+        "threads": args.threads, "cpus": os.cpu_count(), "cpu_model": cpu_model(),
+        "kernel": platform.release(), "python": platform.python_version(), "git": git_description(),
+        "versions": {name: package_version(name) for name in APT_PACKAGES}
+        | {"libvips": f"{pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}"},
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "image": {"width": width, "height": height},
+        "derivative": derivative.name,
+    }
+    results: dict = {"meta": meta, "workloads": {}, "single_request": {}, "checks": {}, "servers": {}}
+    measured: dict[str, dict[str, list]] = {}
+    single: dict[str, dict[str, dict]] = {}
+    failures: dict[str, str] = {}
+
+    extra_env = dict(item.split("=", 1) for item in args.beeldpost_env)
+    meta["beeldpost_extra_env"] = extra_env
+    pair = [servers.beeldpost(REPO, WORK, response_cache=False, logs=logs, extra_env=extra_env),
+            servers.iipimage(WORK, WORK / "iip" / "images", logs, JPEG_QUALITY)]
+
+    def report(key: str, server: servers.Server, label: str, result: dict) -> None:
+        say(f"  {key:6} {label:7} {server.name:9} {result['rps']:8.1f} req/s  "
+            f"p50 {result['p50_ms']:7.1f} ms  p99 {result['p99_ms']:7.1f} ms  "
+            f"cpu {result['cpu_ms_per_request']} ms/req  rss {result['peak_rss_mb']:.0f} MB  "
+            f"errors {result['errors']}  other load {result['other_load_cores']}"
+            + (f"  PROCESSES EXITED {result['processes_exited']}" if result["processes_exited"] else ""))
+
+    def measure(key: str) -> None:
+        workload = plan[key]
+        results["checks"][key] = verify(workload, pair)
+        paths = {server.name: write_paths(server, workload) for server in pair}
+        for server in pair:
+            warm_up(server, workload, count=8)
+        seconds = w3c_duration if key == "W3c" else duration
+        measured[key] = {"beeldpost": [], "iipimage": []}
+        for run in range(runs):
+            order = pair if run % 2 == 0 else pair[::-1]  # alternate who goes first
+            for server in order:
+                result = run_wrk(server, paths[server.name], seconds, args.connections,
+                                 args.threads, timeout=120)
+                measured[key][server.name.lower()].append(result)
+                report(key, server, f"run {run + 1}/{runs}", result)
+        if key == "W1" or not args.quick:
+            single[key] = {}
+            for server in pair:
+                result = run_wrk(server, paths[server.name],
+                                 max(single_duration, 8.0) if key == "W3c" else single_duration,
+                                 1, 1, timeout=120)
+                single[key][server.name.lower()] = result
+                report(key, server, "c=1", result)
+
+    def measure_warm() -> None:
+        workload = plan["W1warm"]
+        pair[0].stop()
+        pair[0] = servers.beeldpost(REPO, WORK, response_cache=True, logs=logs, extra_env=extra_env)
+        bp = pair[0]
+        bp.start("info.json")
+        say("  W1warm warming Beeldpost's response cache (one pass over the W1 URLs)")
+        warm_up(bp, workload)
+        seen = warm_up(bp, workload, count=32)
+        hits = sum(n for value, n in seen.items() if "hit" in value.lower())
+        if hits == 0:
+            reason = ("server has no response cache yet (no X-Beeldpost-Cache: hit on "
+                      "repeated requests with BEELDPOST_RESPONSE_CACHE=on)")
+            say(f"  W1warm n/a: {reason}")
+            results["workloads"]["W1warm"] = {"title": workload.title, "skipped": reason}
+            return
+        paths = write_paths(bp, workload)
+        measured["W1warm"] = {"beeldpost": [], "iipimage": []}
+        for run in range(runs):
+            result = run_wrk(bp, paths, duration, args.connections, args.threads, timeout=120)
+            measured["W1warm"]["beeldpost"].append(result)
+            report("W1warm", bp, f"run {run + 1}/{runs}", result)
+        results["checks"]["W1warm"] = {"servers": {"Beeldpost": {
+            "checked": sum(seen.values()), "ok": hits,
+            "problems": [] if hits == sum(seen.values()) else [f"cache headers {seen}"]}}}
+
+    def failed(key: str, error: Exception) -> None:
+        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        say(f"  {key} FAILED: {text}")
+        failures[key] = text
+
+    started = time.monotonic()
+    try:
+        for server in pair:
+            server.start("info.json")
+            results["servers"][server.name] = server.description
+        say(f"bench: Beeldpost on :{pair[0].port} (pid {pair[0].pid}), IIPImage on :{pair[1].port} "
+            f"(pid {pair[1].pid}); {mode} mode, {runs} run(s) × {duration:g} s, c={args.connections}")
+        for key in selected:
+            if key == "W1warm":
+                continue
+            try:
+                measure(key)
+            except Exception as error:  # noqa: BLE001 - report it, go on with the others
+                failed(key, error)
+                for server in pair:  # a server that died is started again for the next one
+                    if server.process is None or server.process.poll() is not None:
+                        server.start("info.json")
+        if "W1warm" in selected:
+            try:
+                measure_warm()
+            except Exception as error:  # noqa: BLE001
+                failed("W1warm", error)
+    finally:
+        for server in pair:
+            server.stop()
+    results["failures"] = failures
+    results["log_problems"] = log_problems(logs)
+    for key, by_server in measured.items():
+        workload = plan[key]
+        entry = {"title": workload.title, "notes": workload.notes,
+                 "urls": len(workload.requests),
+                 "beeldpost": summarise(by_server["beeldpost"]),
+                 "iipimage": summarise(by_server["iipimage"]),
+                 "raw": by_server}
+        if key == "W1warm":  # compared with IIPImage's cold tiles (its cache is off)
+            entry["iipimage"] = results["workloads"].get("W1", {}).get("iipimage", {})
+        b, i = entry["beeldpost"].get("rps"), entry["iipimage"].get("rps")
+        entry["ratio"] = round(b / i, 3) if b and i else None
+        results["workloads"][key] = entry
+    for key, by_server in single.items():
+        results["single_request"][key] = by_server
+    meta["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    meta["elapsed_s"] = round(time.monotonic() - started, 1)
+    results["targets"] = targets(results)
+
+    text = markdown(results)
+    print()
+    print(text)
+    RESULTS.mkdir(exist_ok=True)
+    stems = [args.output] if args.output else (["latest"] if args.quick or args.only or args.runs
+                                               or args.duration else ["latest", "full-run"])
+    for stem in stems:
+        (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+        (RESULTS / f"{stem}.md").write_text(text)
+    say(f"bench: wrote {', '.join(f'bench/results/{s}.md' for s in stems)} (and .json) "
+        f"in {meta['elapsed_s']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
