@@ -89,7 +89,7 @@ def worker_rss(master: int) -> dict[int, int]:
 
 def run_wrk(base: str, paths_file: Path, connections: int, seconds: int) -> subprocess.Popen:
     return subprocess.Popen(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s", "--latency",
          "-s", str(BENCH / "soak.lua"), base, "--", str(paths_file)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -104,7 +104,7 @@ def parse(output: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60)
-    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--connections", type=int, default=64)
     arguments = parser.parse_args()
     if shutil.which("wrk") is None:
