@@ -51,10 +51,11 @@ class Settings:
     # Sources above this many pixels are refused before decoding (decompression bombs).
     max_source_pixels: int = 1_000_000_000
     # A render that decodes more pixels than this counts as heavy: whole-image renders,
-    # huge crops. Heavy renders are bounded per worker so tiles keep flowing.
+    # huge crops. Heavy renders get `heavy_slots` slots shared by all workers, and at
+    # most `heavy_queue` may wait per worker, so tiles keep flowing.
     heavy_pixels: int = 4_000_000
     heavy_slots: int = 1
-    heavy_queue: int = 3
+    heavy_queue: int = 2
     # Seconds a render may run before it is cut off (heavy renders only).
     render_timeout: float = 20.0
     retry_after: int = 5
@@ -111,8 +112,8 @@ SETTINGS_DOC: dict[str, tuple[str, object, str]] = {
     "max_area": ("BEELDPOST_MAX_AREA", _optional_int, "maxArea in pixels (default 100000000; 0 for none)"),
     "max_source_pixels": ("BEELDPOST_MAX_SOURCE_PIXELS", int, "sources above this many pixels are refused (default 1000000000)"),
     "heavy_pixels": ("BEELDPOST_HEAVY_PIXELS", int, "decoded pixels above which a render is heavy (default 4000000)"),
-    "heavy_slots": ("BEELDPOST_HEAVY_SLOTS", int, "heavy renders running at once per worker (default 1)"),
-    "heavy_queue": ("BEELDPOST_HEAVY_QUEUE", int, "heavy renders waiting per worker before 503 (default 3)"),
+    "heavy_slots": ("BEELDPOST_HEAVY_SLOTS", int, "heavy renders running at once, shared by all workers (default 1)"),
+    "heavy_queue": ("BEELDPOST_HEAVY_QUEUE", int, "heavy renders waiting per worker before 503 (default 2)"),
     "render_timeout": ("BEELDPOST_RENDER_TIMEOUT", float, "seconds before a heavy render is cut off (default 20)"),
     "retry_after": ("BEELDPOST_RETRY_AFTER", int, "Retry-After seconds on 503 (default 5)"),
     "cache_max_age": ("BEELDPOST_CACHE_MAX_AGE", int, "Cache-Control max-age of images, seconds (default 86400)"),

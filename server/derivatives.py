@@ -36,6 +36,10 @@ PILLOW_EXTENSIONS = (".jp2", ".j2k", ".jpf", ".jpx")
 
 # Only libvips' fuzzed, trusted loaders (JPEG, PNG, TIFF, WebP, …) may open files.
 pyvips.block_untrusted_set(True)
+# No libvips operation cache: it would share one pipeline between identical requests,
+# so a render stopped at one request's deadline would poison the others (and later
+# ones), and it holds memory we bound ourselves. Opened files are kept by OpenedLevels.
+pyvips.cache_set_max(0)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,12 @@ import tempfile
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
-threads = int(os.environ.get("BEELDPOST_THREADS", "4"))
+# Enough threads that the few held by queued heavy renders (BEELDPOST_HEAVY_SLOTS +
+# BEELDPOST_HEAVY_QUEUE per worker) leave most of them to tiles and info.json.
+threads = int(os.environ.get("BEELDPOST_THREADS", "8"))
+# Parallelism comes from workers and threads; libvips' own thread pool per render would
+# only fight them for the same two cores. Read by libvips when a worker imports it.
+os.environ.setdefault("VIPS_CONCURRENCY", "1")
 timeout = int(os.environ.get("BEELDPOST_TIMEOUT", "60"))
 graceful_timeout = 10
 keepalive = 5

@@ -92,7 +92,7 @@ def make_blueprint(version: ApiVersion) -> Blueprint:
             limits=limits,
         )
         if version.number == 3:
-            arguments["rights"] = images.rights_for(identifier)
+            arguments["rights"] = images.rights(identifier)
         document = version.build_info(**arguments)
         return json_ld_response(
             document,

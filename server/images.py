@@ -91,13 +91,14 @@ class ImageService:
         self.stored_tiles = StoredTiles(settings.open_images)
         # A queued heavy render waits at most half its time budget for a slot.
         self.admission = Admission(settings.heavy_slots, settings.heavy_queue,
-                                   settings.render_timeout / 2, settings.retry_after)
+                                   settings.render_timeout / 2, settings.retry_after,
+                                   settings.cache_dir / "admission")
         # Later layers (item records) supply rights, per-item limits and size caps.
         self.rights_for: Callable[[str], str | None] = lambda identifier: None
         self.policy_for: Callable[[str], ImagePolicy] = lambda identifier: ImagePolicy()
         # Policies come from record files; re-reading them on every tile would cost more
         # than the tile, so each is kept for a moment (edits show within POLICY_SECONDS).
-        self._policies: dict[str, tuple[float, ImagePolicy]] = {}
+        self._policies: dict[tuple[str, str], tuple[float, object]] = {}
 
     @property
     def limits(self) -> Limits:
@@ -106,16 +107,24 @@ class ImageService:
 
     POLICY_SECONDS = 2.0
 
-    def policy(self, identifier: str) -> ImagePolicy:
+    def _remembered(self, kind: str, identifier: str, read: Callable[[str], object]):
         now = time.monotonic()
-        cached = self._policies.get(identifier)
+        key = (kind, identifier)
+        cached = self._policies.get(key)
         if cached is not None and now - cached[0] < self.POLICY_SECONDS:
             return cached[1]
-        policy = self.policy_for(identifier)
+        value = read(identifier)
         if len(self._policies) > 10_000:
             self._policies.clear()
-        self._policies[identifier] = (now, policy)
-        return policy
+        self._policies[key] = (now, value)
+        return value
+
+    def policy(self, identifier: str) -> ImagePolicy:
+        return self._remembered("policy", identifier, self.policy_for)
+
+    def rights(self, identifier: str) -> str | None:
+        """The rights URI the records give this image (for info.json), or None."""
+        return self._remembered("rights", identifier, self.rights_for)
 
     def limits_for(self, identifier: str) -> Limits:
         return self.resolve(identifier).limits
@@ -225,10 +234,14 @@ class ImageService:
                 headers={"Retry-After": str(self.settings.retry_after)},
             ) from None
         except pyvips.Error as error:
-            # Most likely a damaged derivative: drop it so the next request rebuilds it.
-            log.warning("render of %r failed, discarding its derivative: %s",
-                        image.source.identifier, error)
-            self.forget(image.pyramid.path)
+            # A damaged derivative is dropped so the next request rebuilds it; any other
+            # failure leaves it alone (other threads are reading it right now).
+            if not self.derivatives.is_intact(image.pyramid.path):
+                log.warning("derivative of %r is damaged; discarding it: %s",
+                            image.source.identifier, error)
+                self.forget(image.pyramid.path)
+            else:
+                log.error("render of %r failed: %s", image.source.identifier, error)
             raise SourceError(
                 f"the image {image.source.identifier!r} could not be rendered: "
                 f"{str(error).strip().splitlines()[0]}"

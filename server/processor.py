@@ -171,10 +171,14 @@ def render(
     image = _apply_rotation(image, ops)
     if deadline is None:
         return encode(image, ops, jpeg_quality)
+    # A fresh node: with nothing to do, `image` is still the opened level that every
+    # worker thread shares, and progress handlers attached to it would outlive this
+    # render and kill later, innocent ones.
+    image = image.copy()
     _stop_at(image, deadline)
     try:
         return encode(image, ops, jpeg_quality)
-    except pyvips.Error:
-        if time.monotonic() > deadline:
+    except pyvips.Error as error:
+        if time.monotonic() > deadline or "killed" in str(error):
             raise RenderTimeout() from None
         raise
