@@ -13,6 +13,8 @@ from .images import ImageService
 from .presentation_api import make_blueprint as make_presentation_blueprint
 from .records import RecordStore
 from . import health, metrics, request_log
+from . import compression, discovery, edm, harvest, presentation2, search
+from .journal import Journal, journal_path
 from .responses import add_cors, install_error_handlers
 
 
@@ -40,20 +42,30 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
     images.policy_for = records.policy_for_image
     app.extensions["beeldpost.images"] = images
     app.extensions["beeldpost.records"] = records
+    # Change Discovery: what changed in the records, kept in SQLite across restarts.
+    journal = Journal(journal_path(settings), records, images, settings.journal_interval)
+    app.extensions["beeldpost.journal"] = journal
 
     app.register_blueprint(make_blueprint(VERSION_3))
     app.register_blueprint(make_blueprint(VERSION_2))
     app.register_blueprint(make_presentation_blueprint())
 
     app.register_blueprint(health.make_blueprint())
+    # Harvesting and search: Change Discovery, EDM / JSON-LD records, Presentation 2.1,
+    # Content Search 1.0 and 2.0, sitemap.xml and robots.txt.
+    for module in (discovery, edm, presentation2, search, harvest):
+        app.register_blueprint(module.make_blueprint())
 
     # after_request hooks run in reverse order: CORS first, then metrics, then the log line.
     request_log.install(app)
     metrics.install(app)
     app.after_request(add_cors)
+    compression.install(app)  # runs before the hooks above: the log counts gzipped bytes
     install_error_handlers(app)
     if not app.debug:
         logging.getLogger("server").setLevel(logging.INFO)
+    # Changes made while the server was down are journalled at start, off the request path.
+    journal.scan_in_background()
     return app
 
 

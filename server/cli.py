@@ -43,7 +43,27 @@ def ingest(settings: Settings, identifiers: list[str] | None = None) -> int:
     _progress(len(wanted), len(wanted), "done", started)
     sys.stderr.write(f"\n{len(wanted) - failures} of {len(wanted)} images ready"
                      f" in {settings.cache_dir}\n")
+    if not identifiers:  # a full ingest also brings the Change Discovery journal up to date
+        journal(settings, quiet=True)
     return 1 if failures else 0
+
+
+def journal(settings: Settings, quiet: bool = False) -> int:
+    """Compare the records with the activity journal now and print what it recorded."""
+    from .journal import Journal, journal_path
+
+    images = ImageService(settings)
+    store = Journal(journal_path(settings), make_record_store(settings, images), images)
+    try:
+        written = store.scan()
+    except BeeldpostError as error:
+        sys.stderr.write(f"journal: {error.message}\n")
+        return 1
+    if not quiet:
+        for activity in written:
+            print(f"{activity.end_time}  {activity.type:6}  {activity.kind:10}  {activity.item}")
+    sys.stderr.write(f"{len(written)} new activities, {store.count()} in {store.path}\n")
+    return 0
 
 
 def check(settings: Settings) -> int:
@@ -105,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     ingest_parser = commands.add_parser("ingest", help="build pyramidal derivatives ahead of time")
     ingest_parser.add_argument("identifiers", nargs="*", help="only these (default: all)")
     commands.add_parser("check", help="check every record in the manifests folder")
+    commands.add_parser("journal", help="record changed records as Change Discovery activities")
     serve_parser = commands.add_parser("serve", help="serve with gunicorn")
     serve_parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     serve_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
@@ -120,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         return ingest(settings, arguments.identifiers)
     if arguments.command == "check":
         return check(settings)
+    if arguments.command == "journal":
+        return journal(settings)
     if arguments.command == "serve":
         return serve(arguments.host, arguments.port, arguments.workers)
     for name, (variable, _convert, description) in SETTINGS_DOC.items():

@@ -63,6 +63,14 @@ class Settings:
     info_max_age: int = 3600
     # Number of opened pyramid levels each worker keeps (file handles, headers).
     open_images: int = 64
+    # Change Discovery: the SQLite activity journal (None: journal.sqlite3 in the cache
+    # folder), how often discovery requests look for changed records (seconds; 0: on
+    # every request) and activities per page.
+    journal_file: Path | None = None
+    journal_interval: float = 5.0
+    discovery_page_size: int = 100
+    # Content Search: hits (1.0) or annotations (2.0) per page of results.
+    search_page_size: int = 50
     debug: bool = False
 
     @classmethod
@@ -87,6 +95,11 @@ class Settings:
             for key, value in overrides.items()
         }
         return replace(self, **converted)
+
+
+def _optional_path(value: str) -> Path | None:
+    value = value.strip()
+    return Path(value) if value else None
 
 
 def _base_url(value: str) -> str | None:
@@ -119,6 +132,10 @@ SETTINGS_DOC: dict[str, tuple[str, object, str]] = {
     "cache_max_age": ("BEELDPOST_CACHE_MAX_AGE", int, "Cache-Control max-age of images, seconds (default 86400)"),
     "info_max_age": ("BEELDPOST_INFO_MAX_AGE", int, "Cache-Control max-age of info.json, seconds (default 3600)"),
     "open_images": ("BEELDPOST_OPEN_IMAGES", int, "opened pyramid levels kept per worker (default 64)"),
+    "journal_file": ("BEELDPOST_JOURNAL", _optional_path, "Change Discovery activity journal, SQLite (default `journal.sqlite3` in the cache folder)"),
+    "journal_interval": ("BEELDPOST_JOURNAL_INTERVAL", float, "seconds between checks for changed records on discovery requests (default 5; 0: every request)"),
+    "discovery_page_size": ("BEELDPOST_DISCOVERY_PAGE_SIZE", int, "activities per Change Discovery page (default 100)"),
+    "search_page_size": ("BEELDPOST_SEARCH_PAGE_SIZE", int, "search hits per page of results (default 50)"),
     "debug": ("BEELDPOST_DEBUG", _bool, "Flask debug mode (default off)"),
 }
 

@@ -49,6 +49,7 @@ from iiif_prezi3 import (
 from .image_api import VERSION_2, VERSION_3, ApiVersion
 from .images import ImageService
 from .info import PROFILE_2, preferred_sizes, scale_factors
+from .links import search_services, see_also
 from .operations import Limits, resolve
 from .parameters import parse_image_request
 from .records import REQUIRED_LANGUAGES, Record, Text
@@ -212,6 +213,9 @@ def manifest_model(record: Record, image: ImageFacts, urls: Urls) -> Manifest:
                                        homepage=homepages or None)]
     if record.transcript:
         fields["rendering"] = transcript_renderings(record, urls)
+    # Machine-readable records for aggregators, and search over the annotations.
+    fields["seeAlso"] = see_also(urls.manifest(item))
+    fields["service"] = search_services(urls.manifest(item))
     return Manifest(**fields)
 
 

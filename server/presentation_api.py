@@ -70,6 +70,10 @@ def make_blueprint() -> Blueprint:
 
     @blueprint.route("/iiif/manifests/<item>", methods=["GET"])
     def manifest(item: str):
+        from .presentation2 import manifest_response, wants_version_2
+
+        if wants_version_2():  # Accept asks for the Presentation 2 context
+            return manifest_response(item)
         _record, document = manifest_document(item)
         return _json(document)
 

@@ -36,6 +36,12 @@ IMAGES = REPO / "images"  # the committed stand-in photos (images/make_standins.
 BASE = "http://localhost"
 LD_JSON = f'application/ld+json;profile="{CONTEXT}"'
 ITEMS = sorted(path.stem for path in MANIFESTS.glob("*.yaml"))
+SEARCH_SERVICES = {
+    "SearchService1": "http://iiif.io/api/search/1/context.json",
+    "AutoCompleteService1": "http://iiif.io/api/search/1/context.json",
+    "SearchService2": "http://iiif.io/api/search/2/context.json",
+    "AutoCompleteService2": "http://iiif.io/api/search/2/context.json",
+}
 
 
 def real_record(item: str):
@@ -169,10 +175,15 @@ def test_every_id_on_this_server_resolves(real, item):
             assert (info.get("id") or info.get("@id")) == identifier
         elif kind == "Image":
             assert_image_is_as_declared(real, node)
-        elif kind == "Text":
+        elif kind in ("Text", "Dataset"):  # renderings; records for aggregators (seeAlso)
             response = real.get(parts.path)
             assert response.status_code == 200, identifier
             assert response.mimetype == node["format"]
+        elif kind in SEARCH_SERVICES:  # Content Search and autocomplete (test_search.py)
+            response = real.get(f"{parts.path}?q=wijk")
+            assert response.status_code == 200, identifier
+            context = response.get_json()["@context"]
+            assert SEARCH_SERVICES[kind] in (context if isinstance(context, list) else [context])
         else:
             document = get_json(real, parts.path)
             assert document["id"] == identifier
