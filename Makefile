@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine:
 #   make run    create .venv, install, build the image derivatives, serve on $(HOST):$(PORT)
-#   make test   install the test extras and run the whole suite
+#   make test   install the test extras and run the whole suite (browser tests included)
 #   make bench  benchmark against IIPImage (QUICK=1 for about a minute)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -8,8 +8,11 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
+# Built viewer assets (Mirador, Universal Viewer); the server reads BEELDPOST_VIEWERS, same default.
+VIEWERS ?= $(or $(BEELDPOST_VIEWERS),var/viewers)
+IN_CI := $(if $(filter 1 true yes TRUE True,$(CI)),true,)
 
-.PHONY: run test bench fuzz install install-test ingest standins clean
+.PHONY: run test bench fuzz viewers chromium install install-test ingest standins clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,10 +33,30 @@ ingest: install
 
 run: install
 	-$(BIN)/beeldpost ingest
+	@bash frontend/ensure.sh $(VIEWERS) || echo "make: viewers not built; pages will show the photo without a viewer" >&2
 	$(BIN)/beeldpost serve --host $(HOST) --port $(PORT)
 
+# In CI (CI=true) missing viewers or chromium fail the run; elsewhere the browser tests skip.
 test: install-test
+	@bash frontend/ensure.sh $(VIEWERS) || { [ "$(IN_CI)" != true ] && echo "make: viewers not built; browser tests will be skipped" >&2; }
+	@$(MAKE) --no-print-directory chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Mirador 4 and Universal Viewer 4.4 from frontend/package-lock.json (npm ci, esbuild), built
+# into $(VIEWERS) only when missing or when the lock file or build scripts changed.
+viewers:
+	bash frontend/ensure.sh $(VIEWERS)
+
+# Debian's chromium for the browser tests: installed with apt-get when missing and root.
+chromium:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "make: installing chromium for the browser tests" >&2; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "make: the browser tests need Chromium: install it (Debian: sudo apt-get install chromium)" >&2; \
+	  [ "$(IN_CI)" != true ]; \
+	fi
 
 # Beeldpost against IIPImage side by side (installs iipimage-server, lighttpd and wrk
 # with apt-get when missing). QUICK=1 for a one-minute run; see bench/README.md.

