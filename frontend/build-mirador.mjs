@@ -7,6 +7,7 @@ import { build } from 'esbuild';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { miradorCanvasOverlayFix } from './patches/mirador-canvas-overlay.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = process.argv[2];
@@ -28,6 +29,8 @@ const result = await build({
   define: { 'process.env.NODE_ENV': '"production"' },
   legalComments: 'none',
   metafile: true,
+  // Mirador 4.0.0 draws #xywh regions at the wrong scale on capped images (see the patch).
+  plugins: [miradorCanvasOverlayFix],
   logLevel: 'warning',
 });
 

@@ -4,7 +4,7 @@
 #   bash frontend/ensure.sh OUTDIR        (make viewers; make run and make test call it)
 #
 # "Out of date" means: the inputs (package.json, package-lock.json, .npmrc and the build
-# scripts) hash differently from OUTDIR/build-id. Then `npm ci` runs (only when node_modules
+# scripts and patches) hash differently from OUTDIR/build-id. Then `npm ci` runs (only when node_modules
 # was not installed from this very lock file), build.sh builds into a fresh folder next to
 # OUTDIR, text assets get a .gz twin for the server to send compressed, and the new folder
 # replaces OUTDIR in one rename. The server puts build-id into the asset URLs, so browsers
@@ -17,7 +17,7 @@ mkdir -p "$(dirname "$out")"
 out="$(cd "$(dirname "$out")" && pwd)/$(basename "$out")"
 
 inputs=(package.json package-lock.json .npmrc build.sh build-mirador.mjs mirador-entry.js ensure.sh)
-build_id="$(cd "$here" && cat "${inputs[@]}" | sha256sum | cut -c1-16)"
+build_id="$(cd "$here" && cat "${inputs[@]}" patches/*.mjs | sha256sum | cut -c1-16)"
 
 if [ -f "$out/build-id" ] && [ "$(cat "$out/build-id")" = "$build_id" ] \
   && [ -f "$out/mirador/mirador.min.js" ] && [ -f "$out/uv/umd/UV.js" ]; then

@@ -523,11 +523,10 @@ def test_hovering_a_person_highlights_the_region(visit, server):
         page.wait_for_timeout(300)
         after = page.screenshot(clip=clip)
         box = changed_box(before, after)
+        # The photo is rights-capped: its canvas is larger than its image service, the case
+        # Mirador 4.0.0 drew wrongly (mirador#4533, fixed by frontend/patches/).
         canvas, image = canvas_and_image_width(server)
-        if box is None and canvas != image:
-            pytest.xfail(f"Mirador 4.0.0 places #xywh regions in image pixels, not canvas "
-                         f"coordinates (ProjectMirador/mirador#4533); this canvas is {canvas} "
-                         f"wide, its image service {image}")
+        assert canvas > image
         assert box is not None, "hovering the person changed nothing on the photo"
         # The change lies on the person's figure (screen coordinates inside the viewer).
         left, top, width, height = (screen[0] - screen[4], screen[1] - screen[5], screen[2],
