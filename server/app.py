@@ -9,6 +9,7 @@ from flask import Flask
 
 from .config import Settings
 from .image_api import VERSION_2, VERSION_3, make_blueprint
+from .fast_path import ImageApiFastPath
 from .images import ImageService
 from .presentation_api import make_blueprint as make_presentation_blueprint
 from .records import RecordStore
@@ -66,6 +67,8 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
     install_error_handlers(app)
     if not app.debug:
         logging.getLogger("server").setLevel(logging.INFO)
+    # info.json and image requests skip Flask's machinery (same answers; fast_path.py).
+    app.wsgi_app = ImageApiFastPath(images, settings.public_base_url, app.wsgi_app)
     # Changes made while the server was down are journalled at start, off the request path.
     journal.scan_in_background()
     return app

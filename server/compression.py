@@ -38,7 +38,7 @@ def compress(response: Response) -> Response:
     if etag is not None:
         etag = etag + SUFFIX
         if request.if_none_match and request.if_none_match.contains(etag):
-            not_modified = Response(status=304)
+            not_modified = Response(status=304, mimetype=response.mimetype)
             for name in ("Cache-Control", "Last-Modified", "Vary", "Link", "Content-Location"):
                 if name in response.headers:
                     not_modified.headers[name] = response.headers[name]

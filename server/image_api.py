@@ -14,7 +14,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, current_app, g
 
 from .errors import BadRequest, NotFound
-from .images import ImageService
+from .images import ImageService, ResolvedImage
 from .info import CONTEXT_2, CONTEXT_3, PROFILE_2, PROFILE_3, info_v2, info_v3
 from .parameters import FORMATS, parse_image_request
 from .responses import (
@@ -42,7 +42,26 @@ VERSION_2 = ApiVersion(2, "/iiif/2", CONTEXT_2, PROFILE_2, info_v2)
 
 def service_id(version: ApiVersion, identifier: str) -> str:
     """The image service's base URI as clients must use it (identifier escaped)."""
-    return f"{base_url()}{version.prefix}/{quote(identifier, safe='')}"
+    return service_url(base_url(), version, identifier)
+
+
+def service_url(base: str, version: ApiVersion, identifier: str) -> str:
+    return f"{base}{version.prefix}/{quote(identifier, safe='')}"
+
+
+def info_document(version: ApiVersion, images: ImageService, resolved: ResolvedImage,
+                  service: str, rights: str | None) -> dict:
+    """The image's info.json for `version` (shared with fast_path.py)."""
+    arguments = dict(
+        service_id=service,
+        width=resolved.width,
+        height=resolved.height,
+        tile_size=images.settings.tile_size,
+        limits=resolved.limits,
+    )
+    if version.number == 3:
+        arguments["rights"] = rights
+    return version.build_info(**arguments)
 
 
 def _images() -> ImageService:
@@ -83,17 +102,8 @@ def make_blueprint(version: ApiVersion) -> Blueprint:
     def info(identifier: str):
         images = _images()
         resolved = images.resolve(identifier)
-        limits = resolved.limits
-        arguments = dict(
-            service_id=service_id(version, identifier),
-            width=resolved.width,
-            height=resolved.height,
-            tile_size=images.settings.tile_size,
-            limits=limits,
-        )
-        if version.number == 3:
-            arguments["rights"] = images.rights(identifier)
-        document = version.build_info(**arguments)
+        rights = images.rights(identifier) if version.number == 3 else None
+        document = info_document(version, images, resolved, service_id(version, identifier), rights)
         return json_ld_response(
             document,
             version.context,

@@ -83,7 +83,11 @@ def raw_path_segments(prefix: str) -> list[str] | None:
     segments; the raw request line (RAW_URI in gunicorn, REQUEST_URI in werkzeug)
     keeps the difference. Returns None when a segment is not valid UTF-8.
     """
-    environ = request.environ
+    return environ_path_segments(request.environ, prefix, request.path)
+
+
+def environ_path_segments(environ: dict, prefix: str, path: str | None = None) -> list[str] | None:
+    """raw_path_segments for a bare WSGI environ (`path`: the decoded path, if known)."""
     raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if raw:
         raw = raw.split("?", 1)[0].split("#", 1)[0]
@@ -93,10 +97,11 @@ def raw_path_segments(prefix: str) -> list[str] | None:
         if script and raw.startswith(script):
             raw = raw[len(script):]
     if not raw or not raw.startswith(prefix + "/"):
-        raw = request.path
-        if not raw.startswith(prefix + "/"):
+        if path is None:
+            path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        if not path.startswith(prefix + "/"):
             return []
-        return raw[len(prefix) + 1:].split("/")
+        return path[len(prefix) + 1:].split("/")
     try:
         return [unquote(part, errors="strict") for part in raw[len(prefix) + 1:].split("/")]
     except UnicodeDecodeError:
@@ -134,7 +139,9 @@ def cached_response(
 ) -> Response:
     """A 200 (or a 304 when the client already has it) with validators and caching."""
     if body is None or not_modified(etag, last_modified):
-        response = Response(status=304)
+        # The 304 keeps the 200's media type so the same per-type rules (Vary, framing)
+        # apply to both; werkzeug drops Content-Type and Last-Modified from a 304 itself.
+        response = Response(status=304, mimetype=mimetype)
     else:
         response = Response(body, mimetype=mimetype)
         response.headers["Content-Type"] = mimetype
@@ -147,17 +154,19 @@ def cached_response(
     return response
 
 
+def json_ld_mimetype(accept: str, profile_context: str) -> str:
+    if "application/ld+json" in accept:
+        return f'application/ld+json;profile="{profile_context}"'
+    return "application/json"
+
+
 def json_ld_response(
     document: dict, profile_context: str, max_age: int, last_modified: datetime | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
     """JSON-LD when asked for it, plain JSON otherwise (the IIIF specs' conneg rule)."""
     body = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
-    accept = request.headers.get("Accept", "")
-    if "application/ld+json" in accept:
-        mimetype = f'application/ld+json;profile="{profile_context}"'
-    else:
-        mimetype = "application/json"
+    mimetype = json_ld_mimetype(request.headers.get("Accept", ""), profile_context)
     etag = strong_etag(body, mimetype)
     response = cached_response(None if not_modified(etag, last_modified) else body,
                                mimetype, etag, last_modified, max_age, headers)

@@ -1,0 +1,270 @@
+"""A lean WSGI path for the requests deep-zoom viewers make by the thousand.
+
+A viewer asks for one `info.json` and then hundreds of tiles. Through Flask each of
+them pays for routing, request and response objects, context locals and seven
+after-request hooks: more CPU than serving a stored tile itself. This middleware
+answers `GET`/`HEAD` of `/iiif/{2,3}/{id}/info.json` and of image requests straight
+from the WSGI environ with the same core calls (parse → operations → render) and the
+same answer, byte for byte and header for header, as the Flask blueprints in
+image_api.py, which keep serving everything else (redirects, OPTIONS, odd paths).
+tests/test_fast_path.py holds the two paths to that.
+
+The info.json body is kept per (version, image, base URL, Accept, what it describes),
+so a repeated request skips building and serialising it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import threading
+import time
+from email.utils import format_datetime
+from typing import Callable, Iterable
+
+from werkzeug.http import parse_accept_header, parse_date, parse_etags
+
+from . import metrics
+from .compression import MIN_SIZE, SUFFIX
+from .errors import BeeldpostError
+from .image_api import VERSION_2, VERSION_3, ApiVersion, info_document, service_url
+from .images import ImageService
+from .parameters import FORMATS, parse_image_request
+from .request_log import access_log
+from .responses import (
+    EXPOSED_HEADERS,
+    environ_path_segments,
+    http_date,
+    json_ld_mimetype,
+    strong_etag,
+)
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., object]
+Headers = list[tuple[str, str]]
+
+STATUS_LINES = {200: "200 OK", 304: "304 NOT MODIFIED", 400: "400 BAD REQUEST",
+                404: "404 NOT FOUND", 413: "413 REQUEST ENTITY TOO LARGE",
+                422: "422 UNPROCESSABLE ENTITY", 500: "500 INTERNAL SERVER ERROR",
+                501: "501 NOT IMPLEMENTED", 503: "503 SERVICE UNAVAILABLE"}
+DOCUMENTS_KEPT = 256  # info.json bodies kept per worker
+
+
+class _Document:
+    """One info.json representation, with its gzipped twin made on first demand."""
+
+    __slots__ = ("body", "mimetype", "etag", "_gzipped")
+
+    def __init__(self, body: bytes, mimetype: str):
+        self.body, self.mimetype = body, mimetype
+        self.etag = strong_etag(body, mimetype)
+        self._gzipped: bytes | None = None
+
+    @property
+    def gzipped(self) -> bytes:
+        if self._gzipped is None:
+            self._gzipped = gzip.compress(self.body, compresslevel=6, mtime=0)
+        return self._gzipped
+
+
+class ImageApiFastPath:
+    """WSGI middleware in front of the Flask app (`fallback` is Flask's own wsgi_app)."""
+
+    def __init__(self, images: ImageService, public_base_url: str | None,
+                 fallback: Callable[[dict, StartResponse], Iterable[bytes]]):
+        self.images = images
+        self.public_base_url = public_base_url
+        self.fallback = fallback
+        self._documents: dict[tuple, _Document] = {}
+        self._documents_lock = threading.Lock()
+        self._counters: dict[tuple[str, str, int], object] = {}
+        self._timers: dict[str, object] = {}
+
+    # ------------------------------------------------------------------ dispatch
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD")
+        path = environ.get("PATH_INFO", "")
+        if method not in ("GET", "HEAD") or not path.startswith(("/iiif/3/", "/iiif/2/")):
+            return self.fallback(environ, start_response)
+        version = VERSION_3 if path[6] == "3" else VERSION_2
+        segments = environ_path_segments(environ, version.prefix)
+        if segments is None:
+            return self.fallback(environ, start_response)
+        if len(segments) == 5:
+            route, answer = f"iiif{version.number}.image", self._image
+        elif len(segments) == 2 and segments[1] == "info.json":
+            route, answer = f"iiif{version.number}.info", self._info
+        else:  # redirects, wrong segment counts: rare, Flask answers them
+            return self.fallback(environ, start_response)
+
+        started = time.perf_counter()
+        try:
+            status, headers, body = answer(environ, version, segments)
+        except BeeldpostError as error:
+            status, headers, body = _error(error)
+        except Exception:  # never a bare 500 page, as in responses.install_error_handlers
+            log.exception("unexpected error on %s", path)
+            status, headers, body = _error(_Unexpected())
+        headers.append(("Access-Control-Allow-Origin", "*"))
+        headers.append(("Access-Control-Expose-Headers", EXPOSED_HEADERS))
+        if status != 304:  # as werkzeug: a 304 has neither length nor Last-Modified
+            headers.append(("Content-Length", str(len(body))))
+        start_response(STATUS_LINES.get(status) or f"{status} ERROR", headers)
+        self._record(environ, route, method, status, len(body), started)
+        return [b""] if method == "HEAD" else [body]
+
+    # ------------------------------------------------------------------ answers
+
+    def _image(self, environ: dict, version: ApiVersion, segments: list[str]):
+        identifier, region, size, rotation, quality_format = segments
+        # Grammar first: garbage is refused without touching the disk.
+        parsed = parse_image_request(region, size, rotation, quality_format, version.number)
+        images = self.images
+        resolved = images.resolve(identifier)
+        ops = images.operations(resolved, parsed)
+        canonical_path = ops.canonical_path(version.number)
+        service = service_url(self._base_url(environ), version, identifier)
+        etag = images.etag(resolved, canonical_path)
+        modified = http_date(resolved.source.mtime_ns)
+        headers = [
+            ("Link", f'<{service}/{canonical_path}>;rel="canonical", <{version.profile}>;rel="profile"'),
+            ("ETag", f'"{etag}"'),
+            ("Last-Modified", format_datetime(modified, usegmt=True)),
+            ("Cache-Control", f"public, max-age={images.settings.cache_max_age}"),
+            ("Vary", "Accept"),
+        ]
+        if _not_modified(environ, etag, modified):
+            return 304, _without_last_modified(headers), b""
+        # A 304 costs no render. HEAD renders like GET so Content-Length is true.
+        body = images.render(resolved, ops)
+        headers.insert(0, ("Content-Type", FORMATS[ops.format]))
+        return 200, headers, body
+
+    def _info(self, environ: dict, version: ApiVersion, segments: list[str]):
+        identifier = segments[0]
+        images = self.images
+        resolved = images.resolve(identifier)
+        base = self._base_url(environ)
+        rights = images.rights(identifier) if version.number == 3 else None
+        mimetype = json_ld_mimetype(environ.get("HTTP_ACCEPT", ""), version.context)
+        key = (version.number, identifier, base, mimetype, resolved.content_hash,
+               resolved.width, resolved.height, resolved.limits, rights,
+               images.settings.tile_size)
+        document = self._documents.get(key)
+        if document is None:
+            built = info_document(version, images, resolved, service_url(base, version, identifier),
+                                  rights)
+            body = json.dumps(built, ensure_ascii=False, indent=2).encode("utf-8")
+            document = _Document(body, mimetype)
+            with self._documents_lock:
+                if len(self._documents) >= DOCUMENTS_KEPT:
+                    self._documents.clear()
+                self._documents[key] = document
+        modified = http_date(resolved.source.mtime_ns)
+        headers = [
+            ("Link", f'<{version.profile}>;rel="profile"'),
+            ("Last-Modified", format_datetime(modified, usegmt=True)),
+            ("Cache-Control", f"public, max-age={images.settings.info_max_age}"),
+            ("Vary", "Accept, Accept-Encoding"),
+        ]
+        body, etag = document.body, document.etag
+        gzipped = len(body) >= MIN_SIZE and _accepts_gzip(environ)
+        if gzipped:
+            etag += SUFFIX
+        headers.insert(1, ("ETag", f'"{etag}"'))
+        if _not_modified(environ, etag, modified):
+            return 304, _without_last_modified(headers), b""
+        if gzipped:
+            body = document.gzipped
+            headers.append(("Content-Encoding", "gzip"))
+        headers.insert(0, ("Content-Type", document.mimetype))
+        return 200, headers, body
+
+    # ------------------------------------------------------------------ helpers
+
+    def _base_url(self, environ: dict) -> str:
+        if self.public_base_url:
+            return self.public_base_url
+        host = environ.get("HTTP_HOST")
+        scheme = environ.get("wsgi.url_scheme", "http")
+        if not host:
+            host = environ.get("SERVER_NAME", "localhost")
+            port = environ.get("SERVER_PORT")
+            if port and port != {"http": "80", "https": "443"}.get(scheme):
+                host = f"{host}:{port}"
+        elif (scheme, host.rpartition(":")[2]) in (("http", "80"), ("https", "443")):
+            host = host.rpartition(":")[0]  # as werkzeug: no default port in the host
+        script = environ.get("SCRIPT_NAME", "").encode("latin-1").decode("utf-8", "replace")
+        return f"{scheme}://{host}{script.rstrip('/')}"
+
+    def _record(self, environ: dict, route: str, method: str, status: int, size: int,
+                started: float) -> None:
+        """The metrics and the JSON log line Flask's hooks write (metrics.py, request_log.py)."""
+        elapsed = time.perf_counter() - started
+        counter = self._counters.get((route, method, status))
+        if counter is None:
+            counter = self._counters[(route, method, status)] = metrics.REQUESTS.labels(
+                route, method, str(status))
+        counter.inc()
+        timer = self._timers.get(route)
+        if timer is None:
+            timer = self._timers[route] = metrics.DURATION.labels(route)
+        timer.observe(elapsed)
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        query = environ.get("QUERY_STRING")
+        access_log.info(json.dumps({
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "method": method,
+            "path": f"{path}?{query}" if query else path,
+            "status": status,
+            "ms": round(elapsed * 1000, 2),
+            "bytes": size,
+            "route": route,
+            "remote": environ.get("REMOTE_ADDR"),
+            "agent": environ.get("HTTP_USER_AGENT", "")[:200] or None,
+        }, ensure_ascii=False))
+
+
+class _Unexpected(BeeldpostError):
+    status = 500
+    title = "Internal Server Error"
+
+    def __init__(self):
+        super().__init__("the server failed to answer this request; it has been logged.")
+
+
+def _error(error: BeeldpostError) -> tuple[int, Headers, bytes]:
+    """As responses.error_response (and the compression hook's Vary for text)."""
+    body = f"{error.status} {error.title}: {error.message}\n".encode("utf-8")
+    headers = [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")]
+    headers.extend((error.headers or {}).items())
+    headers.append(("Vary", "Accept-Encoding"))
+    return error.status, headers, body
+
+
+def _without_last_modified(headers: Headers) -> Headers:
+    return [(name, value) for name, value in headers if name != "Last-Modified"]
+
+
+def _accepts_gzip(environ: dict) -> bool:
+    value = environ.get("HTTP_ACCEPT_ENCODING")
+    return bool(value) and parse_accept_header(value)["gzip"] > 0
+
+
+def _not_modified(environ: dict, etag: str, modified) -> bool:
+    """If-None-Match wins over If-Modified-Since (RFC 9110), as responses.not_modified."""
+    if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+    if if_none_match:
+        tags = parse_etags(if_none_match)
+        return tags.contains(etag) or tags.star_tag
+    if_modified_since = environ.get("HTTP_IF_MODIFIED_SINCE")
+    if if_modified_since:
+        since = parse_date(if_modified_since)
+        return since is not None and modified <= since
+    return False
+
