@@ -25,6 +25,7 @@ from .processor import RenderTimeout, render, render_cost, stored_tile
 from .responses import strong_etag
 from .sources import Source, SourceCatalog
 from .stored_tiles import StoredTiles
+from .tile_renderer import render_from_tiles
 
 log = logging.getLogger(__name__)
 
@@ -214,9 +215,21 @@ class ImageService:
     def _counted_render(self, image: ResolvedImage, ops: Operations, deadline: float | None) -> bytes:
         metrics.RENDERS_IN_FLIGHT.inc()
         try:
+            if deadline is None:  # small: a few stored tiles may do (tile_renderer.py)
+                small = self._render_from_tiles(image, ops)
+                if small is not None:
+                    return small
             return self._render(image, ops, deadline)
         finally:
             metrics.RENDERS_IN_FLIGHT.dec()
+
+    def _render_from_tiles(self, image: ResolvedImage, ops: Operations) -> bytes | None:
+        try:
+            return render_from_tiles(self.stored_tiles, image.pyramid, ops,
+                                     self.settings.tile_size, self.settings.jpeg_quality)
+        except Exception as error:  # noqa: BLE001 -- libvips renders it, and judges the file
+            log.info("tile renderer gave way to libvips for %r: %s", image.source.identifier, error)
+            return None
 
     def _render(self, image: ResolvedImage, ops: Operations, deadline: float | None) -> bytes:
         try:

@@ -71,4 +71,17 @@ def test_everything_else_is_rendered(photo_app, url):
     client = photo_app.test_client()
     response = client.get(f"/iiif/3/photo/{url}")
     assert response.status_code == 200
-    assert b"JFIF" not in response.data[:30]  # rendered JPEGs carry no JFIF segment here
+    # Rendered, not passed through: encoded at the served quality (85), not the stored 88.
+    if url.endswith(".jpg"):
+        assert quantization(response.data) == quantization(jpeg_at(85))
+        assert quantization(response.data) != quantization(jpeg_at(88))
+
+
+def jpeg_at(quality: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (120, 80, 40)).save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def quantization(data: bytes) -> list[int]:
+    return list(Image.open(io.BytesIO(data)).quantization[0])  # the luma table
