@@ -108,7 +108,7 @@ def serve(host: str, port: int, workers: int | None) -> int:
         sys.stderr.write("gunicorn is not installed (pip install beeldpost installs it)\n")
         return 2
     os.environ["HOST"], os.environ["PORT"] = host, str(port)
-    # glibc gives every thread its own malloc arena by default; with 8 threads per
+    # glibc gives every thread its own malloc arena by default; with 24 threads per
     # worker and libvips' large short-lived buffers that fragments memory and makes
     # RSS creep. Two arenas keep it flat. (Read at process start, hence set here.)
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")

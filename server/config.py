@@ -130,7 +130,7 @@ SETTINGS_DOC: dict[str, tuple[str, object, str]] = {
     "heavy_pixels": ("BEELDPOST_HEAVY_PIXELS", int, "decoded pixels above which a render is heavy (default 4000000)"),
     "heavy_slots": ("BEELDPOST_HEAVY_SLOTS", int, "heavy renders running at once, shared by all workers (default 1)"),
     "heavy_queue": ("BEELDPOST_HEAVY_QUEUE", int, "heavy renders waiting per worker before 503 (default 2)"),
-    "render_timeout": ("BEELDPOST_RENDER_TIMEOUT", float, "seconds before a heavy render is cut off (default 20)"),
+    "render_timeout": ("BEELDPOST_RENDER_TIMEOUT", float, "seconds from its arrival (waiting included) before a heavy render is cut off (default 20)"),
     "retry_after": ("BEELDPOST_RETRY_AFTER", int, "Retry-After seconds on 503 (default 5)"),
     "cache_max_age": ("BEELDPOST_CACHE_MAX_AGE", int, "Cache-Control max-age of images, seconds (default 86400)"),
     "info_max_age": ("BEELDPOST_INFO_MAX_AGE", int, "Cache-Control max-age of info.json, seconds (default 3600)"),

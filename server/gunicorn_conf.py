@@ -12,9 +12,11 @@ import tempfile
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
-# Enough threads that the few held by queued heavy renders (BEELDPOST_HEAVY_SLOTS +
-# BEELDPOST_HEAVY_QUEUE per worker) leave most of them to tiles and info.json.
-threads = int(os.environ.get("BEELDPOST_THREADS", "8"))
+# Enough threads that slow answers (heavy renders held by admission control, mid-size
+# derivatives, which it does not bound) cannot take them all: a tile waiting for a free
+# thread waits behind a render. With 8, the soak's tiles waited 1.5 s at the median
+# behind thumbnails; with 24, 0.17 s, and tile throughput was unchanged (bench/README.md).
+threads = int(os.environ.get("BEELDPOST_THREADS", "24"))
 # Parallelism comes from workers and threads; libvips' own thread pool per render would
 # only fight them for the same two cores. Read by libvips when a worker imports it.
 os.environ.setdefault("VIPS_CONCURRENCY", "1")
