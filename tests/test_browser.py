@@ -18,7 +18,6 @@ import http.server
 import io
 import json
 import mimetypes
-import os
 import shutil
 import threading
 import time
@@ -28,13 +27,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from browser_support import launched_chromium, unavailable
 from conftest import LiveServer, free_port
 from presentation_support import MANIFESTS, PHOTO, REPO, seed_interview
 from server.config import Settings
 from server.content_state import decode, target_of
 from server.pages import ViewerAssets
 
-CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 ARTIFACTS = REPO / "var" / "test-artifacts"
 CREDIT = {"nl": "foto Jan Blom, bron Nieuw Land", "en": "photo Jan Blom, source Nieuw Land"}
 TITLE = {"nl": "Het managementteam van Wijkgericht Werken, 1999",
@@ -43,26 +42,11 @@ RIGHTS = "http://rightsstatements.org/vocab/InC/1.0/"
 RIGHTS_LABEL = {"nl": "Alle rechten voorbehouden", "en": "All rights reserved"}
 PEOPLE = ("Aziz Manar", "Thea Laffra")
 LOCALES = {"nl": "nl-NL", "en": "en-GB"}
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-dev-shm-usage"]
 TIMEOUT_MS = 30_000
 
 pytestmark = pytest.mark.browser
 
 
-def unavailable(reason: str):
-    """Skip with the reason locally; fail in CI, where the browser tests must run."""
-    if CI:
-        pytest.fail(f"browser tests cannot run in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def chromium_executable() -> str | None:
-    for candidate in (os.environ.get("BEELDPOST_CHROMIUM"), shutil.which("chromium")):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -79,23 +63,7 @@ def viewers_dir() -> Path:
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("the playwright package is not installed: `pip install -e '.[test]'`")
-    executable = chromium_executable()
-    if executable is None:
-        unavailable("chromium is not installed: `apt-get install chromium` (Debian), "
-                    "or set BEELDPOST_CHROMIUM to a Chromium binary")
-    playwright = sync_playwright().start()
-    try:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-    except Exception as error:  # noqa: BLE001 - any launch failure means no browser
-        playwright.stop()
-        unavailable(f"chromium ({executable}) does not start: {error}")
-    yield chromium
-    chromium.close()
-    playwright.stop()
+    yield from launched_chromium()
 
 
 @pytest.fixture(scope="module")

@@ -21,34 +21,18 @@ import pytest
 
 from server.config import Settings
 
+from browser_support import launched_chromium, unavailable
 from conftest import REPO, LiveServer, free_port
 from presentation_support import MANIFESTS, PHOTO
 
-CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 VIEWERS = Settings.from_env().viewers_dir
 MIRADOR = VIEWERS / "mirador" / "mirador.min.js"
 UV = VIEWERS / "uv" / "umd" / "UV.js"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-dev-shm-usage"]
 TRANSCRIPT_HIT = f"/iiif/manifests/{PHOTO}/annotations/transcript/2"
 
 pytestmark = pytest.mark.browser
 
 
-def unavailable(reason: str):
-    """Skip with the reason locally; fail in CI, where the browser tests must run."""
-    if CI:
-        pytest.fail(f"browser tests cannot run in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def chromium_executable() -> str | None:
-    for candidate in (os.environ.get("BEELDPOST_CHROMIUM"), shutil.which("chromium"),
-                      "/usr/bin/chromium"):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
 
 
 @pytest.fixture(scope="module")
@@ -61,22 +45,7 @@ def viewers():
 
 @pytest.fixture(scope="module")
 def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("the playwright package is not installed: `pip install -e '.[test]'`")
-    executable = chromium_executable()
-    if executable is None:
-        unavailable("chromium is not installed (apt-get install chromium; or BEELDPOST_CHROMIUM)")
-    playwright = sync_playwright().start()
-    try:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-    except Exception as error:  # noqa: BLE001 - any launch failure means no browser
-        playwright.stop()
-        unavailable(f"chromium ({executable}) does not start: {error}")
-    yield chromium
-    chromium.close()
-    playwright.stop()
+    yield from launched_chromium()
 
 
 @pytest.fixture(scope="module")
