@@ -369,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     run.RESULTS.mkdir(exist_ok=True)
-    (run.RESULTS / "profile.md").write_text(text)
+    (run.RESULTS / "profile.md").write_text(run.without_machine_paths(text))
     return 0
 
 

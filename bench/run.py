@@ -542,6 +542,14 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def without_machine_paths(text: str) -> str:
+    """Reports are committed: paths of this machine become repository-relative or a tag."""
+    for prefix, tag in ((str(REPO) + "/", ""), (sys.prefix + "/", "<venv>/"),
+                        (sys.base_prefix + "/", "<python>/")):
+        text = text.replace(prefix, tag)
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 run of 3 s per workload (≈1 minute)")
@@ -737,8 +745,9 @@ def main(argv: list[str] | None = None) -> int:
     stems = [args.output] if args.output else (["latest"] if args.quick or args.only or args.runs
                                                or args.duration else ["latest", "full-run"])
     for stem in stems:
-        (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-        (RESULTS / f"{stem}.md").write_text(text)
+        report = json.dumps(results, indent=2, ensure_ascii=False) + "\n"
+        (RESULTS / f"{stem}.json").write_text(without_machine_paths(report))
+        (RESULTS / f"{stem}.md").write_text(without_machine_paths(text))
     say(f"bench: wrote {', '.join(f'bench/results/{s}.md' for s in stems)} (and .json) "
         f"in {meta['elapsed_s']:.0f} s")
     return 0
