@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import resource
 import shutil
 import statistics
@@ -745,8 +744,8 @@ def main(argv: list[str] | None = None) -> int:
     stems = [args.output] if args.output else (["latest"] if args.quick or args.only or args.runs
                                                or args.duration else ["latest", "full-run"])
     for stem in stems:
-        report = json.dumps(results, indent=2, ensure_ascii=False) + "\n"
-        (RESULTS / f"{stem}.json").write_text(without_machine_paths(report))
+        document = json.dumps(results, indent=2, ensure_ascii=False) + "\n"
+        (RESULTS / f"{stem}.json").write_text(without_machine_paths(document))
         (RESULTS / f"{stem}.md").write_text(without_machine_paths(text))
     say(f"bench: wrote {', '.join(f'bench/results/{s}.md' for s in stems)} (and .json) "
         f"in {meta['elapsed_s']:.0f} s")
