@@ -15,7 +15,6 @@ seconds), so a change shows up without anything else running.
 
 from __future__ import annotations
 
-import json
 
 from flask import Blueprint, current_app, g
 
@@ -23,7 +22,7 @@ from .errors import NotFound
 from .journal import COLLECTION, MANIFEST_2, Activity, Journal
 from .links import manifest_v2_url, see_also
 from .manifests import Urls
-from .responses import base_url, cached_response, strong_etag
+from .responses import base_url, content_response, json_body
 
 CONTEXT = "http://iiif.io/api/discovery/1/context.json"
 MEDIA_TYPE = f'application/ld+json;profile="{CONTEXT}"'
@@ -81,8 +80,7 @@ def _pages(total: int, size: int) -> int:
 
 
 def _answer(document: dict):
-    body = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
-    response = cached_response(body, MEDIA_TYPE, strong_etag(body, MEDIA_TYPE), None, MAX_AGE)
+    response = content_response(json_body(document), MEDIA_TYPE, MAX_AGE)
     response.vary.add("Accept")
     return response
 

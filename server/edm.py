@@ -16,7 +16,6 @@ URIs: the object itself is `{item page}#object`, its aggregation
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ from flask import Blueprint, g
 from .links import EDM_FORMAT, JSONLD_FORMAT
 from .manifests import Urls
 from .records import REQUIRED_LANGUAGES, Record, Text
-from .responses import base_url, cached_response, strong_etag
+from .responses import base_url, content_response, json_body
 
 NS = {
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
@@ -277,9 +276,8 @@ def _facts(item: str) -> ItemFacts:
     return ItemFacts.of(record, manifest, Urls(base_url()))
 
 
-def _answer(body: str, mimetype: str):
-    data = body.encode("utf-8")
-    return cached_response(data, mimetype, strong_etag(data, mimetype), None, MAX_AGE)
+def _answer(body: str | bytes, mimetype: str):
+    return content_response(body, mimetype, MAX_AGE)
 
 
 def make_blueprint() -> Blueprint:
@@ -295,7 +293,6 @@ def make_blueprint() -> Blueprint:
 
     @blueprint.route("/iiif/manifests/<item>/record.jsonld", methods=["GET"])
     def jsonld(item: str):
-        body = json.dumps(build_jsonld(_facts(item)), ensure_ascii=False, indent=2)
-        return _answer(body, f"{JSONLD_FORMAT}; charset=utf-8")
+        return _answer(json_body(build_jsonld(_facts(item))), f"{JSONLD_FORMAT}; charset=utf-8")
 
     return blueprint

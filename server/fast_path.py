@@ -16,7 +16,6 @@ so a repeated request skips building and serialising it.
 from __future__ import annotations
 
 import gzip
-import json
 import logging
 import threading
 import time
@@ -24,18 +23,19 @@ from email.utils import format_datetime
 from typing import Callable, Iterable
 
 from werkzeug.http import parse_accept_header, parse_date, parse_etags
+from werkzeug.wsgi import get_host
 
-from . import metrics
+from . import metrics, request_log
 from .compression import MIN_SIZE, SUFFIX
 from .errors import BeeldpostError
 from .image_api import VERSION_2, VERSION_3, ApiVersion, info_document, service_url
 from .images import ImageService
 from .parameters import FORMATS, parse_image_request
-from .request_log import access_log
 from .responses import (
     EXPOSED_HEADERS,
     environ_path_segments,
     http_date,
+    json_body,
     json_ld_mimetype,
     strong_etag,
 )
@@ -79,8 +79,6 @@ class ImageApiFastPath:
         self.fallback = fallback
         self._documents: dict[tuple, _Document] = {}
         self._documents_lock = threading.Lock()
-        self._counters: dict[tuple[str, str, int], object] = {}
-        self._timers: dict[str, object] = {}
 
     # ------------------------------------------------------------------ dispatch
 
@@ -157,8 +155,7 @@ class ImageApiFastPath:
         if document is None:
             built = info_document(version, images, resolved, service_url(base, version, identifier),
                                   rights)
-            body = json.dumps(built, ensure_ascii=False, indent=2).encode("utf-8")
-            document = _Document(body, mimetype)
+            document = _Document(json_body(built), mimetype)
             with self._documents_lock:
                 if len(self._documents) >= DOCUMENTS_KEPT:
                     self._documents.clear()
@@ -186,48 +183,23 @@ class ImageApiFastPath:
     # ------------------------------------------------------------------ helpers
 
     def _base_url(self, environ: dict) -> str:
+        """As responses.base_url: the configured public URL, or the request's own host."""
         if self.public_base_url:
             return self.public_base_url
-        host = environ.get("HTTP_HOST")
-        scheme = environ.get("wsgi.url_scheme", "http")
-        if not host:
-            host = environ.get("SERVER_NAME", "localhost")
-            port = environ.get("SERVER_PORT")
-            if port and port != {"http": "80", "https": "443"}.get(scheme):
-                host = f"{host}:{port}"
-        elif (scheme, host.rpartition(":")[2]) in (("http", "80"), ("https", "443")):
-            host = host.rpartition(":")[0]  # as werkzeug: no default port in the host
         script = environ.get("SCRIPT_NAME", "").encode("latin-1").decode("utf-8", "replace")
-        return f"{scheme}://{host}{script.rstrip('/')}"
+        return f"{environ.get('wsgi.url_scheme', 'http')}://{get_host(environ)}{script.rstrip('/')}"
 
-    def _record(self, environ: dict, route: str, method: str, status: int, size: int,
+    @staticmethod
+    def _record(environ: dict, route: str, method: str, status: int, size: int,
                 started: float) -> None:
         """The metrics and the JSON log line Flask's hooks write (metrics.py, request_log.py)."""
         elapsed = time.perf_counter() - started
-        counter = self._counters.get((route, method, status))
-        if counter is None:
-            counter = self._counters[(route, method, status)] = metrics.REQUESTS.labels(
-                route, method, str(status))
-        counter.inc()
-        timer = self._timers.get(route)
-        if timer is None:
-            timer = self._timers[route] = metrics.DURATION.labels(route)
-        timer.observe(elapsed)
-        if not access_log.isEnabledFor(logging.INFO):
-            return
+        metrics.answered(route, method, status, elapsed)
         path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
         query = environ.get("QUERY_STRING")
-        access_log.info(json.dumps({
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "method": method,
-            "path": f"{path}?{query}" if query else path,
-            "status": status,
-            "ms": round(elapsed * 1000, 2),
-            "bytes": size,
-            "route": route,
-            "remote": environ.get("REMOTE_ADDR"),
-            "agent": environ.get("HTTP_USER_AGENT", "")[:200] or None,
-        }, ensure_ascii=False))
+        request_log.write(method, f"{path}?{query}" if query else path, status,
+                          round(elapsed * 1000, 2), size, route, environ.get("REMOTE_ADDR"),
+                          environ.get("HTTP_USER_AGENT"))
 
 
 class _Unexpected(BeeldpostError):

@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, g
 from .journal import Journal
 from .links import manifest_v2_url
 from .manifests import Urls
-from .responses import base_url, cached_response, strong_etag
+from .responses import base_url, content_response
 
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 MAX_AGE = 3600
@@ -47,8 +47,7 @@ def build_robots(base: str) -> str:
 
 
 def _answer(body: str, mimetype: str):
-    data = body.encode("utf-8")
-    return cached_response(data, mimetype, strong_etag(data, mimetype), None, MAX_AGE)
+    return content_response(body, mimetype, MAX_AGE)
 
 
 def make_blueprint() -> Blueprint:

@@ -41,6 +41,23 @@ CACHE = Counter(
 )
 
 
+_answered: dict[tuple[str, str, int], object] = {}
+_timed: dict[str, object] = {}
+
+
+def answered(route: str, method: str, status: int, seconds: float | None) -> None:
+    """Count one answer (the label children are kept: looking them up costs per request)."""
+    counter = _answered.get((route, method, status))
+    if counter is None:
+        counter = _answered[(route, method, status)] = REQUESTS.labels(route, method, str(status))
+    counter.inc()
+    if seconds is not None:
+        timer = _timed.get(route)
+        if timer is None:
+            timer = _timed[route] = DURATION.labels(route)
+        timer.observe(seconds)
+
+
 def cache_lookup(cache: str, hit: bool) -> None:
     CACHE.labels(cache, "hit" if hit else "miss").inc()
 
@@ -60,7 +77,8 @@ def metrics_response() -> Response:
         multiprocess.MultiProcessCollector(registry)
     else:
         registry = REGISTRY
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+    # content_type, not mimetype: CONTENT_TYPE_LATEST carries its charset already.
+    return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)
 
 
 def install(app: Flask) -> None:
@@ -71,8 +89,6 @@ def install(app: Flask) -> None:
     @app.after_request
     def _count(response):
         started = getattr(g, "started", None)
-        route = route_name()
-        REQUESTS.labels(route, request.method, str(response.status_code)).inc()
-        if started is not None:
-            DURATION.labels(route).observe(time.perf_counter() - started)
+        answered(route_name(), request.method, response.status_code,
+                 None if started is None else time.perf_counter() - started)
         return response

@@ -18,7 +18,6 @@ rights and transcript, and say that the viewer is missing.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import mimetypes
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from .manifests import ImageFacts, Urls, build_manifest
 from .operations import resolve
 from .parameters import parse_image_request
 from .records import Record, RecordStore
-from .responses import base_url, cached_response, strong_etag
+from .responses import base_url, content_response, json_body
 
 log = logging.getLogger(__name__)
 
@@ -243,9 +242,7 @@ def _text(value, lang: str) -> str | None:
 
 
 def html_response(body: str, *, frameable: bool = False) -> Response:
-    data = body.encode("utf-8")
-    mimetype = "text/html; charset=utf-8"
-    response = cached_response(data, mimetype, strong_etag(data, mimetype), None, PAGE_MAX_AGE)
+    response = content_response(body, "text/html; charset=utf-8", PAGE_MAX_AGE)
     response.headers["Vary"] = "Accept-Language"
     response.headers["Content-Security-Policy"] = content_security_policy(frameable)
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -590,9 +587,7 @@ def make_blueprint() -> Blueprint:
         }
         if view.record.photographer:
             document["author_name"] = view.record.photographer
-        body = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
-        mimetype = "application/json"
-        response = cached_response(body, mimetype, strong_etag(body, mimetype), None, PAGE_MAX_AGE)
+        response = content_response(json_body(document), "application/json", PAGE_MAX_AGE)
         response.headers["Vary"] = "Accept-Language"
         return response
 

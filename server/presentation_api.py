@@ -16,7 +16,7 @@ from .errors import BeeldpostError, NotFound
 from .images import ImageService
 from .manifests import CONTEXT, ImageFacts, Urls, build_collection, build_manifest, find_part
 from .records import Record, RecordStore
-from .responses import base_url, cached_response, json_ld_response, strong_etag
+from .responses import base_url, content_response, json_ld_response
 from .transcripts import transcript_html, transcript_text
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,7 @@ def _json(document: dict):
 
 
 def _text(body: str, mimetype: str):
-    data = body.encode("utf-8")
-    return cached_response(data, mimetype, strong_etag(data, mimetype), None, PRESENTATION_MAX_AGE)
+    return content_response(body, mimetype, PRESENTATION_MAX_AGE)
 
 
 def make_blueprint() -> Blueprint:

@@ -154,6 +154,21 @@ def cached_response(
     return response
 
 
+def json_body(document: dict) -> bytes:
+    """How every JSON document of this server is written (readable, UTF-8)."""
+    return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+
+
+def content_response(data: bytes | str, mimetype: str, max_age: int,
+                     last_modified: datetime | None = None,
+                     headers: dict[str, str] | None = None) -> Response:
+    """A document whose ETag is its own content (and media type): 200, or 304."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return cached_response(data, mimetype, strong_etag(data, mimetype), last_modified, max_age,
+                           headers)
+
+
 def json_ld_mimetype(accept: str, profile_context: str) -> str:
     if "application/ld+json" in accept:
         return f'application/ld+json;profile="{profile_context}"'
@@ -165,10 +180,7 @@ def json_ld_response(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """JSON-LD when asked for it, plain JSON otherwise (the IIIF specs' conneg rule)."""
-    body = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
     mimetype = json_ld_mimetype(request.headers.get("Accept", ""), profile_context)
-    etag = strong_etag(body, mimetype)
-    response = cached_response(None if not_modified(etag, last_modified) else body,
-                               mimetype, etag, last_modified, max_age, headers)
+    response = content_response(json_body(document), mimetype, max_age, last_modified, headers)
     response.vary.add("Accept")
     return response

@@ -19,7 +19,6 @@ renders it.
 from __future__ import annotations
 
 import io
-import math
 
 from PIL import Image
 
@@ -37,18 +36,15 @@ def render_from_tiles(stored: StoredTiles, pyramid: Pyramid, ops: Operations, ti
         return None
     if ops.degrees or ops.mirror:
         return None
-    index = choose_level(pyramid, ops)
-    left, top, width, height = crop_box(pyramid.levels[index], index, ops)
-    first_column, last_column = left // tile_size, (left + width - 1) // tile_size
-    first_row, last_row = top // tile_size, (top + height - 1) // tile_size
-    if (last_column - first_column + 1) * (last_row - first_row + 1) > MAX_TILES:
+    index, (left, top, width, height), columns, rows = _tiles_under(pyramid, ops, tile_size)
+    if len(columns) * len(rows) > MAX_TILES:
         return None
     if ops.width > width or ops.height > height:
         return None  # upscaling: the libraries' kernels differ there; rare anyway
 
     region = None
-    for row in range(first_row, last_row + 1):
-        for column in range(first_column, last_column + 1):
+    for row in rows:
+        for column in columns:
             data = stored.jpeg(pyramid.path, index, column, row)
             if data is None:
                 return None
@@ -56,7 +52,7 @@ def render_from_tiles(stored: StoredTiles, pyramid: Pyramid, ops: Operations, ti
             if tile.mode != "RGB" or tile.size != (tile_size, tile_size):
                 return None
             offset = (column * tile_size - left, row * tile_size - top)
-            if first_column == last_column and first_row == last_row:
+            if len(columns) == len(rows) == 1:
                 # One tile: crop it, no canvas to fill.
                 region = tile.crop((-offset[0], -offset[1], -offset[0] + width, -offset[1] + height))
             else:
@@ -70,9 +66,16 @@ def render_from_tiles(stored: StoredTiles, pyramid: Pyramid, ops: Operations, ti
     return out.getvalue()
 
 
-def tiles_under(pyramid: Pyramid, ops: Operations, tile_size: int) -> int:
-    """How many stored tiles the request's region covers at its level (for tests and bench)."""
+def _tiles_under(pyramid: Pyramid, ops: Operations, tile_size: int):
+    """The level, the region's box on it, and the columns and rows of stored tiles it covers."""
     index = choose_level(pyramid, ops)
     left, top, width, height = crop_box(pyramid.levels[index], index, ops)
-    return ((math.floor((left + width - 1) / tile_size) - left // tile_size + 1)
-            * (math.floor((top + height - 1) / tile_size) - top // tile_size + 1))
+    columns = range(left // tile_size, (left + width - 1) // tile_size + 1)
+    rows = range(top // tile_size, (top + height - 1) // tile_size + 1)
+    return index, (left, top, width, height), columns, rows
+
+
+def tiles_under(pyramid: Pyramid, ops: Operations, tile_size: int) -> int:
+    """How many stored tiles the request's region covers at its level (for tests and bench)."""
+    _, _, columns, rows = _tiles_under(pyramid, ops, tile_size)
+    return len(columns) * len(rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -27,6 +28,18 @@ def chromium_executable() -> str | None:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return None
+
+
+def built_viewers() -> Path:
+    """The folder of the built Mirador and UV (BEELDPOST_VIEWERS); skip or fail without it."""
+    from server.config import Settings
+    from server.pages import ViewerAssets
+
+    folder = Settings.from_env().viewers_dir
+    if ViewerAssets(folder).build_id() is None:
+        unavailable(f"the viewer assets are not built in {folder}: run `make viewers` "
+                    "(needs Node.js 20+ and npm)")
+    return folder
 
 
 def launched_chromium() -> Iterator[object]:

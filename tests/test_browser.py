@@ -27,12 +27,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from browser_support import launched_chromium, unavailable
+from browser_support import built_viewers, launched_chromium
 from conftest import LiveServer, free_port
 from presentation_support import MANIFESTS, PHOTO, REPO, seed_interview
-from server.config import Settings
 from server.content_state import decode, target_of
-from server.pages import ViewerAssets
 
 ARTIFACTS = REPO / "var" / "test-artifacts"
 CREDIT = {"nl": "foto Jan Blom, bron Nieuw Land", "en": "photo Jan Blom, source Nieuw Land"}
@@ -54,11 +52,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def viewers_dir() -> Path:
-    folder = Settings.from_env().viewers_dir
-    if ViewerAssets(folder).build_id() is None:
-        unavailable(f"the viewer assets are not built in {folder}: run `make viewers` "
-                    "(needs Node.js 20+ and npm)")
-    return folder
+    return built_viewers()
 
 
 @pytest.fixture(scope="module")

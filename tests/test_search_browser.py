@@ -19,15 +19,11 @@ import urllib.request
 
 import pytest
 
-from server.config import Settings
 
-from browser_support import launched_chromium, unavailable
+from browser_support import built_viewers, launched_chromium
 from conftest import REPO, LiveServer, free_port
 from presentation_support import MANIFESTS, PHOTO
 
-VIEWERS = Settings.from_env().viewers_dir
-MIRADOR = VIEWERS / "mirador" / "mirador.min.js"
-UV = VIEWERS / "uv" / "umd" / "UV.js"
 TRANSCRIPT_HIT = f"/iiif/manifests/{PHOTO}/annotations/transcript/2"
 
 pytestmark = pytest.mark.browser
@@ -37,10 +33,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def viewers():
-    for built in (MIRADOR, UV):
-        if not built.is_file():
-            unavailable(f"the viewers are not built ({built} is missing): run `make viewers`")
-    return VIEWERS
+    return built_viewers()
 
 
 @pytest.fixture(scope="module")
