@@ -63,6 +63,10 @@ class Settings:
     retry_after: int = 5
     cache_max_age: int = 86400
     info_max_age: int = 3600
+    # Rendered images kept on disk (in the cache folder) for repeated requests, up to
+    # this many megabytes, least recently used out first. Off for cold measurements.
+    response_cache: bool = True
+    response_cache_mb: int = 1024
     # Number of opened pyramid levels each worker keeps (file handles, headers).
     open_images: int = 64
     # Change Discovery: the SQLite activity journal (None: journal.sqlite3 in the cache
@@ -134,6 +138,8 @@ SETTINGS_DOC: dict[str, tuple[str, object, str]] = {
     "retry_after": ("BEELDPOST_RETRY_AFTER", int, "Retry-After seconds on 503 (default 5)"),
     "cache_max_age": ("BEELDPOST_CACHE_MAX_AGE", int, "Cache-Control max-age of images, seconds (default 86400)"),
     "info_max_age": ("BEELDPOST_INFO_MAX_AGE", int, "Cache-Control max-age of info.json, seconds (default 3600)"),
+    "response_cache": ("BEELDPOST_RESPONSE_CACHE", _bool, "keep rendered images on disk for repeated requests: `on`/`off` (default on)"),
+    "response_cache_mb": ("BEELDPOST_RESPONSE_CACHE_MB", int, "size cap of the response cache in MB, least recently used out first (default 1024)"),
     "open_images": ("BEELDPOST_OPEN_IMAGES", int, "opened pyramid levels kept per worker (default 64)"),
     "journal_file": ("BEELDPOST_JOURNAL", _optional_path, "Change Discovery activity journal, SQLite (default `journal.sqlite3` in the cache folder)"),
     "journal_interval": ("BEELDPOST_JOURNAL_INTERVAL", float, "seconds between checks for changed records on discovery requests (default 5; 0: every request)"),

@@ -170,6 +170,11 @@ class DerivativeStore:
         except (OSError, ValueError, KeyError, TypeError):
             return False
 
+    def is_verified(self, content_hash: str) -> Path | None:
+        """The derivative's path when this worker has already found it intact, else None."""
+        target = self.path_for(content_hash)
+        return target if target in self._verified else None
+
     def ensure(self, source: Source, content_hash: str) -> Path:
         """The derivative's path, building it first if it is not there yet."""
         target = self.path_for(content_hash)
@@ -258,13 +263,20 @@ class OpenedLevels:
         self._pyramids: OrderedDict[str, Pyramid] = OrderedDict()
         self._lock = threading.Lock()
 
-    def pyramid(self, path: Path) -> Pyramid:
+    def opened_pyramid(self, path: Path) -> Pyramid | None:
+        """The pyramid if it is open already, else None (opening it costs milliseconds)."""
         key = str(path)
         with self._lock:
             found = self._pyramids.get(key)
             if found is not None:
                 self._pyramids.move_to_end(key)
-                return found
+            return found
+
+    def pyramid(self, path: Path) -> Pyramid:
+        key = str(path)
+        found = self.opened_pyramid(path)
+        if found is not None:
+            return found
         first = pyvips.Image.new_from_file(key, access="random")
         pages = first.get("n-pages") if "n-pages" in first.get_fields() else 1
         levels = [(first.width, first.height)]

@@ -11,6 +11,10 @@ tests/test_fast_path.py holds the two paths to that.
 
 The info.json body is kept per (version, image, base URL, Accept, what it describes),
 so a repeated request skips building and serialising it.
+
+`respond(..., at_hand=True)` answers only from what the worker already holds and
+raises NotAtHand otherwise: server/asgi.py calls it so on its event loop, and
+again without `at_hand` on a thread when it raises.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import logging
 import threading
 import time
 from email.utils import format_datetime
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 from werkzeug.http import parse_accept_header, parse_date, parse_etags
 from werkzeug.wsgi import get_host
@@ -29,7 +33,7 @@ from . import metrics, request_log
 from .compression import MIN_SIZE, SUFFIX
 from .errors import BeeldpostError
 from .image_api import VERSION_2, VERSION_3, ApiVersion, info_document, service_url
-from .images import ImageService
+from .images import ImageService, NotAtHand
 from .parameters import FORMATS, parse_image_request
 from .responses import (
     EXPOSED_HEADERS,
@@ -50,6 +54,13 @@ STATUS_LINES = {200: "200 OK", 304: "304 NOT MODIFIED", 400: "400 BAD REQUEST",
                 422: "422 UNPROCESSABLE ENTITY", 500: "500 INTERNAL SERVER ERROR",
                 501: "501 NOT IMPLEMENTED", 503: "503 SERVICE UNAVAILABLE"}
 DOCUMENTS_KEPT = 256  # info.json bodies kept per worker
+
+
+class Plan(NamedTuple):
+    route: str  # the Flask endpoint's name, for metrics and the log
+    answer: Callable[..., tuple[int, Headers, bytes]]
+    version: ApiVersion
+    segments: list[str]
 
 
 class _Document:
@@ -83,45 +94,62 @@ class ImageApiFastPath:
     # ------------------------------------------------------------------ dispatch
 
     def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        plan = self.plan(environ)
+        if plan is None:
+            return self.fallback(environ, start_response)
+        status, headers, body = self.respond(environ, plan)
+        start_response(STATUS_LINES.get(status) or f"{status} ERROR", headers)
+        return [body]
+
+    def plan(self, environ: dict) -> Plan | None:
+        """What answers this request here, or None when Flask should."""
         method = environ.get("REQUEST_METHOD")
         path = environ.get("PATH_INFO", "")
         if method not in ("GET", "HEAD") or not path.startswith(("/iiif/3/", "/iiif/2/")):
-            return self.fallback(environ, start_response)
+            return None
         version = VERSION_3 if path[6] == "3" else VERSION_2
         segments = environ_path_segments(environ, version.prefix)
         if segments is None:
-            return self.fallback(environ, start_response)
+            return None
         if len(segments) == 5:
-            route, answer = f"iiif{version.number}.image", self._image
-        elif len(segments) == 2 and segments[1] == "info.json":
-            route, answer = f"iiif{version.number}.info", self._info
-        else:  # redirects, wrong segment counts: rare, Flask answers them
-            return self.fallback(environ, start_response)
+            return Plan(f"iiif{version.number}.image", self._image, version, segments)
+        if len(segments) == 2 and segments[1] == "info.json":
+            return Plan(f"iiif{version.number}.info", self._info, version, segments)
+        return None  # redirects, wrong segment counts: rare, Flask answers them
 
+    def respond(self, environ: dict, plan: Plan, at_hand: bool = False) -> tuple[int, Headers, bytes]:
+        """Status, headers and body (empty for HEAD), logged and counted.
+
+        With `at_hand`, answers only what needs no disk work beyond a read and no
+        decode (NotAtHand otherwise, before anything is logged): an event loop calls
+        it so, and does the same call on a thread when it raises.
+        """
         started = time.perf_counter()
         try:
-            status, headers, body = answer(environ, version, segments)
+            status, headers, body = plan.answer(environ, plan.version, plan.segments, at_hand)
+        except NotAtHand:
+            raise
         except BeeldpostError as error:
             status, headers, body = _error(error)
         except Exception:  # never a bare 500 page, as in responses.install_error_handlers
-            log.exception("unexpected error on %s", path)
+            log.exception("unexpected error on %s", environ.get("PATH_INFO", ""))
             status, headers, body = _error(_Unexpected())
         headers.append(("Access-Control-Allow-Origin", "*"))
         headers.append(("Access-Control-Expose-Headers", EXPOSED_HEADERS))
         if status != 304:  # as werkzeug: a 304 has neither length nor Last-Modified
             headers.append(("Content-Length", str(len(body))))
-        start_response(STATUS_LINES.get(status) or f"{status} ERROR", headers)
-        self._record(environ, route, method, status, len(body), started)
-        return [b""] if method == "HEAD" else [body]
+        method = environ["REQUEST_METHOD"]
+        self._record(environ, plan.route, method, status, len(body), started)
+        return status, headers, b"" if method == "HEAD" else body
 
     # ------------------------------------------------------------------ answers
 
-    def _image(self, environ: dict, version: ApiVersion, segments: list[str]):
+    def _image(self, environ: dict, version: ApiVersion, segments: list[str], at_hand: bool):
         identifier, region, size, rotation, quality_format = segments
         # Grammar first: garbage is refused without touching the disk.
         parsed = parse_image_request(region, size, rotation, quality_format, version.number)
         images = self.images
-        resolved = images.resolve(identifier)
+        resolved = images.resolve(identifier, at_hand)
         ops = images.operations(resolved, parsed)
         canonical_path = ops.canonical_path(version.number)
         service = service_url(self._base_url(environ), version, identifier)
@@ -137,16 +165,17 @@ class ImageApiFastPath:
         if _not_modified(environ, etag, modified):
             return 304, _without_last_modified(headers), b""
         # A 304 costs no render. HEAD renders like GET so Content-Length is true.
-        body = images.render(resolved, ops)
+        body, origin = images.image_bytes(resolved, ops, etag, at_hand)
         headers.insert(0, ("Content-Type", FORMATS[ops.format]))
+        headers.append(("X-Beeldpost-Cache", origin))
         return 200, headers, body
 
-    def _info(self, environ: dict, version: ApiVersion, segments: list[str]):
+    def _info(self, environ: dict, version: ApiVersion, segments: list[str], at_hand: bool):
         identifier = segments[0]
         images = self.images
-        resolved = images.resolve(identifier)
+        resolved = images.resolve(identifier, at_hand)
         base = self._base_url(environ)
-        rights = images.rights(identifier) if version.number == 3 else None
+        rights = images.rights(identifier, at_hand) if version.number == 3 else None
         mimetype = json_ld_mimetype(environ.get("HTTP_ACCEPT", ""), version.context)
         key = (version.number, identifier, base, mimetype, resolved.content_hash,
                resolved.width, resolved.height, resolved.limits, rights,

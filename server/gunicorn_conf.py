@@ -1,8 +1,10 @@
 """Production gunicorn settings (used by `beeldpost serve` and `make run`).
 
-Threads rather than more processes: libvips releases the GIL while it decodes
-and encodes, so a thread waiting on one tile does not hold up another, and each
-process keeps one set of opened pyramid levels.
+Each worker runs an event loop for HTTP and answers tiles that are stored bytes
+there (server/gunicorn_worker.py, server/asgi.py); renders and the rest of the app
+run on its threads. Threads rather than more processes: libvips releases the GIL
+while it decodes and encodes, so a thread waiting on one render does not hold up
+another, and each process keeps one set of opened pyramid levels.
 """
 
 import os
@@ -11,10 +13,10 @@ import tempfile
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
-# Enough threads that slow answers (heavy renders held by admission control, mid-size
-# derivatives, which it does not bound) cannot take them all: a tile waiting for a free
-# thread waits behind a render. With 8, the soak's tiles waited 1.5 s at the median
+worker_class = "server.gunicorn_worker.BeeldpostWorker"
+# Threads per worker for renders and pages. Enough that slow answers (heavy renders held
+# by admission control, mid-size derivatives, which it does not bound) cannot take them
+# all: a thumbnail waiting for a free thread waits behind a render. With 8, the soak's tiles waited 1.5 s at the median
 # behind thumbnails; with 24, 0.17 s, and tile throughput was unchanged (bench/README.md).
 threads = int(os.environ.get("BEELDPOST_THREADS", "24"))
 # Parallelism comes from workers and threads; libvips' own thread pool per render would

@@ -126,7 +126,9 @@ def make_blueprint(version: ApiVersion) -> Blueprint:
             "Link": f'<{canonical}>;rel="canonical", <{version.profile}>;rel="profile"',
         }
         # A 304 costs no render. HEAD renders like GET so Content-Length is true.
-        body = None if not_modified(etag, last_modified) else images.render(resolved, ops)
+        body = None
+        if not not_modified(etag, last_modified):
+            body, headers["X-Beeldpost-Cache"] = images.image_bytes(resolved, ops, etag)
         return cached_response(
             body, FORMATS[ops.format], etag, last_modified,
             images.settings.cache_max_age, headers,

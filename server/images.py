@@ -23,6 +23,7 @@ from .errors import NotFound, Overloaded, SourceError
 from .operations import Limits, Operations, resolve
 from .parameters import ImageRequest
 from .processor import RenderTimeout, render, render_cost, stored_tile
+from .response_cache import ResponseCache
 from .responses import strong_etag
 from .sources import Source, SourceCatalog
 from .stored_tiles import StoredTiles
@@ -95,6 +96,17 @@ def _malloc_trim() -> Callable[[], None]:
 # after every large render (well under a millisecond beside tens) keeps memory flat.
 return_freed_memory = _malloc_trim()
 TRIM_PIXELS = 1_000_000  # renders from this size up hand their memory back afterwards
+AT_HAND_BYTES = 512 * 1024  # kept answers up to this size are read on an event loop
+MAX_KEPT_BYTES = 64 * 1024 * 1024  # larger answers are not kept in the response cache
+
+# Where an image answer's bytes came from (the X-Beeldpost-Cache header says it).
+STORED_TILE, CACHE_HIT, CACHE_MISS, CACHE_OFF = "stored-tile", "hit", "miss", "off"
+
+
+class NotAtHand(Exception):
+    """An answer needs work that must not hold up an event loop: reading a record,
+    hashing a source, building or opening a derivative, decoding. Raised only by the
+    `at_hand=True` calls, whose callers then do the same call on a thread."""
 
 
 class ImageService:
@@ -111,6 +123,10 @@ class ImageService:
         self.admission = Admission(settings.heavy_slots, settings.heavy_queue,
                                    settings.render_timeout / 2, settings.retry_after,
                                    settings.cache_dir / "admission")
+        self.response_cache = (
+            ResponseCache(settings.cache_dir / "responses",
+                          settings.response_cache_mb * 1024 * 1024, MAX_KEPT_BYTES)
+            if settings.response_cache and settings.response_cache_mb > 0 else None)
         # Later layers (item records) supply rights, per-item limits and size caps.
         self.rights_for: Callable[[str], str | None] = lambda identifier: None
         self.policy_for: Callable[[str], ImagePolicy] = lambda identifier: ImagePolicy()
@@ -125,24 +141,27 @@ class ImageService:
 
     POLICY_SECONDS = 2.0
 
-    def _remembered(self, kind: str, identifier: str, read: Callable[[str], object]):
+    def _remembered(self, kind: str, identifier: str, read: Callable[[str], object],
+                    at_hand: bool = False):
         now = time.monotonic()
         key = (kind, identifier)
         cached = self._policies.get(key)
         if cached is not None and now - cached[0] < self.POLICY_SECONDS:
             return cached[1]
+        if at_hand:
+            raise NotAtHand(f"{kind} of {identifier!r} must be read")
         value = read(identifier)
         if len(self._policies) > 10_000:
             self._policies.clear()
         self._policies[key] = (now, value)
         return value
 
-    def policy(self, identifier: str) -> ImagePolicy:
-        return self._remembered("policy", identifier, self.policy_for)
+    def policy(self, identifier: str, at_hand: bool = False) -> ImagePolicy:
+        return self._remembered("policy", identifier, self.policy_for, at_hand)
 
-    def rights(self, identifier: str) -> str | None:
+    def rights(self, identifier: str, at_hand: bool = False) -> str | None:
         """The rights URI the records give this image (for info.json), or None."""
-        return self._remembered("rights", identifier, self.rights_for)
+        return self._remembered("rights", identifier, self.rights_for, at_hand)
 
     def limits_for(self, identifier: str) -> Limits:
         return self.resolve(identifier).limits
@@ -158,10 +177,14 @@ class ImageService:
         )
         return width, height, limits
 
-    def resolve(self, identifier: str) -> ResolvedImage:
+    def resolve(self, identifier: str, at_hand: bool = False) -> ResolvedImage:
+        """The image behind an identifier. With `at_hand`, only from what this worker
+        holds already (NotAtHand otherwise): a few dictionary lookups and one stat."""
         source = self.catalog.lookup(identifier)
         if source is None:
             raise NotFound(f"no image with identifier {identifier!r}.")
+        if at_hand:
+            return self._resolve_at_hand(identifier, source)
         try:
             content_hash = self.catalog.content_hash(source)
         except OSError:
@@ -180,6 +203,15 @@ class ImageService:
                 raise SourceError(f"the image {identifier!r} cannot be read: "
                                   f"{str(error).strip().splitlines()[0]}") from None
         width, height, limits = self._public(pyramid, self.policy(identifier))
+        return ResolvedImage(source, content_hash, pyramid, width, height, limits)
+
+    def _resolve_at_hand(self, identifier: str, source: Source) -> ResolvedImage:
+        content_hash = self.catalog.known_hash(source)
+        path = content_hash and self.derivatives.is_verified(content_hash)
+        pyramid = path and self.opened.opened_pyramid(path)
+        if not pyramid:
+            raise NotAtHand(f"image {identifier!r} is not open in this worker")
+        width, height, limits = self._public(pyramid, self.policy(identifier, at_hand=True))
         return ResolvedImage(source, content_hash, pyramid, width, height, limits)
 
     def forget(self, derivative: Path) -> None:
@@ -211,14 +243,48 @@ class ImageService:
                            str(RECIPE_VERSION),
                            str(self.settings.jpeg_quality), str(self.settings.derivative_quality))
 
+    def stored_bytes(self, image: ResolvedImage, ops: Operations) -> bytes | None:
+        """The answer as a stored tile's own bytes when the request maps exactly onto
+        one (no decode, no encode: one read), else None."""
+        tile = stored_tile(image.pyramid, self.in_source(image, ops), self.settings.tile_size)
+        if tile is None:
+            return None
+        spliced = self.stored_tiles.jpeg(image.pyramid.path, *tile)
+        metrics.cache_lookup("stored_tile", hit=spliced is not None)
+        return spliced
+
+    def image_bytes(self, image: ResolvedImage, ops: Operations, key: str,
+                    at_hand: bool = False) -> tuple[bytes, str]:
+        """The answer's bytes and where they came from: a stored tile, the response
+        cache (`key` is the answer's ETag) or a render, which is then kept.
+        With `at_hand`, NotAtHand instead of a render or a large read."""
+        stored = self.stored_bytes(image, ops)
+        if stored is not None:
+            return stored, STORED_TILE
+        cache = self.response_cache
+        if cache is not None:
+            kept = cache.get(key, AT_HAND_BYTES if at_hand else None)
+            if kept is not None:
+                metrics.cache_lookup("response", hit=True)
+                return kept, CACHE_HIT
+        if at_hand:
+            raise NotAtHand("a render")
+        body = self._render_fresh(image, ops)
+        if cache is None:
+            return body, CACHE_OFF
+        metrics.cache_lookup("response", hit=False)
+        cache.put(key, body)
+        return body, CACHE_MISS
+
     def render(self, image: ResolvedImage, ops: Operations) -> bytes:
+        """The answer's bytes, from a stored tile or rendered now (no response cache)."""
+        stored = self.stored_bytes(image, ops)
+        if stored is not None:
+            return stored
+        return self._render_fresh(image, ops)
+
+    def _render_fresh(self, image: ResolvedImage, ops: Operations) -> bytes:
         ops = self.in_source(image, ops)
-        tile = stored_tile(image.pyramid, ops, self.settings.tile_size)
-        if tile is not None:
-            spliced = self.stored_tiles.jpeg(image.pyramid.path, *tile)
-            metrics.cache_lookup("stored_tile", hit=spliced is not None)
-            if spliced is not None:
-                return spliced
         cost = render_cost(image.pyramid, ops)
         if cost <= self.settings.heavy_pixels:
             try:

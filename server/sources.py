@@ -88,12 +88,16 @@ class SourceCatalog:
             return None
         return Source(identifier, path, stat.st_size, stat.st_mtime_ns)
 
+    def known_hash(self, source: Source) -> str | None:
+        """The remembered content hash, or None when it would have to be computed."""
+        return self._hashes.get((str(source.path), source.size, source.mtime_ns))
+
     def content_hash(self, source: Source) -> str:
         """SHA-256 of the file, remembered while its size and mtime stay the same."""
-        key = (str(source.path), source.size, source.mtime_ns)
-        cached = self._hashes.get(key)
+        cached = self.known_hash(source)
         if cached is not None:
             return cached
+        key = (str(source.path), source.size, source.mtime_ns)
         digest = hashlib.sha256()
         with open(source.path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):

@@ -21,8 +21,8 @@ from test_public_cap import RECORD, textured
 V = VALIDATOR_IDENTIFIER
 
 
-@pytest.fixture(scope="module")
-def folders(tmp_path_factory, validator_png):
+def make_folders(tmp_path_factory, validator_png):
+    """Images (a plain one, a rights-capped one, one with a space) and their records."""
     root = tmp_path_factory.mktemp("fast")
     images, records = root / "images", root / "manifests"
     images.mkdir()
@@ -34,10 +34,17 @@ def folders(tmp_path_factory, validator_png):
     return images, records, root / "cache"
 
 
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory, validator_png):
+    return make_folders(tmp_path_factory, validator_png)
+
+
 def both_paths(folders, **overrides):
     images, records, cache = folders
-    app = create_app({"images_dir": images, "manifests_dir": records, "cache_dir": cache,
-                      **overrides})
+    # The response cache would turn the second path's render into a hit (and say so).
+    settings = {"images_dir": images, "manifests_dir": records, "cache_dir": cache,
+                "response_cache": False}
+    app = create_app({**settings, **overrides})
     assert isinstance(app.wsgi_app, ImageApiFastPath)
     return app.test_client(), Client(app.wsgi_app.fallback, Response)
 

@@ -1,0 +1,147 @@
+"""Rendered images kept on disk, so a repeated request costs one file read.
+
+Keyed by the response's strong ETag, which already hashes everything that decides
+its bytes (source content hash, canonical request, public size, recipe and JPEG
+qualities): a changed source or setting gives new keys, and old entries simply age
+out. One file per answer under `{cache}/responses/ab/abcdef….bin`, written to a
+temporary name and renamed into place, so a reader sees a whole file or none,
+whichever worker wrote it.
+
+Size-capped LRU shared by all workers through the file system: a hit touches the
+file's mtime (the last use), and the worker whose writes push the total over the
+cap deletes the least recently used files down to 90 % of it. Each worker counts
+its own writes and re-counts the folder every 5 % of the cap, so the total
+overshoots the cap by at most that much per worker.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+TRIM_TO = 0.9  # of the cap, after a trim
+RECOUNT_EVERY = 0.05  # of the cap, written by one worker between recounts
+STALE_SECONDS = 3600  # a temporary file this old was left by a write that died
+
+
+class ResponseCache:
+    def __init__(self, folder: Path, max_bytes: int, max_entry_bytes: int):
+        self.folder = Path(folder)
+        self.max_bytes = max_bytes
+        self.max_entry_bytes = min(max_entry_bytes, max_bytes)
+        self._lock = threading.Lock()
+        self._total: int | None = None  # bytes in the folder at the last count, plus our writes
+        self._written_since_count = 0
+
+    def _path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.bin"
+
+    def get(self, key: str, max_bytes: int | None = None) -> bytes | None:
+        """The kept bytes, or None. With max_bytes, larger entries count as absent."""
+        path = self._path(key)
+        try:
+            with open(path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if max_bytes is not None and size > max_bytes:
+                    return None
+                data = handle.read()
+                os.utime(handle.fileno())  # last use, for the LRU
+        except OSError:
+            return None
+        return data if len(data) == size and size else None
+
+    def put(self, key: str, data: bytes) -> None:
+        """Keep `data` (best effort: a full disk costs the cache, never the answer)."""
+        if not data or len(data) > self.max_entry_bytes:
+            return
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    out.write(data)
+                os.replace(temporary, path)
+            except BaseException:
+                _unlink(Path(temporary))
+                raise
+        except OSError as error:
+            log.warning("response cache: could not keep %s: %s", path.name, error)
+            return
+        self._count(len(data))
+
+    def _count(self, written: int) -> None:
+        with self._lock:
+            self._written_since_count += written
+            recount = (self._total is None
+                       or self._written_since_count >= self.max_bytes * RECOUNT_EVERY)
+            if not recount:
+                self._total += written
+                if self._total <= self.max_bytes:
+                    return
+        self.trim()
+
+    def trim(self) -> None:
+        """Re-count the folder; above the cap, delete least recently used entries."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # One trimmer at a time across workers; the others go on serving.
+        with open(self.folder / ".trim.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+            entries = self._entries()
+            total = sum(size for _, size, _ in entries)
+            if total > self.max_bytes:
+                entries.sort()  # oldest use first
+                for _, size, path in entries:
+                    if total <= self.max_bytes * TRIM_TO:
+                        break
+                    if _unlink(path):
+                        total -= size
+        with self._lock:
+            self._total = total
+            self._written_since_count = 0
+
+    def _entries(self) -> list[tuple[int, int, Path]]:
+        entries = []
+        try:
+            buckets = list(os.scandir(self.folder))
+        except FileNotFoundError:
+            return entries
+        for bucket in buckets:
+            if not bucket.is_dir(follow_symlinks=False):
+                continue
+            try:
+                files = list(os.scandir(bucket.path))
+            except FileNotFoundError:
+                continue
+            for entry in files:
+                try:
+                    stat = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                if entry.name.endswith(".bin"):
+                    entries.append((stat.st_mtime_ns, stat.st_size, Path(entry.path)))
+                elif entry.name.startswith(".tmp-") and stat.st_mtime < time.time() - STALE_SECONDS:
+                    _unlink(Path(entry.path))  # left by a worker killed mid-write
+        return entries
+
+    def size(self) -> int:
+        """Bytes held now (counts the folder)."""
+        return sum(size for _, size, _ in self._entries())
+
+
+def _unlink(path: Path) -> bool:
+    try:
+        path.unlink()
+        return True
+    except FileNotFoundError:
+        return False
