@@ -34,7 +34,15 @@ RESULTS = BENCH / "results"
 LUA = BENCH / "urls.lua"
 APT_PACKAGES = ("iipimage-server", "lighttpd", "wrk")
 # The order the workloads are measured and shown in.
-ORDER = ("W1", "W2", "W3a", "W3b", "W3c", "W3d", "W1warm")
+ORDER = ("W1", "W2", "W3a", "W3b", "W3c", "W3d", "W3c2", "W1warm")
+# Workloads run on a Beeldpost restarted with other settings, compared with IIPImage's
+# run of another workload: key -> (compared with, response cache, extra environment).
+RESTARTED = {
+    # Production admission control gives whole-image renders one slot, to keep a core
+    # for tiles (issue #6): W3c2 shows what two slots (IIPImage's two processes) do.
+    "W3c2": ("W3c", False, {"BEELDPOST_HEAVY_SLOTS": "2", "BEELDPOST_HEAVY_QUEUE": "8"}),
+    "W1warm": ("W1", True, {}),
+}
 JPEG_QUALITY = 85  # Beeldpost's default BEELDPOST_JPEG_QUALITY; IIPImage is set to the same
 
 
@@ -396,6 +404,9 @@ def targets(results: dict) -> list[dict]:
     w3c_text = f"{fmt(w3c_ratio, 2, '×')}, {fmt(w3c_rss, 0, ' MB')}"
     if errors_of("W3c"):
         w3c_text += f", {errors_of('W3c')} errors"
+    if ratio("W3c2") is not None:
+        w3c_text += (f" (with 2 heavy slots, W3c2: {fmt(ratio('W3c2'), 2, '×')}, "
+                     f"{fmt(w.get('W3c2', {}).get('beeldpost', {}).get('peak_rss_mb'), 0, ' MB')})")
     out.append({"target": "W3c full/full ≥ 1.0× with peak RSS ≤ 300 MB",
                 "measured": w3c_text, "met": met})
     out.append(check("W3d 1024² crops ≥ 1.0×", ratio("W3d"), 1.0, key="W3d"))
@@ -442,7 +453,8 @@ def markdown(results: dict) -> str:
         if entry is None:
             continue
         if entry.get("skipped"):
-            lines.append(f"| {entry['title']} | n/a | (W1 cold) | n/a | | | | | | | | |")
+            lines.append(f"| {entry['title']} | n/a | ({RESTARTED.get(key, ('W1',))[0]}) | n/a "
+                         "| | | | | | | | |")
             continue
         b, i = entry.get("beeldpost", {}), entry.get("iipimage", {})
         if not b:
@@ -581,8 +593,8 @@ def main(argv: list[str] | None = None) -> int:
                         one["rps_all"] = round(one["requests"] / one["seconds"], 2)
                 if runs_of:
                     entry[name] = summarise(runs_of)
-            if key == "W1warm" and "raw" in entry:
-                entry["iipimage"] = results["workloads"].get("W1", {}).get("iipimage", {})
+            if key in RESTARTED and "raw" in entry:
+                entry["iipimage"] = results["workloads"].get(RESTARTED[key][0], {}).get("iipimage", {})
             b, i = entry.get("beeldpost", {}).get("rps"), entry.get("iipimage", {}).get("rps")
             if "raw" in entry:
                 entry["ratio"] = round(b / i, 3) if b and i else None
@@ -661,33 +673,43 @@ def main(argv: list[str] | None = None) -> int:
                 single[key][server.name.lower()] = result
                 report(key, server, "c=1", result)
 
-    def measure_warm() -> None:
-        workload = plan["W1warm"]
+    def restart_beeldpost(response_cache: bool, env: dict[str, str]) -> servers.Server:
         pair[0].stop()
-        pair[0] = servers.beeldpost(REPO, WORK, response_cache=True, logs=logs, extra_env=extra_env)
-        bp = pair[0]
-        bp.start("info.json")
-        say("  W1warm warming Beeldpost's response cache (one pass over the W1 URLs)")
-        warm_up(bp, workload)
-        seen = warm_up(bp, workload, count=32)
-        # Warm: every answer without a render, from the response cache ("hit") or a
-        # stored tile's own bytes ("stored-tile", which the cache does not copy).
-        hits = sum(n for value, n in seen.items() if value.lower() in ("hit", "stored-tile"))
-        if not any(value.lower() == "hit" for value in seen):
-            reason = ("server has no response cache yet (no X-Beeldpost-Cache: hit on "
-                      "repeated requests with BEELDPOST_RESPONSE_CACHE=on)")
-            say(f"  W1warm n/a: {reason}")
-            results["workloads"]["W1warm"] = {"title": workload.title, "skipped": reason}
-            return
+        pair[0] = servers.beeldpost(REPO, WORK, response_cache=response_cache, logs=logs,
+                                    extra_env={**extra_env, **env})
+        pair[0].start("info.json")
+        return pair[0]
+
+    def measure_restarted(key: str) -> None:
+        """Beeldpost alone, restarted with other settings (RESTARTED)."""
+        workload = plan[key]
+        compared_with, response_cache, env = RESTARTED[key]
+        bp = restart_beeldpost(response_cache, env)
+        if response_cache:
+            say(f"  {key} warming Beeldpost's response cache (one pass over the URLs)")
+            warm_up(bp, workload)
+            seen = warm_up(bp, workload, count=32)
+            # Warm: every answer without a render, from the response cache ("hit") or a
+            # stored tile's own bytes ("stored-tile", which the cache does not copy).
+            hits = sum(n for value, n in seen.items() if value.lower() in ("hit", "stored-tile"))
+            if not any(value.lower() == "hit" for value in seen):
+                reason = ("server has no response cache yet (no X-Beeldpost-Cache: hit on "
+                          "repeated requests with BEELDPOST_RESPONSE_CACHE=on)")
+                say(f"  {key} n/a: {reason}")
+                results["workloads"][key] = {"title": workload.title, "skipped": reason}
+                return
+            results["checks"][key] = {"servers": {"Beeldpost": {
+                "checked": sum(seen.values()), "ok": hits,
+                "problems": [] if hits == sum(seen.values()) else [f"cache headers {seen}"]}}}
+        else:
+            warm_up(bp, workload, count=8)
         paths = write_paths(bp, workload)
-        measured["W1warm"] = {"beeldpost": [], "iipimage": []}
+        seconds = w3c_duration if compared_with == "W3c" else duration
+        measured[key] = {"beeldpost": [], "iipimage": []}
         for run in range(runs):
-            result = run_wrk(bp, paths, duration, args.connections, args.threads, timeout=120)
-            measured["W1warm"]["beeldpost"].append(result)
-            report("W1warm", bp, f"run {run + 1}/{runs}", result)
-        results["checks"]["W1warm"] = {"servers": {"Beeldpost": {
-            "checked": sum(seen.values()), "ok": hits,
-            "problems": [] if hits == sum(seen.values()) else [f"cache headers {seen}"]}}}
+            result = run_wrk(bp, paths, seconds, args.connections, args.threads, timeout=120)
+            measured[key]["beeldpost"].append(result)
+            report(key, bp, f"run {run + 1}/{runs}", result)
 
     def failed(key: str, error: Exception) -> None:
         text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -702,7 +724,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f"bench: Beeldpost on :{pair[0].port} (pid {pair[0].pid}), IIPImage on :{pair[1].port} "
             f"(pid {pair[1].pid}); {mode} mode, {runs} run(s) × {duration:g} s, c={args.connections}")
         for key in selected:
-            if key == "W1warm":
+            if key in RESTARTED:
                 continue
             try:
                 measure(key)
@@ -711,11 +733,13 @@ def main(argv: list[str] | None = None) -> int:
                 for server in pair:  # a server that died is started again for the next one
                     if server.process is None or server.process.poll() is not None:
                         server.start("info.json")
-        if "W1warm" in selected:
+        for key in selected:
+            if key not in RESTARTED:
+                continue
             try:
-                measure_warm()
+                measure_restarted(key)
             except Exception as error:  # noqa: BLE001
-                failed("W1warm", error)
+                failed(key, error)
     finally:
         for server in pair:
             server.stop()
@@ -728,8 +752,8 @@ def main(argv: list[str] | None = None) -> int:
                  "beeldpost": summarise(by_server["beeldpost"]),
                  "iipimage": summarise(by_server["iipimage"]),
                  "raw": by_server}
-        if key == "W1warm":  # compared with IIPImage's cold tiles (its cache is off)
-            entry["iipimage"] = results["workloads"].get("W1", {}).get("iipimage", {})
+        if key in RESTARTED:  # compared with IIPImage's run of the plain workload
+            entry["iipimage"] = results["workloads"].get(RESTARTED[key][0], {}).get("iipimage", {})
         b, i = entry["beeldpost"].get("rps"), entry["iipimage"].get("rps")
         entry["ratio"] = round(b / i, 3) if b and i else None
         results["workloads"][key] = entry

@@ -12,7 +12,7 @@ from server.config import Settings
 from server.images import ImageService
 from server.parameters import parse_image_request
 from server.processor import render
-from server.tile_renderer import MAX_TILES, render_from_tiles, tiles_under
+from server.tile_renderer import render_from_tiles, within_tile_limit
 
 from test_public_cap import textured
 
@@ -41,15 +41,17 @@ def decoded(data: bytes) -> Image.Image:
     "1792,1024,208,276/208,/0/color.jpg",       # corner tile
     "1024,1024,976,276/244,/0/default.jpg",     # edge tile, scale factor 4
     "full/!200,200/0/default.jpg",              # thumbnail: a few tiles, resized
-    "full/max/0/default.jpg",                   # 2000×1300 -> 16+ tiles: not this path
+    "full/max/0/default.jpg",                   # 2000×1300, 48 tiles as stored
+    "full/1500,/0/default.jpg",                 # 48 tiles resized: not this path
     "100,100,700,500/350,/0/default.jpg",       # across tiles at level 1
+    "100,100,1024,1024/max/0/default.jpg",      # 25 tiles as stored
 ])
 def test_same_picture_as_libvips(service, path):
     image, ops = operations(service, path)
     settings = service.settings
     ours = render_from_tiles(service.stored_tiles, image.pyramid, ops, settings.tile_size,
                              settings.jpeg_quality)
-    if tiles_under(image.pyramid, ops, settings.tile_size) > MAX_TILES:
+    if not within_tile_limit(image.pyramid, ops, settings.tile_size):
         assert ours is None
         return
     assert ours is not None and ours.startswith(b"\xff\xd8")
