@@ -21,6 +21,7 @@ from flask import Flask
 
 from .fast_path import ImageApiFastPath, Plan
 from .images import NotAtHand
+from .response_cache import KeptFile
 
 
 def _raw_uri(scope: dict) -> str:
@@ -61,7 +62,21 @@ class AsgiFront:
         await send({"type": "http.response.start", "status": status,
                     "headers": [(name.lower().encode("latin-1"), value.encode("latin-1"))
                                 for name, value in headers]})
-        await send({"type": "http.response.body", "body": body})
+        if isinstance(body, KeptFile):
+            await self._stream(body, send)
+        else:
+            await send({"type": "http.response.body", "body": body})
+
+    async def _stream(self, kept: KeptFile, send) -> None:
+        """A large kept answer chunk by chunk: memory per response stays one chunk,
+        as uvicorn's send waits while the socket's buffer is full."""
+        loop = asyncio.get_running_loop()
+        try:
+            while chunk := await loop.run_in_executor(self.executor, kept.read_chunk):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            kept.close()
 
     def _respond(self, environ: dict, plan: Plan):
         return self.fast_path.respond(environ, plan)

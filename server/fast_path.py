@@ -35,6 +35,7 @@ from .errors import BeeldpostError
 from .image_api import VERSION_2, VERSION_3, ApiVersion, info_document, service_url
 from .images import ImageService, NotAtHand
 from .parameters import FORMATS, parse_image_request
+from .response_cache import KeptFile
 from .responses import (
     EXPOSED_HEADERS,
     environ_path_segments,
@@ -99,7 +100,7 @@ class ImageApiFastPath:
             return self.fallback(environ, start_response)
         status, headers, body = self.respond(environ, plan)
         start_response(STATUS_LINES.get(status) or f"{status} ERROR", headers)
-        return [body]
+        return body if isinstance(body, KeptFile) else [body]
 
     def plan(self, environ: dict) -> Plan | None:
         """What answers this request here, or None when Flask should."""
@@ -117,8 +118,10 @@ class ImageApiFastPath:
             return Plan(f"iiif{version.number}.info", self._info, version, segments)
         return None  # redirects, wrong segment counts: rare, Flask answers them
 
-    def respond(self, environ: dict, plan: Plan, at_hand: bool = False) -> tuple[int, Headers, bytes]:
-        """Status, headers and body (empty for HEAD), logged and counted.
+    def respond(self, environ: dict, plan: Plan,
+                at_hand: bool = False) -> tuple[int, Headers, bytes | KeptFile]:
+        """Status, headers and body (empty for HEAD; a large kept answer as a
+        KeptFile to stream and close), logged and counted.
 
         With `at_hand`, answers only what needs no disk work beyond a read and no
         decode (NotAtHand otherwise, before anything is logged): an event loop calls
@@ -140,7 +143,11 @@ class ImageApiFastPath:
             headers.append(("Content-Length", str(len(body))))
         method = environ["REQUEST_METHOD"]
         self._record(environ, plan.route, method, status, len(body), started)
-        return status, headers, b"" if method == "HEAD" else body
+        if method == "HEAD":
+            if isinstance(body, KeptFile):
+                body.close()
+            return status, headers, b""
+        return status, headers, body
 
     # ------------------------------------------------------------------ answers
 

@@ -23,7 +23,7 @@ from .errors import NotFound, Overloaded, SourceError
 from .operations import Limits, Operations, resolve
 from .parameters import ImageRequest
 from .processor import RenderTimeout, render, render_cost, stored_tile
-from .response_cache import ResponseCache
+from .response_cache import KeptFile, ResponseCache
 from .responses import strong_etag
 from .sources import Source, SourceCatalog
 from .stored_tiles import StoredTiles
@@ -254,16 +254,17 @@ class ImageService:
         return spliced
 
     def image_bytes(self, image: ResolvedImage, ops: Operations, key: str,
-                    at_hand: bool = False) -> tuple[bytes, str]:
+                    at_hand: bool = False) -> tuple[bytes | KeptFile, str]:
         """The answer's bytes and where they came from: a stored tile, the response
-        cache (`key` is the answer's ETag) or a render, which is then kept.
+        cache (`key` is the answer's ETag; a large answer comes as a KeptFile to
+        stream) or a render, which is then kept.
         With `at_hand`, NotAtHand instead of a render or a large read."""
         stored = self.stored_bytes(image, ops)
         if stored is not None:
             return stored, STORED_TILE
         cache = self.response_cache
         if cache is not None:
-            kept = cache.get(key, AT_HAND_BYTES if at_hand else None)
+            kept = cache.get(key, AT_HAND_BYTES, stream_larger=False) if at_hand else cache.get(key)
             if kept is not None:
                 metrics.cache_lookup("response", hit=True)
                 return kept, CACHE_HIT

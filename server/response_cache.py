@@ -23,12 +23,47 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 log = logging.getLogger(__name__)
 
 TRIM_TO = 0.9  # of the cap, after a trim
 RECOUNT_EVERY = 0.05  # of the cap, written by one worker between recounts
+IN_MEMORY_BYTES = 1024 * 1024  # kept answers beyond this are streamed from their file
 STALE_SECONDS = 3600  # a temporary file this old was left by a write that died
+
+
+class KeptFile:
+    """A kept answer too large to hold in memory: read a chunk at a time as it is sent.
+
+    Iterable (a WSGI body) and sized (its Content-Length). The open descriptor keeps
+    the whole file readable even if a trim deletes or a writer replaces it meanwhile.
+    """
+
+    CHUNK = 256 * 1024
+
+    def __init__(self, handle: BinaryIO, size: int):
+        self._handle, self.size = handle, size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def read_chunk(self) -> bytes:
+        """The next chunk; b"" at the end (and the file is closed)."""
+        chunk = self._handle.read(self.CHUNK)
+        if not chunk:
+            self.close()
+        return chunk
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            while chunk := self.read_chunk():
+                yield chunk
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._handle.close()
 
 
 class ResponseCache:
@@ -43,19 +78,30 @@ class ResponseCache:
     def _path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.bin"
 
-    def get(self, key: str, max_bytes: int | None = None) -> bytes | None:
-        """The kept bytes, or None. With max_bytes, larger entries count as absent."""
-        path = self._path(key)
+    def get(self, key: str, in_memory_up_to: int | None = None,
+            stream_larger: bool = True) -> bytes | KeptFile | None:
+        """The kept answer: its bytes up to `in_memory_up_to` (never beyond
+        IN_MEMORY_BYTES), a KeptFile to stream beyond (None instead with
+        stream_larger=False), None when absent."""
+        in_memory_up_to = min(in_memory_up_to or IN_MEMORY_BYTES, IN_MEMORY_BYTES)
         try:
-            with open(path, "rb") as handle:
-                size = os.fstat(handle.fileno()).st_size
-                if max_bytes is not None and size > max_bytes:
-                    return None
-                data = handle.read()
-                os.utime(handle.fileno())  # last use, for the LRU
+            handle = open(self._path(key), "rb")
         except OSError:
             return None
-        return data if len(data) == size and size else None
+        try:
+            size = os.fstat(handle.fileno()).st_size
+            if not size or (size > in_memory_up_to and not stream_larger):
+                handle.close()
+                return None
+            os.utime(handle.fileno())  # last use, for the LRU
+            if size > in_memory_up_to:
+                return KeptFile(handle, size)
+            data = handle.read()
+        except OSError:
+            handle.close()
+            return None
+        handle.close()
+        return data if len(data) == size else None
 
     def put(self, key: str, data: bytes) -> None:
         """Keep `data` (best effort: a full disk costs the cache, never the answer)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Iterable
 from email.utils import format_datetime
 from datetime import datetime, timezone
 from urllib.parse import unquote
@@ -130,7 +131,7 @@ def not_modified(etag: str, last_modified: datetime | None) -> bool:
 
 
 def cached_response(
-    body: bytes | None,
+    body: bytes | Iterable[bytes] | None,
     mimetype: str,
     etag: str,
     last_modified: datetime | None,
@@ -142,9 +143,13 @@ def cached_response(
         # The 304 keeps the 200's media type so the same per-type rules (Vary, framing)
         # apply to both; werkzeug drops Content-Type and Last-Modified from a 304 itself.
         response = Response(status=304, mimetype=mimetype)
-    else:
+    elif isinstance(body, bytes):
         response = Response(body, mimetype=mimetype)
         response.headers["Content-Type"] = mimetype
+    else:  # a large kept answer, streamed from its file (response_cache.KeptFile)
+        response = Response(body, mimetype=mimetype, direct_passthrough=True)
+        response.headers["Content-Type"] = mimetype
+        response.headers["Content-Length"] = str(len(body))
     response.set_etag(etag)
     if last_modified is not None:
         response.headers["Last-Modified"] = format_datetime(last_modified, usegmt=True)

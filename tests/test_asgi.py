@@ -12,7 +12,9 @@ from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from server import create_app
+from server import response_cache
 from server.asgi import AsgiFront
+from server.response_cache import KeptFile
 
 from conftest import VALIDATOR_IDENTIFIER
 from test_fast_path import HEADER_VARIANTS, IMAGE_REQUESTS, INFO_REQUESTS, make_folders
@@ -44,7 +46,7 @@ def front_and_wsgi(folders, **overrides):
 
 
 def call(front: AsgiFront, target: str, method: str = "GET", headers: dict | None = None,
-         body: bytes = b""):
+         body: bytes = b"", sink: list | None = None):
     """One request through the ASGI app as uvicorn makes it: status, headers, body."""
     raw_path, _, query = target.partition("?")
     fields = {"host": "localhost", **{name.lower(): value for name, value in (headers or {}).items()}}
@@ -56,7 +58,7 @@ def call(front: AsgiFront, target: str, method: str = "GET", headers: dict | Non
         "headers": [(name.encode("latin-1"), value.encode("latin-1"))
                     for name, value in fields.items()],
     }
-    messages: list[dict] = []
+    messages: list[dict] = [] if sink is None else sink
 
     async def receive():
         return {"type": "http.request", "body": body, "more_body": False}
@@ -133,3 +135,20 @@ def test_escaped_slashes_stay_escaped(folders):
                    "/iiif/3/een%20foto/info.json", "/iiif/3/..%2F..%2Fetc%2Fpasswd/info.json"):
         status, _, body = call(front, target)
         assert (status, body) == wsgi_answer(wsgi, target)[::2], target
+
+
+def test_large_cached_answers_are_sent_in_chunks(folders, monkeypatch):
+    monkeypatch.setattr(response_cache, "IN_MEMORY_BYTES", 1000)
+    monkeypatch.setattr(KeptFile, "CHUNK", 4096)
+    front, _ = front_and_wsgi(folders, response_cache=True)
+    path = f"/iiif/3/{V}/full/max/0/default.png"
+    status, headers, rendered = call(front, path)
+    assert status == 200 and dict(headers)["x-beeldpost-cache"] == "miss"
+    messages = []
+    status, headers, streamed = call(front, path, sink=messages)
+    assert dict(headers)["x-beeldpost-cache"] == "hit"
+    assert streamed == rendered and dict(headers)["content-length"] == str(len(rendered))
+    bodies = [m for m in messages if m["type"] == "http.response.body"]
+    assert len(bodies) > 3 and all(len(m["body"]) <= 4096 for m in bodies)
+    assert bodies[-1].get("more_body", False) is False
+    assert call(front, path, "HEAD")[2] == b""

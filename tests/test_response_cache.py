@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from server.response_cache import STALE_SECONDS, TRIM_TO, ResponseCache
+from server import response_cache
+from server.response_cache import STALE_SECONDS, TRIM_TO, KeptFile, ResponseCache
 
 from conftest import VALIDATOR_IDENTIFIER
 
@@ -24,7 +25,7 @@ def test_kept_bytes_come_back_whole(tmp_path):
     assert cache.get(key(1)) is None
     cache.put(key(1), b"\xff\xd8jpeg bytes")
     assert cache.get(key(1)) == b"\xff\xd8jpeg bytes"
-    assert cache.get(key(1), max_bytes=4) is None  # too large for the caller's purpose
+    assert cache.get(key(1), in_memory_up_to=4, stream_larger=False) is None  # too large
     # Written under a temporary name and renamed: nothing half-written stays behind.
     left = [path.name for path in tmp_path.rglob("*") if path.is_file() and path.name != ".trim.lock"]
     assert left == [f"{key(1)}.bin"]
@@ -138,3 +139,30 @@ def test_a_changed_source_is_rendered_anew(cached_client, images_dir):
     after = client.get(path)
     assert after.headers["X-Beeldpost-Cache"] == "miss"
     assert after.headers["ETag"] != before.headers["ETag"] and after.data != before.data
+
+
+def test_large_answers_are_streamed_from_their_file(tmp_path):
+    cache = ResponseCache(tmp_path, 1 << 20, 1 << 20)
+    data = os.urandom(5000)
+    cache.put(key(1), data)
+    assert cache.get(key(1), in_memory_up_to=4999, stream_larger=False) is None
+    kept = cache.get(key(1), in_memory_up_to=4999)
+    assert isinstance(kept, KeptFile) and len(kept) == 5000
+    # Replaced and trimmed meanwhile: the open file still streams whole.
+    cache.put(key(1), b"new")
+    (tmp_path / key(1)[:2] / f"{key(1)}.bin").unlink()
+    assert b"".join(kept) == data
+
+
+def test_a_large_hit_streams_through_flask(cached_client, monkeypatch):
+    monkeypatch.setattr(response_cache, "IN_MEMORY_BYTES", 1000)
+    monkeypatch.setattr(KeptFile, "CHUNK", 4096)
+    client = cached_client()
+    path = f"/iiif/3/{V}/full/max/0/default.png"
+    first = client.get(path)
+    assert len(first.data) > 3 * 4096
+    for method in ("GET", "HEAD"):
+        again = client.open(path, method=method)
+        assert again.headers["X-Beeldpost-Cache"] == "hit"
+        assert again.headers["Content-Length"] == str(len(first.data))
+        assert again.data == (first.data if method == "GET" else b"")
