@@ -154,6 +154,7 @@ class DerivativeStore:
         PILImage.MAX_IMAGE_PIXELS = max_source_pixels
         # Derivatives this process has verified; the hot path then costs no file reads.
         self._verified: set[Path] = set()
+        self._paths: dict[str, Path] = {}  # content hash -> derivative path, made once
 
     def path_for(self, content_hash: str) -> Path:
         name = f"{content_hash}-t{self.tile_size}-q{self.quality}-r{RECIPE_VERSION}.tif"
@@ -172,7 +173,9 @@ class DerivativeStore:
 
     def is_verified(self, content_hash: str) -> Path | None:
         """The derivative's path when this worker has already found it intact, else None."""
-        target = self.path_for(content_hash)
+        target = self._paths.get(content_hash)
+        if target is None:
+            target = self._paths[content_hash] = self.path_for(content_hash)
         return target if target in self._verified else None
 
     def ensure(self, source: Source, content_hash: str) -> Path:

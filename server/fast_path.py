@@ -19,10 +19,12 @@ again without `at_hand` on a thread when it raises.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import logging
 import threading
 import time
+from datetime import datetime
 from email.utils import format_datetime
 from typing import Callable, Iterable, NamedTuple
 
@@ -161,11 +163,11 @@ class ImageApiFastPath:
         canonical_path = ops.canonical_path(version.number)
         service = service_url(self._base_url(environ), version, identifier)
         etag = images.etag(resolved, canonical_path)
-        modified = http_date(resolved.source.mtime_ns)
+        modified, modified_text = _last_modified(resolved.source.mtime_ns)
         headers = [
             ("Link", f'<{service}/{canonical_path}>;rel="canonical", <{version.profile}>;rel="profile"'),
             ("ETag", f'"{etag}"'),
-            ("Last-Modified", format_datetime(modified, usegmt=True)),
+            ("Last-Modified", modified_text),
             ("Cache-Control", f"public, max-age={images.settings.cache_max_age}"),
             ("Vary", "Accept"),
         ]
@@ -196,10 +198,10 @@ class ImageApiFastPath:
                 if len(self._documents) >= DOCUMENTS_KEPT:
                     self._documents.clear()
                 self._documents[key] = document
-        modified = http_date(resolved.source.mtime_ns)
+        modified, modified_text = _last_modified(resolved.source.mtime_ns)
         headers = [
             ("Link", f'<{version.profile}>;rel="profile"'),
-            ("Last-Modified", format_datetime(modified, usegmt=True)),
+            ("Last-Modified", modified_text),
             ("Cache-Control", f"public, max-age={images.settings.info_max_age}"),
             ("Vary", "Accept, Accept-Encoding"),
         ]
@@ -253,6 +255,13 @@ def _error(error: BeeldpostError) -> tuple[int, Headers, bytes]:
     headers.extend((error.headers or {}).items())
     headers.append(("Vary", "Accept-Encoding"))
     return error.status, headers, body
+
+
+@functools.lru_cache(maxsize=1024)
+def _last_modified(mtime_ns: int) -> tuple[datetime, str]:
+    """A source's modification time and its Last-Modified text (formatted once)."""
+    modified = http_date(mtime_ns)
+    return modified, format_datetime(modified, usegmt=True)
 
 
 def _without_last_modified(headers: Headers) -> Headers:
