@@ -9,7 +9,8 @@ whichever worker wrote it.
 
 Size-capped LRU shared by all workers through the file system: a hit touches the
 file's mtime (the last use), and the worker whose writes push the total over the
-cap deletes the least recently used files down to 90 % of it. Each worker counts
+cap deletes the least recently used files down to 90 % of it (to the minute: a hit
+touches a file whose mtime is older than TOUCH_SECONDS). Each worker counts
 its own writes and re-counts the folder every 5 % of the cap, so the total
 overshoots the cap by at most that much per worker.
 """
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 TRIM_TO = 0.9  # of the cap, after a trim
 RECOUNT_EVERY = 0.05  # of the cap, written by one worker between recounts
 IN_MEMORY_BYTES = 1024 * 1024  # kept answers beyond this are streamed from their file
+TOUCH_SECONDS = 60  # a hit marks its last use at most this often (an inode write each)
 STALE_SECONDS = 3600  # a temporary file this old was left by a write that died
 
 
@@ -69,14 +71,16 @@ class KeptFile:
 class ResponseCache:
     def __init__(self, folder: Path, max_bytes: int, max_entry_bytes: int):
         self.folder = Path(folder)
+        self._folder = str(self.folder)
         self.max_bytes = max_bytes
         self.max_entry_bytes = min(max_entry_bytes, max_bytes)
         self._lock = threading.Lock()
         self._total: int | None = None  # bytes in the folder at the last count, plus our writes
         self._written_since_count = 0
 
-    def _path(self, key: str) -> Path:
-        return self.folder / key[:2] / f"{key}.bin"
+    def _path(self, key: str) -> str:
+        # A string join, not pathlib: this runs on every hit.
+        return os.path.join(self._folder, key[:2], key + ".bin")
 
     def get(self, key: str, in_memory_up_to: int | None = None,
             stream_larger: bool = True) -> bytes | KeptFile | None:
@@ -89,11 +93,13 @@ class ResponseCache:
         except OSError:
             return None
         try:
-            size = os.fstat(handle.fileno()).st_size
+            stat = os.fstat(handle.fileno())
+            size = stat.st_size
             if not size or (size > in_memory_up_to and not stream_larger):
                 handle.close()
                 return None
-            os.utime(handle.fileno())  # last use, for the LRU
+            if stat.st_mtime < time.time() - TOUCH_SECONDS:
+                os.utime(handle.fileno())  # last use, for the LRU
             if size > in_memory_up_to:
                 return KeptFile(handle, size)
             data = handle.read()
@@ -107,7 +113,7 @@ class ResponseCache:
         """Keep `data` (best effort: a full disk costs the cache, never the answer)."""
         if not data or len(data) > self.max_entry_bytes:
             return
-        path = self._path(key)
+        path = Path(self._path(key))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")

@@ -56,18 +56,18 @@ def test_an_unwritable_folder_costs_the_cache_not_the_request(tmp_path):
 def test_the_size_cap_holds_and_recent_use_survives(tmp_path):
     cap = 20_000
     cache = ResponseCache(tmp_path, cap, cap)
-    now = time.time()
-    for number in range(10):
+    long_ago = time.time() - 1000
+    for number in range(15):
         cache.put(key(number), bytes([number]) * 1000)
-        # Distinct last-use times, oldest first, without sleeping.
-        os.utime(tmp_path / key(number)[:2] / f"{key(number)}.bin", (now - 100 + number,) * 2)
-    for number in range(10, 40):
-        assert cache.get(key(0)) is not None  # in use all along
-        cache.put(key(number), bytes([number % 256]) * 1000)
+        # Last used long ago, oldest first, without sleeping.
+        os.utime(tmp_path / key(number)[:2] / f"{key(number)}.bin", (long_ago + number,) * 2)
+    assert cache.get(key(0)) is not None  # used now: marked as the most recent
+    for number in range(15, 25):
+        cache.put(key(number), bytes([number]) * 1000)
     assert cache.size() <= cap
     assert cache.get(key(0)) is not None, "the recently used entry was evicted"
     assert cache.get(key(1)) is None, "the least recently used entry survived"
-    assert cache.get(key(39)) is not None
+    assert cache.get(key(24)) is not None
 
 
 def test_a_trim_goes_below_the_cap_and_clears_stale_temporaries(tmp_path):
