@@ -133,6 +133,7 @@ class ImageService:
         # Policies come from record files; re-reading them on every tile would cost more
         # than the tile, so each is kept for a moment (edits show within POLICY_SECONDS).
         self._policies: dict[tuple[str, str], tuple[float, object]] = {}
+        self._publics: dict[tuple, tuple[int, int, Limits]] = {}
 
     @property
     def limits(self) -> Limits:
@@ -167,6 +168,16 @@ class ImageService:
         return self.resolve(identifier).limits
 
     def _public(self, pyramid: Pyramid, policy: ImagePolicy) -> tuple[int, int, Limits]:
+        # Asked on every request, the same few answers: kept (settings never change).
+        key = (pyramid.width, pyramid.height, policy)
+        found = self._publics.get(key)
+        if found is None:
+            if len(self._publics) > 10_000:
+                self._publics.clear()
+            found = self._publics[key] = self._public_uncached(pyramid, policy)
+        return found
+
+    def _public_uncached(self, pyramid: Pyramid, policy: ImagePolicy) -> tuple[int, int, Limits]:
         width, height = public_size(pyramid.width, pyramid.height, policy.max_size)
         capped = (width, height) != (pyramid.width, pyramid.height)
         limits = Limits(
