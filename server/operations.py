@@ -88,8 +88,12 @@ class Operations:
                 size = "max"
             else:
                 size = f"{'^' if self.upscaled else ''}{self.width},{self.height}"
+        elif self.is_unscaled:
+            size = "full"
+        elif self.height == max(1, _round(self.region_height * self.width / self.region_width)):
+            size = f"{self.width},"  # 2.1: `w,` when it gives the same height (aspect kept)
         else:
-            size = "full" if self.is_unscaled else f"{self.width},"
+            size = f"{self.width},{self.height}"  # distorted, or rounded another way
         rotation = ("!" if self.mirror else "") + format_degrees(self.degrees)
         return f"{region}/{size}/{rotation}/{self.quality}.{self.format}"
 

@@ -3,7 +3,7 @@
 Keyed by the response's strong ETag, which already hashes everything that decides
 its bytes (source content hash, canonical request, public size, recipe and JPEG
 qualities): a changed source or setting gives new keys, and old entries simply age
-out. One file per answer under `{cache}/responses/ab/abcdef….bin`, written to a
+out. One file per answer under `{cache}/responses/ab/abcdef…-{FORMAT}.bin`, written to a
 temporary name and renamed into place, so a reader sees a whole file or none,
 whichever worker wrote it.
 
@@ -28,6 +28,10 @@ from typing import BinaryIO, Iterator
 
 log = logging.getLogger(__name__)
 
+# Part of every file name: raised when what a key stands for changes (2: 2.1
+# canonical sizes keep `w,h` when distorted), so older entries are never read and
+# age out as least recently used.
+FORMAT = 2
 TRIM_TO = 0.9  # of the cap, after a trim
 RECOUNT_EVERY = 0.05  # of the cap, written by one worker between recounts
 IN_MEMORY_BYTES = 1024 * 1024  # kept answers beyond this are streamed from their file
@@ -80,7 +84,7 @@ class ResponseCache:
 
     def _path(self, key: str) -> str:
         # A string join, not pathlib: this runs on every hit.
-        return os.path.join(self._folder, key[:2], key + ".bin")
+        return os.path.join(self._folder, key[:2], f"{key}-{FORMAT}.bin")
 
     def get(self, key: str, in_memory_up_to: int | None = None,
             stream_larger: bool = True) -> bytes | KeptFile | None:

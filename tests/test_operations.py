@@ -85,6 +85,9 @@ def test_canonical_paths():
     assert ops("full/^2000,/22.50/default.jpg").canonical_path(3) == "full/^2000,1600/22.5/default.jpg"
     assert ops("full/500,/0/default.jpg", version=2).canonical_path(2) == "full/500,/0/default.jpg"
     assert ops("full/full/0/default.jpg", version=2).canonical_path(2) == "full/full/0/default.jpg"
+    # 2.1: `w,` only when it means the same size; a distorted size keeps both numbers.
+    assert ops("full/500,400/0/default.jpg", version=2).canonical_path(2) == "full/500,/0/default.jpg"
+    assert ops("full/500,300/0/default.jpg", version=2).canonical_path(2) == "full/500,300/0/default.jpg"
 
 
 sizes = st.integers(1, 20_000)
@@ -109,12 +112,20 @@ def test_resolved_operations_stay_in_bounds(width, height, x, y, w, h, size, ver
         assert o.width <= o.region_width and o.height <= o.region_height
 
 
+OUTPUT_SIZES = st.one_of(
+    st.integers(1, 5000).map(lambda w: f"{w},"), st.integers(1, 5000).map(lambda h: f",{h}"),
+    st.tuples(st.integers(1, 5000), st.integers(1, 5000)).map(lambda t: f"{t[0]},{t[1]}"),
+    st.tuples(st.integers(1, 5000), st.integers(1, 5000)).map(lambda t: f"!{t[0]},{t[1]}"),
+    st.integers(1, 100).map(lambda p: f"pct:{p}"),
+)
+
+
 @given(st.integers(2, 5000), st.integers(2, 5000), st.integers(0, 4999), st.integers(0, 4999),
-       sizes, sizes, st.integers(1, 5000), st.sampled_from([2, 3]))
+       sizes, sizes, OUTPUT_SIZES, st.sampled_from([2, 3]))
 def test_the_canonical_form_resolves_to_the_same_operations(width, height, x, y, w, h, out, version):
     assume(x < width and y < height)
     try:
-        first = ops(f"{x},{y},{w},{h}/{out},/!90/gray.png", width, height, version)
+        first = ops(f"{x},{y},{w},{h}/{out}/!90/gray.png", width, height, version)
     except BadRequest:
         return
     again = ops(first.canonical_path(version), width, height, version)

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from server import response_cache
-from server.response_cache import STALE_SECONDS, TRIM_TO, KeptFile, ResponseCache
+from server.response_cache import FORMAT, STALE_SECONDS, TRIM_TO, KeptFile, ResponseCache
 
 from conftest import VALIDATOR_IDENTIFIER
 
@@ -28,7 +28,7 @@ def test_kept_bytes_come_back_whole(tmp_path):
     assert cache.get(key(1), in_memory_up_to=4, stream_larger=False) is None  # too large
     # Written under a temporary name and renamed: nothing half-written stays behind.
     left = [path.name for path in tmp_path.rglob("*") if path.is_file() and path.name != ".trim.lock"]
-    assert left == [f"{key(1)}.bin"]
+    assert left == [f"{key(1)}-{FORMAT}.bin"]
 
 
 def test_too_large_and_empty_answers_are_not_kept(tmp_path):
@@ -41,7 +41,7 @@ def test_too_large_and_empty_answers_are_not_kept(tmp_path):
 def test_a_truncated_entry_counts_as_absent(tmp_path):
     cache = ResponseCache(tmp_path, 1 << 20, 1 << 20)
     cache.put(key(1), b"abc")
-    (tmp_path / key(1)[:2] / f"{key(1)}.bin").write_bytes(b"")
+    (tmp_path / key(1)[:2] / f"{key(1)}-{FORMAT}.bin").write_bytes(b"")
     assert cache.get(key(1)) is None
 
 
@@ -60,7 +60,7 @@ def test_the_size_cap_holds_and_recent_use_survives(tmp_path):
     for number in range(15):
         cache.put(key(number), bytes([number]) * 1000)
         # Last used long ago, oldest first, without sleeping.
-        os.utime(tmp_path / key(number)[:2] / f"{key(number)}.bin", (long_ago + number,) * 2)
+        os.utime(tmp_path / key(number)[:2] / f"{key(number)}-{FORMAT}.bin", (long_ago + number,) * 2)
     assert cache.get(key(0)) is not None  # used now: marked as the most recent
     for number in range(15, 25):
         cache.put(key(number), bytes([number]) * 1000)
@@ -150,7 +150,7 @@ def test_large_answers_are_streamed_from_their_file(tmp_path):
     assert isinstance(kept, KeptFile) and len(kept) == 5000
     # Replaced and trimmed meanwhile: the open file still streams whole.
     cache.put(key(1), b"new")
-    (tmp_path / key(1)[:2] / f"{key(1)}.bin").unlink()
+    (tmp_path / key(1)[:2] / f"{key(1)}-{FORMAT}.bin").unlink()
     assert b"".join(kept) == data
 
 
@@ -166,3 +166,18 @@ def test_a_large_hit_streams_through_flask(cached_client, monkeypatch):
         assert again.headers["X-Beeldpost-Cache"] == "hit"
         assert again.headers["Content-Length"] == str(len(first.data))
         assert again.data == (first.data if method == "GET" else b"")
+
+
+def test_distorted_sizes_are_answers_of_their_own(cached_client):
+    """2.1's canonical `w,` stands only for the aspect-kept height, so 300,100 and 300,200
+    are different answers with different ETags (once served each other's bytes)."""
+    from PIL import Image
+    import io
+
+    client = cached_client()
+    sizes = {}
+    for size in ("300,200", "300,100", "300,", "300,300"):
+        response = client.get(f"/iiif/2/{V}/full/{size}/0/default.jpg")
+        sizes[size] = (Image.open(io.BytesIO(response.data)).size, response.headers["ETag"])
+    assert [pixels for pixels, _ in sizes.values()] == [(300, 200), (300, 100), (300, 300), (300, 300)]
+    assert len({etag for _, etag in sizes.values()}) == 3  # 300, and 300,300 are one answer
