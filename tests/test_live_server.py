@@ -69,3 +69,43 @@ def test_server_keeps_answering_tiles(server):
     response = raw_get(server, f"/iiif/3/{VALIDATOR_IDENTIFIER}/0,0,256,256/256,/0/default.jpg")
     assert response.status == 200
     assert response.body.startswith(b"\xff\xd8")
+
+
+def raw_exchange(server, request: bytes) -> bytes:
+    """Bytes sent as they are; everything the server answers until it closes."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("head", [
+    b"GET /iiif/collection HTTP/1.1\r\nHost: a\r\nX-Junk: " + b"y" * 1_000_000 + b"\r\n\r\n",
+    b"GET /iiif/3/" + b"x" * 200_000 + b"/info.json HTTP/1.1\r\nHost: a\r\n\r\n",
+    b"GET /iiif/collection HTTP/1.1\r\nHost: a\r\n"
+    + b"".join(b"X-%d: y\r\n" % number for number in range(150)) + b"\r\n",
+    b"POST /iiif/collection HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+    + b"".join(b"X-%d: y\r\n" % number for number in range(150)) + b"\r\nhello",
+], ids=["huge header", "huge request line", "too many headers", "too many headers, with body"])
+def test_oversized_request_heads_are_refused(server, head):
+    """Memory follows the limits, not what a client sends: 431, then the connection closes."""
+    answer = raw_exchange(server, head)
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 431 Request Header Fields Too Large", answer[:200]
+    assert b"access-control-allow-origin: *" in rest.lower()
+    assert rest.split(b"\r\n\r\n", 1)[1].startswith(b"431 Request Header Fields Too Large: ")
+    tile = raw_get(server, f"/iiif/3/{VALIDATOR_IDENTIFIER}/0,0,256,256/256,/0/default.jpg")
+    assert tile.status == 200
+
+
+@pytest.mark.live
+def test_a_keep_alive_connection_counts_each_head_on_its_own(server):
+    """Many requests on one connection may add up past the head limit; each alone is fine."""
+    request = (b"GET /iiif/collection HTTP/1.1\r\nHost: a\r\nX-Pad: " + b"z" * 30_000 + b"\r\n\r\n")
+    answer = raw_exchange(server, request * 4 + request.replace(b"Host: a", b"Host: a\r\nConnection: close"))
+    assert answer.count(b"HTTP/1.1 200 OK") == 5
