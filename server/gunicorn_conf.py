@@ -35,8 +35,8 @@ keepalive = 30
 accesslog = os.environ.get("BEELDPOST_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("BEELDPOST_LOG_LEVEL", "info")
-# Requests lines beyond this are refused by gunicorn itself with a 400.
-limit_request_line = 8190
+# Request heads are bounded by the worker's protocol instead (gunicorn_worker.py:
+# 64 KB of request line and headers, 100 fields, else 431).
 
 # Metrics from all workers are added up from files in this folder (prometheus-client's
 # multiprocess mode); it must be set before any worker imports prometheus_client.
