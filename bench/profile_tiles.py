@@ -59,7 +59,7 @@ CATEGORIES = [
                                                   "parameters.py", "canonical_path")),
     ("raw path segments", ("raw_path_segments",)),
     ("response building, dates, conditional checks, CORS",
-     ("cached_response", "http_date", "not_modified", "add_cors", "json_ld_response",
+     ("cached_response", "http_date", "current_tag", "add_cors", "json_ld_response",
       "format_datetime", "base_url", "service_id")),
     ("Flask/werkzeug (routing, request/response objects, contexts)", ("flask/", "werkzeug/")),
     ("gunicorn: socket writes (send syscall, then re-taking the GIL)",

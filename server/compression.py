@@ -3,8 +3,10 @@
 Only complete, in-memory 200 answers of at least MIN_SIZE bytes are compressed:
 never images (their formats are compressed already), files sent as they are, or
 streams. A compressed answer is another representation, so it gets its own strong
-ETag (the plain one + "-gz") and `Vary: Accept-Encoding`; a client revalidating
-with that ETag gets its 304.
+ETag (the plain one + "-gz") and `Vary: Accept-Encoding`. Which representation a
+request gets, and so which ETag it is answered with, is decided here alone
+(`gzip_selected`, `entity_tags`); conditional.py then says whether the client's
+copy of either is current.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import gzip
 
 from flask import Flask, Response, request
+from werkzeug.http import parse_accept_header
 
 MIN_SIZE = 1024
 COMPRESSIBLE = ("application/json", "application/ld+json", "application/rdf+xml",
@@ -20,32 +23,46 @@ COMPRESSIBLE = ("application/json", "application/ld+json", "application/rdf+xml"
 SUFFIX = "-gz"
 
 
-def _accepts_gzip() -> bool:
-    return request.accept_encodings["gzip"] > 0
+def is_compressible(mimetype: str) -> bool:
+    """Whether answers of this media type (parameters allowed) have a gzipped twin."""
+    return mimetype.partition(";")[0].strip().lower() in COMPRESSIBLE
+
+
+def accepts_gzip(environ: dict) -> bool:
+    value = environ.get("HTTP_ACCEPT_ENCODING")
+    return bool(value) and parse_accept_header(value)["gzip"] > 0
+
+
+def gzip_selected(environ: dict, mimetype: str, size: int) -> bool:
+    """Whether this request gets the gzipped representation of a 200 of `size` bytes."""
+    return (size >= MIN_SIZE and is_compressible(mimetype)
+            and environ.get("REQUEST_METHOD") in ("GET", "HEAD") and accepts_gzip(environ))
+
+
+def entity_tags(etag: str, mimetype: str, gzipped: bool) -> tuple[str, ...]:
+    """A resource's current entity tags, the one of the representation served first.
+
+    A document's client may hold either twin (it may have asked without gzip before,
+    or a proxy may have decompressed it), and either is current.
+    """
+    if not is_compressible(mimetype):
+        return (etag,)
+    return (etag + SUFFIX, etag) if gzipped else (etag, etag + SUFFIX)
 
 
 def compress(response: Response) -> Response:
-    if response.mimetype in COMPRESSIBLE:
+    if is_compressible(response.mimetype):
         response.vary.add("Accept-Encoding")
     if (response.status_code != 200 or response.direct_passthrough or response.is_streamed
-            or response.mimetype not in COMPRESSIBLE or "Content-Encoding" in response.headers
-            or request.method not in ("GET", "HEAD") or not _accepts_gzip()):
+            or "Content-Encoding" in response.headers):
         return response
     body = response.get_data()
-    if len(body) < MIN_SIZE:
+    if not gzip_selected(request.environ, response.mimetype, len(body)):
         return response
+    # 304s for either twin are answered before this hook, in responses.cached_response.
     etag, weak = response.get_etag()
     if etag is not None:
-        etag = etag + SUFFIX
-        if request.if_none_match and request.if_none_match.contains(etag):
-            not_modified = Response(status=304, mimetype=response.mimetype)
-            for name in ("Cache-Control", "Last-Modified", "Vary", "Link", "Content-Location"):
-                if name in response.headers:
-                    not_modified.headers[name] = response.headers[name]
-            not_modified.set_etag(etag, weak)
-            not_modified.vary.add("Accept-Encoding")
-            return not_modified
-        response.set_etag(etag, weak)
+        response.set_etag(etag + SUFFIX, weak)
     response.set_data(gzip.compress(body, compresslevel=6, mtime=0))
     response.headers["Content-Encoding"] = "gzip"
     return response

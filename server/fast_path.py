@@ -28,11 +28,11 @@ from datetime import datetime
 from email.utils import format_datetime
 from typing import Callable, Iterable, NamedTuple
 
-from werkzeug.http import parse_accept_header, parse_date, parse_etags
 from werkzeug.wsgi import get_host
 
 from . import metrics, request_log
-from .compression import MIN_SIZE, SUFFIX
+from .compression import entity_tags, gzip_selected
+from .conditional import current_tag
 from .errors import BeeldpostError
 from .image_api import VERSION_2, VERSION_3, ApiVersion, info_document, service_url
 from .images import ImageService, NotAtHand
@@ -171,7 +171,7 @@ class ImageApiFastPath:
             ("Cache-Control", f"public, max-age={images.settings.cache_max_age}"),
             ("Vary", "Accept"),
         ]
-        if _not_modified(environ, etag, modified):
+        if current_tag(environ, (etag,), modified) is not None:
             return 304, _without_last_modified(headers), b""
         # A 304 costs no render. HEAD renders like GET so Content-Length is true.
         body, origin = images.image_bytes(resolved, ops, etag, at_hand)
@@ -205,12 +205,12 @@ class ImageApiFastPath:
             ("Cache-Control", f"public, max-age={images.settings.info_max_age}"),
             ("Vary", "Accept, Accept-Encoding"),
         ]
-        body, etag = document.body, document.etag
-        gzipped = len(body) >= MIN_SIZE and _accepts_gzip(environ)
-        if gzipped:
-            etag += SUFFIX
-        headers.insert(1, ("ETag", f'"{etag}"'))
-        if _not_modified(environ, etag, modified):
+        body = document.body
+        gzipped = gzip_selected(environ, document.mimetype, len(body))
+        tags = entity_tags(document.etag, document.mimetype, gzipped)
+        held = current_tag(environ, tags, modified)
+        headers.insert(1, ("ETag", f'"{held or tags[0]}"'))
+        if held is not None:
             return 304, _without_last_modified(headers), b""
         if gzipped:
             body = document.gzipped
@@ -266,22 +266,3 @@ def _last_modified(mtime_ns: int) -> tuple[datetime, str]:
 
 def _without_last_modified(headers: Headers) -> Headers:
     return [(name, value) for name, value in headers if name != "Last-Modified"]
-
-
-def _accepts_gzip(environ: dict) -> bool:
-    value = environ.get("HTTP_ACCEPT_ENCODING")
-    return bool(value) and parse_accept_header(value)["gzip"] > 0
-
-
-def _not_modified(environ: dict, etag: str, modified) -> bool:
-    """If-None-Match wins over If-Modified-Since (RFC 9110), as responses.not_modified."""
-    if_none_match = environ.get("HTTP_IF_NONE_MATCH")
-    if if_none_match:
-        tags = parse_etags(if_none_match)
-        return tags.contains(etag) or tags.star_tag
-    if_modified_since = environ.get("HTTP_IF_MODIFIED_SINCE")
-    if if_modified_since:
-        since = parse_date(if_modified_since)
-        return since is not None and modified <= since
-    return False
-

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app, g
+from flask import Blueprint, Response, current_app, g, request
 
+from .conditional import current_tag
 from .errors import BadRequest, NotFound
 from .images import ImageService, ResolvedImage
 from .info import CONTEXT_2, CONTEXT_3, PROFILE_2, PROFILE_3, info_v2, info_v3
@@ -22,7 +23,6 @@ from .responses import (
     cached_response,
     http_date,
     json_ld_response,
-    not_modified,
     raw_path_segments,
 )
 
@@ -127,7 +127,7 @@ def make_blueprint(version: ApiVersion) -> Blueprint:
         }
         # A 304 costs no render. HEAD renders like GET so Content-Length is true.
         body = None
-        if not not_modified(etag, last_modified):
+        if current_tag(request.environ, (etag,), last_modified) is None:
             body, headers["X-Beeldpost-Cache"] = images.image_bytes(resolved, ops, etag)
         return cached_response(
             body, FORMATS[ops.format], etag, last_modified,

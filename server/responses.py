@@ -13,6 +13,8 @@ from urllib.parse import unquote
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
+from .compression import entity_tags, gzip_selected
+from .conditional import current_tag
 from .errors import BeeldpostError
 
 log = logging.getLogger(__name__)
@@ -121,15 +123,6 @@ def http_date(mtime_ns: int) -> datetime:
     return datetime.fromtimestamp(mtime_ns // 1_000_000_000, tz=timezone.utc)
 
 
-def not_modified(etag: str, last_modified: datetime | None) -> bool:
-    """If-None-Match wins over If-Modified-Since, as RFC 9110 says."""
-    if request.if_none_match:
-        return request.if_none_match.contains(etag) or request.if_none_match.star_tag
-    if last_modified is not None and request.if_modified_since is not None:
-        return last_modified <= request.if_modified_since
-    return False
-
-
 def cached_response(
     body: bytes | Iterable[bytes] | None,
     mimetype: str,
@@ -138,10 +131,17 @@ def cached_response(
     max_age: int,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    """A 200 (or a 304 when the client already has it) with validators and caching."""
-    if body is None or not_modified(etag, last_modified):
+    """A 200 (or a 304 when the client already has it) with validators and caching.
+
+    `body` None: the caller found the client's copy current (conditional.current_tag).
+    """
+    size = len(body) if isinstance(body, bytes) else -1
+    tags = entity_tags(etag, mimetype, gzip_selected(request.environ, mimetype, size))
+    held = current_tag(request.environ, tags, last_modified)
+    if body is None or held is not None:
         # The 304 keeps the 200's media type so the same per-type rules (Vary, framing)
         # apply to both; werkzeug drops Content-Type and Last-Modified from a 304 itself.
+        # It names the twin the client holds, so its cache refreshes that one.
         response = Response(status=304, mimetype=mimetype)
     elif isinstance(body, bytes):
         response = Response(body, mimetype=mimetype)
@@ -150,7 +150,7 @@ def cached_response(
         response = Response(body, mimetype=mimetype, direct_passthrough=True)
         response.headers["Content-Type"] = mimetype
         response.headers["Content-Length"] = str(len(body))
-    response.set_etag(etag)
+    response.set_etag(held or etag)
     if last_modified is not None:
         response.headers["Last-Modified"] = format_datetime(last_modified, usegmt=True)
     response.headers["Cache-Control"] = f"public, max-age={max_age}"
