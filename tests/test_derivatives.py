@@ -242,3 +242,40 @@ def test_an_interrupted_build_leaves_nothing_a_reader_could_find(tmp_path, valid
     monkeypatch.undo()
     assert store.ensure(source, catalog.content_hash(source)) == target
     assert store.is_intact(target)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "P", "RGBA", "LA", "I;16", "CMYK"])
+def test_the_pillow_loader_converts_strip_by_strip_as_a_whole_picture_would(tmp_path, mode):
+    """Converted a strip at a time (so the picture is never copied whole), the pixels
+    are exactly those of converting the whole picture, across strip boundaries too."""
+    from server.derivatives import _load_with_pillow
+
+    gradient = Image.linear_gradient("L").resize((3000, 1000))  # every row different
+    picture = Image.merge("RGB", [gradient, gradient.transpose(Image.Transpose.FLIP_TOP_BOTTOM),
+                                  gradient.rotate(90, expand=False)])
+    if mode == "RGBA":
+        picture = picture.convert("RGBA")
+        picture.putalpha(gradient)
+    elif mode == "LA":
+        picture = picture.convert("LA")
+        picture.putalpha(gradient)
+    elif mode == "P":
+        picture = picture.convert("P")
+        picture.info["transparency"] = 0
+    elif mode == "I;16":
+        picture = gradient.convert("I;16")
+    elif mode != "RGB":
+        picture = picture.convert(mode)
+    # Lossless files that keep each mode (and the palette's transparency).
+    path = tmp_path / ("picture.tif" if mode in ("I;16", "CMYK") else "picture.png")
+    picture.save(path)
+    with Image.open(path) as reopened:
+        assert reopened.mode == mode and (mode != "P" or "transparency" in reopened.info)
+        whole = reopened.convert("RGBA") if mode in ("RGBA", "LA", "P") else reopened.convert("RGB")
+    if whole.mode == "RGBA":
+        flattened = Image.new("RGB", whole.size, (255, 255, 255))
+        flattened.paste(whole, mask=whole.getchannel("A"))
+        whole = flattened
+    loaded = _load_with_pillow(path, max_pixels=50_000_000)
+    assert (loaded.width, loaded.height, loaded.bands) == (3000, 1000, 3)
+    assert loaded.write_to_memory() == whole.tobytes()
