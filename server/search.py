@@ -7,7 +7,10 @@
 
 What is searched: the textual bodies of the annotations the item's manifest carries
 (transcript paragraphs, people, caption), with the very ids the manifest gives them,
-so a viewer can jump from a hit to the annotation it already knows.
+so a viewer can jump from a hit to the annotation it already knows. In Search 1.0
+answers an annotation on the whole canvas targets `canvas#xywh=0,0,W,H` (the same
+region, which stock Universal Viewer 4.4 needs); Search 2.0 gives the annotations
+exactly as the manifest does.
 
 Matching is by words, ignoring case and diacritics: text and query are decomposed
 (NFKD), stripped of combining marks and case-folded, so `wijkcoordinator` finds
@@ -261,14 +264,32 @@ def search_v1(item: str):
         if page > 1:
             document["prev"] = _url(base, page - 1)
         document["startIndex"] = (page - 1) * size
+    canvases = {canvas["id"]: canvas for canvas in manifest.get("items", [])}
     resources, seen = [], set()
     for hit in shown:
         if hit.entry.id not in seen:
             seen.add(hit.entry.id)
-            resources.append(annotation_v2(hit.entry.annotation))
+            resource = annotation_v2(hit.entry.annotation)
+            resource["on"] = _on_with_region(resource["on"], canvases)
+            resources.append(resource)
     document["resources"] = resources
     document["hits"] = [_hit_v1(hit) for hit in shown]
     return json_ld_response(document, SEARCH1_CONTEXT, MAX_AGE)
+
+
+def _on_with_region(target, canvases: dict[str, dict]):
+    """A whole-canvas target as `canvas#xywh=0,0,W,H`: the same region, spelled out.
+
+    Stock Universal Viewer 4.4 takes each result's canvas and box from the `#xywh=`
+    of its `on` (`resource.on.match(/(.*)#/)[1]` in groupOpenAnnotationsByTarget,
+    then manifold's AnnotationRect) and throws on a bare canvas URI, showing no
+    results. Mirador reads both forms. Targets with a fragment are kept as they are;
+    the manifest's own annotations (and Search 2.0) keep the plain canvas URI.
+    """
+    canvas = canvases.get(target) if isinstance(target, str) else None
+    if canvas is None:
+        return target
+    return f"{target}#xywh=0,0,{canvas['width']},{canvas['height']}"
 
 
 def _hit_v1(hit: Hit) -> dict:

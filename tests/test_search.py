@@ -4,6 +4,7 @@ highlighting, motivation, ignored parameters, paging, and what stock viewers nee
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from urllib.parse import parse_qs, urlsplit
 
@@ -101,7 +102,11 @@ def test_search_1_finds_wijkpost_in_the_transcript_with_context(real, manifest):
     assert resource["motivation"] == "oa:commenting"
     assert resource["resource"]["@type"] == "cnt:ContentAsText"
     assert resource["resource"]["chars"] == known["body"]["value"]
-    assert resource["on"] == known["target"] == f"{BASE}{MANIFEST}/canvas"
+    # The paragraph is on the whole canvas: the plain canvas in the manifest, the same
+    # region spelled out as #xywh= in the answer (stock UV needs the fragment).
+    canvas = manifest["items"][0]
+    assert known["target"] == canvas["id"] == f"{BASE}{MANIFEST}/canvas"
+    assert resource["on"] == f"{canvas['id']}#xywh=0,0,{canvas['width']},{canvas['height']}"
     assert hit["@type"] == "search:Hit"
     assert hit["annotations"] == [resource["@id"]]
     assert hit["match"] == "wijkpost"
@@ -131,6 +136,55 @@ def test_what_stock_mirador_does_with_the_result_works(real, manifest):
         assert resource["on"].split("#")[0] in canvases
     terms = get(real, f"{urlsplit(autocomplete['@id']).path}?q=wijkp").get_json()["terms"]
     assert [term["match"] for term in terms] == ["wijkpost", "wijkposten"]
+
+
+XYWH = re.compile(r"(?P<canvas>[^#]+)#xywh=(?P<x>\d+),(?P<y>\d+),(?P<w>\d+),(?P<h>\d+)")
+
+
+@pytest.mark.parametrize("query", ["", "q=Woningbouwvereniging", "q=laffra", "q=wijk*"])
+def test_every_search_1_target_is_a_region_of_the_canvas(real, manifest, query):
+    """Each resource's `on` is canvas#xywh= with whole numbers inside the canvas: the
+    manifest's own box for a person, 0,0,W,H for what is on the whole canvas."""
+    canvases = {canvas["id"]: canvas for canvas in manifest["items"]}
+    known = annotations_of(manifest)
+    resources = search1(real, query)["resources"]
+    assert resources
+    for resource in resources:
+        region = XYWH.fullmatch(resource["on"])
+        assert region, resource["on"]
+        canvas = canvases[region["canvas"]]
+        x, y, w, h = (int(region[name]) for name in "xywh")
+        assert w > 0 and h > 0
+        assert x + w <= canvas["width"] and y + h <= canvas["height"]
+        target = known[resource["@id"]]["target"]
+        if target in canvases:
+            assert (x, y, w, h) == (0, 0, canvas["width"], canvas["height"])
+        else:
+            assert resource["on"] == target
+
+
+def test_what_stock_universal_viewer_does_with_the_result_works(real, manifest):
+    """UV 4.4 (groupOpenAnnotationsByTarget, then manifold's AnnotationRect) takes each
+    resource's canvas as everything before `#` of `on` and its box from `xywh=`, and
+    throws on a target without them; on either manifest version it finds the canvas."""
+    v2 = get(real, f"{MANIFEST}/v2").get_json()
+    canvases_3 = {canvas["id"] for canvas in manifest["items"]}
+    canvases_2 = {canvas["@id"] for canvas in v2["sequences"][0]["canvases"]}
+    result = search1(real, "q=Woningbouwvereniging")
+    assert len(result["resources"]) == 2  # UV counts resources, not hits
+    for resource in result["resources"]:
+        before_hash = re.match(r"(.*)#", resource["on"])
+        box = re.match(r".*xywh=(\d*),(\d*),(\d*),(\d*)", resource["on"])
+        assert before_hash and before_hash[1] in canvases_3 and before_hash[1] in canvases_2
+        assert box and all(box[n] for n in range(1, 5))
+        assert "Woningbouwvereniging" in resource["resource"]["chars"]
+
+
+def test_search_2_and_the_manifest_keep_the_plain_canvas_target(real, manifest):
+    canvas = manifest["items"][0]["id"]
+    [item, *_] = search2(real, "q=Woningbouwvereniging")["items"]
+    assert item["target"] == canvas
+    assert annotations_of(manifest)[item["id"]]["target"] == canvas
 
 
 @pytest.mark.parametrize("query", [

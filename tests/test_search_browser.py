@@ -1,7 +1,8 @@
 """Stock viewers on another origin against a live server, in headless Chromium:
 Mirador 4's search panel finds "wijkpost" in the transcript, lists the hit and jumps to
-it; Universal Viewer 4.4 opens the Presentation 2.1 manifest; and the item page's own
-Mirador searches too.
+it; Universal Viewer 4.4 opens the Presentation 2.1 manifest, and on the 3.0 and 2.1
+manifests its footer search lists the hits and steps through them without a page error;
+and the item page's own Mirador searches too.
 
 As in test_browser.py: needs Playwright, Debian's chromium and the built viewers
 (`make viewers`); skipped locally when any is missing, failed in CI (CI=true).
@@ -15,6 +16,7 @@ import http.server
 import os
 import shutil
 import threading
+import time
 import urllib.request
 
 import pytest
@@ -183,6 +185,98 @@ def test_universal_viewer_opens_the_2_1_manifest(viewers, beeldpost, other_origi
     page.wait_for_timeout(2000)
     assert tiles and all(response.status == 200 for response in tiles)
     assert "Het managementteam" in page.content() or "management team" in page.content()
+    page.close()
+
+
+UV_WORD = "Woningbouwvereniging"  # in two paragraphs of the transcript
+
+# UV 4.4's own DOM: the search footer (uv-searchfooterpanel-module/FooterPanel) and the
+# boxes it lays over the image (OpenSeadragonCenterPanel.overlayAnnotations, id
+# annotation-{canvas index}-{result index}, class `current` on the selected one).
+UV_RESULTS = """() => {
+  const info = document.querySelector('.searchResultsInfo');
+  const box = (e) => { const b = e.getBoundingClientRect();
+                       return { x: b.x, y: b.y, right: b.right, bottom: b.bottom }; };
+  const viewer = document.querySelector('.openseadragon-container');
+  return {
+    number: info && info.querySelector('.number').textContent,
+    terms: info && info.querySelector('.terms').title,
+    rects: [...document.querySelectorAll('.annotationRect')].map((e) => ({
+      id: e.id, title: e.title, current: e.classList.contains('current'), box: box(e) })),
+    viewer: viewer && box(viewer),
+    next: document.querySelector('.nextResult').classList.contains('disabled'),
+    previous: document.querySelector('.previousResult').classList.contains('disabled'),
+  };
+}"""
+
+
+def _wait_for_uv_results(page, errors: list[str], seconds: float = 30) -> None:
+    """Until UV shows its result count; at once with the error if the page throws."""
+    shown = ("() => { const n = document.querySelector('.searchResultsInfo .number');"
+             "        return !!n && n.offsetParent !== null && n.textContent !== 'x'; }")
+    deadline = time.monotonic() + seconds
+    while not page.evaluate(shown):
+        assert not errors, f"UV threw instead of showing the results: {errors}"
+        assert time.monotonic() < deadline, "UV showed no search results"
+        page.wait_for_timeout(100)
+
+
+def _uv_current(page, rect_id: str) -> dict:
+    page.wait_for_function(
+        "(id) => { const e = document.getElementById(id); return e && e.classList.contains('current'); }",
+        arg=rect_id, timeout=30_000)
+    state = page.evaluate(UV_RESULTS)
+    [current] = [rect for rect in state["rects"] if rect["current"]]
+    box, viewer = current["box"], state["viewer"]
+    # The viewer shows the selected hit: its box overlaps what is on screen.
+    assert box["x"] < viewer["right"] and box["right"] > viewer["x"]
+    assert box["y"] < viewer["bottom"] and box["bottom"] > viewer["y"]
+    return state
+
+
+@pytest.mark.parametrize("version", ["3", "2.1"])
+def test_stock_universal_viewer_on_another_origin_searches_and_steps_through_the_hits(
+        viewers, beeldpost, other_origin, browser, version):
+    assert sum(path.read_text("utf-8").count(UV_WORD)
+               for path in MANIFESTS.glob("*.transcript.txt")) == 2
+    folder, origin = other_origin
+    if not (folder / "uv").exists():
+        shutil.copytree(viewers / "uv", folder / "uv")
+    manifest = f"{beeldpost.url}/iiif/manifests/{PHOTO}" + ("/v2" if version == "2.1" else "")
+    name = f"uv-search-{version}.html"
+    (folder / name).write_text(UV_PAGE % {"manifest": json.dumps(manifest)}, "utf-8")
+
+    page = browser.new_page()
+    errors, searches = [], []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("response", lambda response: searches.append(response)
+            if f"/iiif/manifests/{PHOTO}/search?" in response.url else None)
+    page.goto(f"{origin}/{name}")
+    page.wait_for_function("() => window.uvLoaded === true", timeout=60_000)
+    box = page.locator("#searchWithinInput")  # "Search within this item"
+    box.wait_for(timeout=60_000)
+    box.click()  # clears UV's "Enter Keyword"
+    box.fill(UV_WORD)
+    box.press("Enter")
+    _wait_for_uv_results(page, errors)
+    assert [response.status for response in searches] == [200]
+
+    # Both hits listed: the count, the terms, a box per hit with its paragraph's text.
+    state = _uv_current(page, "annotation-0-0")  # UV selects the first hit itself
+    assert state["number"] == "2" and state["terms"] == UV_WORD
+    assert [rect["id"] for rect in state["rects"]] == ["annotation-0-0", "annotation-0-1"]
+    assert all(UV_WORD in rect["title"] for rect in state["rects"])
+    assert state["previous"] and not state["next"]
+
+    page.locator(".nextResult").click()  # "Next Result": to hit 2 of 2
+    state = _uv_current(page, "annotation-0-1")
+    assert state["next"] and not state["previous"]
+    page.locator(".previousResult").click()
+    _uv_current(page, "annotation-0-0")
+    if os.environ.get("BEELDPOST_SCREENSHOTS"):
+        page.screenshot(path=os.path.join(os.environ["BEELDPOST_SCREENSHOTS"],
+                                          f"uv-search-{version}.png"))
+    assert errors == []
     page.close()
 
 
