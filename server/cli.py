@@ -12,7 +12,7 @@ import time
 from pydantic import ValidationError
 
 from .app import make_record_store
-from .config import SETTINGS_DOC, Settings
+from .config import ServerSettings, Settings, markdown_table
 from .errors import BeeldpostError
 from .images import ImageService
 from .manifests import ImageFacts, Urls, build_manifest
@@ -111,7 +111,7 @@ def serve(host: str, port: int, workers: int | None) -> int:
     # glibc gives every thread its own malloc arena by default; with 24 threads per
     # worker and libvips' large short-lived buffers that fragments memory and makes
     # RSS creep. Two arenas keep it flat. (Read at process start, hence set here.)
-    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
+    os.environ.setdefault("MALLOC_ARENA_MAX", str(ServerSettings.from_env().malloc_arena_max))
     if workers:
         os.environ["WEB_CONCURRENCY"] = str(workers)
     arguments = [gunicorn, "--config", "python:server.gunicorn_conf", "server:create_app()"]
@@ -127,14 +127,18 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("check", help="check every record in the manifests folder")
     commands.add_parser("journal", help="record changed records as Change Discovery activities")
     serve_parser = commands.add_parser("serve", help="serve with gunicorn")
-    serve_parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    serve_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    serve_parser.add_argument("--host", help="address to listen on (default: HOST, 127.0.0.1)")
+    serve_parser.add_argument("--port", type=int, help="port to listen on (default: PORT, 8000)")
     serve_parser.add_argument("--workers", type=int, default=None)
-    commands.add_parser("settings", help="list the settings and their environment variables")
+    settings_parser = commands.add_parser("settings",
+                                          help="list the settings and their environment variables")
+    settings_parser.add_argument("--markdown", action="store_true",
+                                 help="print the README's configuration table instead")
     arguments = parser.parse_args(argv)
 
     try:
         settings = Settings.from_env()
+        server = ServerSettings.from_env()
     except ValueError as error:
         parser.error(str(error))
     if arguments.command == "ingest":
@@ -144,9 +148,13 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.command == "journal":
         return journal(settings)
     if arguments.command == "serve":
-        return serve(arguments.host, arguments.port, arguments.workers)
-    for name, (variable, _convert, description) in SETTINGS_DOC.items():
-        print(f"{variable:32} {getattr(settings, name)!s:40} {description}")
+        return serve(arguments.host or server.host, arguments.port or server.port, arguments.workers)
+    if arguments.markdown:
+        sys.stdout.write(markdown_table())
+        return 0
+    for group in (settings, server):
+        for name, variable, _default, description in group.documented():
+            print(f"{variable:32} {getattr(group, name)!s:40} {description}")
     return 0
 
 

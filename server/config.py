@@ -1,151 +1,240 @@
-"""All settings in one place.
+"""Every setting, declared once: its environment variable, its default and its help text.
 
-Every setting comes from an environment variable with a documented default, so the
-same code runs under `make run`, gunicorn in production and the test suite. The
-README's configuration table is generated from SETTINGS_DOC below, keep them together.
+Settings come from environment variables, read by pydantic-settings, so the same code
+runs under `make run`, gunicorn in production and the test suite. `beeldpost settings`
+lists them with the values in effect, and the README's configuration table is
+`beeldpost settings --markdown` (a test holds the two together).
+
+Folders default to paths relative to the directory the server starts in (`images/`,
+`manifests/`, `var/cache/`), so an installed server runs anywhere its folders are named.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Annotated, Any, Mapping
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from pydantic import BeforeValidator, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-def _optional_int(value: str | None) -> int | None:
-    if value is None or value.strip() in ("", "0", "none", "off"):
+def _optional_positive(value: Any) -> Any:
+    """`0`, `none`, `off` or empty mean no limit."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "0", "none", "off")):
         return None
-    number = int(value)
-    if number <= 0:
-        raise ValueError(f"expected a positive whole number, got {value!r}")
-    return number
-
-
-def _bool(value: str) -> bool:
-    return value.strip().lower() in ("1", "true", "yes", "on")
-
-
-@dataclass(frozen=True)
-class Settings:
-    images_dir: Path = PROJECT_ROOT / "images"
-    manifests_dir: Path = PROJECT_ROOT / "manifests"
-    cache_dir: Path = PROJECT_ROOT / "var" / "cache"
-    # Built viewer assets (Mirador, Universal Viewer): `make viewers` writes them here.
-    viewers_dir: Path = PROJECT_ROOT / "var" / "viewers"
-    # Public base URL (scheme://host[:port][/prefix]) for ids in info.json and manifests
-    # when the server sits behind a proxy; None builds them from each request's own host.
-    public_base_url: str | None = None
-    tile_size: int = 256
-    # JPEG quality of the tiles stored in the pyramidal TIFF derivatives. Below 90
-    # libvips stores YCbCr with 4:2:0 chroma, a third of the size of its Q 90+ RGB
-    # tiles and faster to decode, with no visible loss at this quality.
-    derivative_quality: int = 88
-    # JPEG quality of rendered images.
-    jpeg_quality: int = 85
-    # Size limits, advertised in info.json and enforced; None means no limit.
-    max_width: int | None = None
-    max_height: int | None = None
-    # A default area limit keeps `^` upscales and huge renders bounded in memory.
-    max_area: int | None = 100_000_000
-    # Sources above this many pixels are refused before decoding (decompression bombs).
-    max_source_pixels: int = 1_000_000_000
-    # A render that decodes more pixels than this counts as heavy: whole-image renders,
-    # huge crops. Heavy renders get `heavy_slots` slots shared by all workers, and at
-    # most `heavy_queue` may wait per worker, so tiles keep flowing.
-    heavy_pixels: int = 4_000_000
-    heavy_slots: int = 1
-    heavy_queue: int = 2
-    # Seconds a render may run before it is cut off (heavy renders only).
-    render_timeout: float = 20.0
-    retry_after: int = 5
-    cache_max_age: int = 86400
-    info_max_age: int = 3600
-    # Rendered images kept on disk (in the cache folder) for repeated requests, up to
-    # this many megabytes, least recently used out first. Off for cold measurements.
-    response_cache: bool = True
-    response_cache_mb: int = 1024
-    # Number of opened pyramid levels each worker keeps (file handles, headers).
-    open_images: int = 64
-    # Change Discovery: the SQLite activity journal (None: journal.sqlite3 in the cache
-    # folder), how often discovery requests look for changed records (seconds; 0: on
-    # every request) and activities per page.
-    journal_file: Path | None = None
-    journal_interval: float = 5.0
-    discovery_page_size: int = 100
-    # Content Search: hits (1.0) or annotations (2.0) per page of results.
-    search_page_size: int = 50
-    debug: bool = False
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for name, (variable, convert, _doc) in SETTINGS_DOC.items():
-            if variable in env:
-                try:
-                    values[name] = convert(env[variable])
-                except ValueError as error:
-                    raise ValueError(f"{variable}: {error}") from None
-        return cls(**values)
-
-    def with_overrides(self, **overrides: object) -> "Settings":
-        known = {f.name for f in fields(self)}
-        unknown = set(overrides) - known
-        if unknown:
-            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
-        converted = {
-            key: Path(value) if key.endswith("_dir") and value is not None else value
-            for key, value in overrides.items()
-        }
-        return replace(self, **converted)
-
-
-def _optional_path(value: str) -> Path | None:
-    value = value.strip()
-    return Path(value) if value else None
-
-
-def _base_url(value: str) -> str | None:
-    value = value.strip().rstrip("/")
-    if not value:
+    if value == 0:
         return None
-    if not value.startswith(("http://", "https://")):
-        raise ValueError(f"must start with http:// or https://, got {value!r}")
     return value
 
 
-# setting name -> (environment variable, converter, description for the README)
-SETTINGS_DOC: dict[str, tuple[str, object, str]] = {
-    "images_dir": ("BEELDPOST_IMAGES", Path, "folder of source images (default `images/`)"),
-    "manifests_dir": ("BEELDPOST_MANIFESTS", Path, "folder of item records (default `manifests/`)"),
-    "cache_dir": ("BEELDPOST_CACHE", Path, "folder for derivatives, outside git (default `var/cache/`)"),
-    "viewers_dir": ("BEELDPOST_VIEWERS", Path, "folder of the built viewer assets (default `var/viewers/`)"),
-    "public_base_url": ("BEELDPOST_PUBLIC_URL", _base_url, "public base URL behind a proxy (default: the request's host)"),
-    "tile_size": ("BEELDPOST_TILE_SIZE", int, "tile size of derivatives and info.json (default 256)"),
-    "derivative_quality": ("BEELDPOST_DERIVATIVE_QUALITY", int, "JPEG quality of stored tiles (default 88)"),
-    "jpeg_quality": ("BEELDPOST_JPEG_QUALITY", int, "JPEG quality of served images (default 85)"),
-    "max_width": ("BEELDPOST_MAX_WIDTH", _optional_int, "maxWidth advertised and enforced (default none)"),
-    "max_height": ("BEELDPOST_MAX_HEIGHT", _optional_int, "maxHeight advertised and enforced (default none)"),
-    "max_area": ("BEELDPOST_MAX_AREA", _optional_int, "maxArea in pixels (default 100000000; 0 for none)"),
-    "max_source_pixels": ("BEELDPOST_MAX_SOURCE_PIXELS", int, "sources above this many pixels are refused (default 1000000000)"),
-    "heavy_pixels": ("BEELDPOST_HEAVY_PIXELS", int, "decoded pixels above which a render is heavy (default 4000000)"),
-    "heavy_slots": ("BEELDPOST_HEAVY_SLOTS", int, "heavy renders running at once, shared by all workers (default 1)"),
-    "heavy_queue": ("BEELDPOST_HEAVY_QUEUE", int, "heavy renders waiting per worker before 503 (default 2)"),
-    "render_timeout": ("BEELDPOST_RENDER_TIMEOUT", float, "seconds from its arrival (waiting included) before a heavy render is cut off (default 20)"),
-    "retry_after": ("BEELDPOST_RETRY_AFTER", int, "Retry-After seconds on 503 (default 5)"),
-    "cache_max_age": ("BEELDPOST_CACHE_MAX_AGE", int, "Cache-Control max-age of images, seconds (default 86400)"),
-    "info_max_age": ("BEELDPOST_INFO_MAX_AGE", int, "Cache-Control max-age of info.json, seconds (default 3600)"),
-    "response_cache": ("BEELDPOST_RESPONSE_CACHE", _bool, "keep rendered images on disk for repeated requests: `on`/`off` (default on)"),
-    "response_cache_mb": ("BEELDPOST_RESPONSE_CACHE_MB", int, "size cap of the response cache in MB, least recently used out first (default 1024)"),
-    "open_images": ("BEELDPOST_OPEN_IMAGES", int, "opened pyramid levels kept per worker (default 64)"),
-    "journal_file": ("BEELDPOST_JOURNAL", _optional_path, "Change Discovery activity journal, SQLite (default `journal.sqlite3` in the cache folder)"),
-    "journal_interval": ("BEELDPOST_JOURNAL_INTERVAL", float, "seconds between checks for changed records on discovery requests (default 5; 0: every request)"),
-    "discovery_page_size": ("BEELDPOST_DISCOVERY_PAGE_SIZE", int, "activities per Change Discovery page (default 100)"),
-    "search_page_size": ("BEELDPOST_SEARCH_PAGE_SIZE", int, "search hits per page of results (default 50)"),
-    "debug": ("BEELDPOST_DEBUG", _bool, "Flask debug mode (default off)"),
-}
+def _optional_text(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
 
-assert set(SETTINGS_DOC) == {f.name for f in fields(Settings)}, "document every setting"
+
+OptionalLimit = Annotated[Annotated[int, Field(gt=0)] | None, BeforeValidator(_optional_positive)]
+OptionalPath = Annotated[Path | None, BeforeValidator(_optional_text)]
+OptionalText = Annotated[str | None, BeforeValidator(_optional_text)]
+
+
+def setting(default: Any, variable: str, help: str, shown: str | None = None, **rules: Any) -> Any:
+    """A setting read from `variable`; `shown` is the default as the README writes it."""
+    extra = {"shown": shown} if shown is not None else {}
+    return Field(default, validation_alias=variable, description=help,
+                 json_schema_extra=extra, **rules)
+
+
+class _Declared(BaseSettings):
+    """Reading, overriding and listing, shared by the two groups of settings below."""
+
+    # Read by variable name only (not by field name too): `images_dir=…` in the
+    # environment is not a setting.
+    # Unknown names are refused rather than dropped in silence (`Settings(images_dir=…)`
+    # is a mistake: settings are made with from_env / with_overrides / of).
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", case_sensitive=True)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None):
+        """The settings from `environ` (the process environment when None); a bad value
+        raises ValueError naming its variable."""
+        try:
+            if environ is None:
+                return cls()
+            variables = {field.validation_alias for field in cls.model_fields.values()}
+            return cls.model_validate({k: v for k, v in environ.items() if k in variables})
+        except ValidationError as error:
+            raise ValueError(_explain(cls, error)) from None
+
+    @classmethod
+    def of(cls, **values: object):
+        """The defaults with some settings given by name, the environment left out."""
+        return cls.from_env({}).with_overrides(**values)
+
+    def with_overrides(self, **overrides: object):
+        """A copy with some settings changed, by name (as create_app's mapping gives them)."""
+        unknown = set(overrides) - set(type(self).model_fields)
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        variables = {name: field.validation_alias for name, field in type(self).model_fields.items()}
+        values = {**self.model_dump(), **overrides}
+        try:
+            return type(self).model_validate({variables[name]: value for name, value in values.items()})
+        except ValidationError as error:
+            raise ValueError(_explain(type(self), error)) from None
+
+    @classmethod
+    def documented(cls) -> list[tuple[str, str, str, str]]:
+        """(name, environment variable, default as written, help) of every setting."""
+        rows = []
+        for name, field in cls.model_fields.items():
+            extra = field.json_schema_extra or {}
+            shown = extra.get("shown") if isinstance(extra, dict) else None
+            if shown is None:
+                shown = "none" if field.default is None else _written(field.default)
+            rows.append((name, field.validation_alias, shown, field.description or ""))
+        return rows
+
+
+def _written(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _explain(cls: type[_Declared], error: ValidationError) -> str:
+    variables = {name: field.validation_alias for name, field in cls.model_fields.items()}
+    parts = []
+    for problem in error.errors():
+        where = str(problem["loc"][0]) if problem["loc"] else "?"
+        parts.append(f"{variables.get(where, where)}: {problem['msg']} (got {problem.get('input')!r})")
+    return "; ".join(parts)
+
+
+class Settings(_Declared):
+    """What the application does: folders, images, limits, caching, harvesting."""
+
+    images_dir: Path = setting(Path("images"), "BEELDPOST_IMAGES", "folder of source images",
+                               shown="`images/`")
+    manifests_dir: Path = setting(Path("manifests"), "BEELDPOST_MANIFESTS", "folder of item records",
+                                  shown="`manifests/`")
+    cache_dir: Path = setting(Path("var/cache"), "BEELDPOST_CACHE",
+                              "folder for derivatives (outside git)", shown="`var/cache/`")
+    viewers_dir: Path = setting(
+        Path("var/viewers"), "BEELDPOST_VIEWERS",
+        "folder of the built Mirador and Universal Viewer assets (`make viewers`; outside git)",
+        shown="`var/viewers/`")
+    public_base_url: OptionalText = setting(
+        None, "BEELDPOST_PUBLIC_URL",
+        "public base URL, e.g. `https://beeld.archief.nl`, when behind a proxy; otherwise ids "
+        "use the request's own host")
+    tile_size: int = setting(256, "BEELDPOST_TILE_SIZE", "tile size of derivatives and `info.json`",
+                             ge=64, le=4096)
+    # Below 90 libvips stores YCbCr with 4:2:0 chroma, a third of the size of its Q 90+
+    # RGB tiles and faster to decode, with no visible loss at this quality.
+    derivative_quality: int = setting(
+        88, "BEELDPOST_DERIVATIVE_QUALITY",
+        "JPEG quality of the stored tiles (below 90 libvips stores compact YCbCr 4:2:0 tiles)",
+        ge=1, le=100)
+    jpeg_quality: int = setting(85, "BEELDPOST_JPEG_QUALITY",
+                                "JPEG (and WebP) quality of served images", ge=1, le=100)
+    max_width: OptionalLimit = setting(None, "BEELDPOST_MAX_WIDTH", "`maxWidth`, advertised and enforced")
+    max_height: OptionalLimit = setting(None, "BEELDPOST_MAX_HEIGHT",
+                                        "`maxHeight`, advertised and enforced")
+    # A default area limit keeps `^` upscales and huge renders bounded in memory.
+    max_area: OptionalLimit = setting(100_000_000, "BEELDPOST_MAX_AREA",
+                                      "`maxArea` in pixels; `0` for none")
+    max_source_pixels: int = setting(
+        1_000_000_000, "BEELDPOST_MAX_SOURCE_PIXELS",
+        "sources above this many pixels are refused (checked on the header, before decoding)", gt=0)
+    heavy_pixels: int = setting(
+        4_000_000, "BEELDPOST_HEAVY_PIXELS",
+        "a render decoding more pixels than this is \"heavy\" (whole images, huge crops)", gt=0)
+    heavy_slots: int = setting(
+        1, "BEELDPOST_HEAVY_SLOTS",
+        "heavy renders running at once, shared by all workers (one leaves a core to tiles on 2 cores)",
+        ge=1)
+    heavy_queue: int = setting(
+        2, "BEELDPOST_HEAVY_QUEUE",
+        "heavy renders that may wait, per worker; beyond that `503` with `Retry-After`", ge=0)
+    render_timeout: float = setting(
+        20.0, "BEELDPOST_RENDER_TIMEOUT",
+        "seconds after its arrival (waiting for a slot included) before a heavy render is cut off (`503`)",
+        gt=0)
+    retry_after: int = setting(5, "BEELDPOST_RETRY_AFTER", "`Retry-After` seconds on a `503`", ge=0)
+    cache_max_age: int = setting(86400, "BEELDPOST_CACHE_MAX_AGE",
+                                 "`Cache-Control: max-age` of images, seconds", ge=0)
+    info_max_age: int = setting(3600, "BEELDPOST_INFO_MAX_AGE",
+                                "`Cache-Control: max-age` of `info.json`, seconds", ge=0)
+    response_cache: bool = setting(
+        True, "BEELDPOST_RESPONSE_CACHE",
+        "keep rendered images on disk (`responses/` in the cache folder) so a repeated request is "
+        "one file read; `off` for cold measurements", shown="`on`")
+    response_cache_mb: int = setting(
+        1024, "BEELDPOST_RESPONSE_CACHE_MB",
+        "size cap of the response cache in MB; least recently used answers are deleted first", ge=0)
+    open_images: int = setting(64, "BEELDPOST_OPEN_IMAGES", "opened pyramid levels each worker keeps",
+                               ge=1)
+    journal_file: OptionalPath = setting(
+        None, "BEELDPOST_JOURNAL",
+        "the Change Discovery activity journal (SQLite); keep it when clearing derivatives",
+        shown="`journal.sqlite3` in the cache folder")
+    journal_interval: float = setting(
+        5.0, "BEELDPOST_JOURNAL_INTERVAL",
+        "seconds between checks for changed records on discovery and sitemap requests (`0`: every request)",
+        ge=0)
+    discovery_page_size: int = setting(100, "BEELDPOST_DISCOVERY_PAGE_SIZE",
+                                       "activities per Change Discovery page", ge=1)
+    search_page_size: int = setting(
+        50, "BEELDPOST_SEARCH_PAGE_SIZE",
+        "search hits (Search 1.0) or annotations (2.0) per page of results", ge=1)
+    debug: bool = setting(False, "BEELDPOST_DEBUG", "Flask debug mode")
+
+    @field_validator("images_dir", "manifests_dir", "cache_dir", "viewers_dir", "journal_file")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        # Made absolute once, against the directory the server starts in.
+        return None if value is None else Path(os.path.abspath(value))
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+
+class ServerSettings(_Declared):
+    """How `beeldpost serve` runs gunicorn (server/gunicorn_conf.py reads these)."""
+
+    host: str = setting("127.0.0.1", "HOST", "where `beeldpost serve` listens (address)")
+    port: int = setting(8000, "PORT", "where `beeldpost serve` listens (port)", ge=0, le=65535)
+    workers: int = setting(2, "WEB_CONCURRENCY", "gunicorn worker processes", ge=1)
+    threads: int = setting(
+        24, "BEELDPOST_THREADS",
+        "threads per worker for renders and pages (enough that slow renders never hold them all)", ge=1)
+    malloc_arena_max: int = setting(
+        2, "MALLOC_ARENA_MAX",
+        "glibc malloc arenas per process (set by `beeldpost serve`; keeps RSS flat)", ge=1)
+    vips_concurrency: int = setting(
+        1, "VIPS_CONCURRENCY",
+        "libvips threads per render (parallelism comes from workers and threads)", ge=1)
+    timeout: int = setting(60, "BEELDPOST_TIMEOUT", "gunicorn worker timeout, seconds", ge=1)
+    access_log: OptionalText = setting(
+        None, "BEELDPOST_ACCESS_LOG",
+        "gunicorn's own access log (`-` for stdout); the app always logs one JSON line per request "
+        "to stderr")
+    log_level: str = setting("info", "BEELDPOST_LOG_LEVEL", "gunicorn log level")
+
+
+def markdown_table() -> str:
+    """The README's configuration table, from the declarations above."""
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for group in (Settings, ServerSettings):
+        for _name, variable, shown, description in group.documented():
+            lines.append(f"| `{variable}` | {shown} | {description} |")
+    return "\n".join(lines) + "\n"

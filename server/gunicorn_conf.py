@@ -11,18 +11,21 @@ import os
 import shutil
 import tempfile
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+from server.config import ServerSettings
+
+_settings = ServerSettings.from_env()
+bind = f"{_settings.host}:{_settings.port}"
+workers = _settings.workers
 worker_class = "server.gunicorn_worker.BeeldpostWorker"
 # Threads per worker for renders and pages. Enough that slow answers (heavy renders held
 # by admission control, mid-size derivatives, which it does not bound) cannot take them
 # all: a thumbnail waiting for a free thread waits behind a render. With 8, the soak's tiles waited 1.5 s at the median
 # behind thumbnails; with 24, 0.17 s, and tile throughput was unchanged (bench/README.md).
-threads = int(os.environ.get("BEELDPOST_THREADS", "24"))
+threads = _settings.threads
 # Parallelism comes from workers and threads; libvips' own thread pool per render would
 # only fight them for the same two cores. Read by libvips when a worker imports it.
-os.environ.setdefault("VIPS_CONCURRENCY", "1")
-timeout = int(os.environ.get("BEELDPOST_TIMEOUT", "60"))
+os.environ.setdefault("VIPS_CONCURRENCY", str(_settings.vips_concurrency))
+timeout = _settings.timeout
 graceful_timeout = 10
 # Seconds an idle keep-alive connection stays open. uvicorn starts counting when a
 # response is handed to the socket, not when the client has read it: a whole image
@@ -32,9 +35,9 @@ graceful_timeout = 10
 keepalive = 30
 # The app writes one JSON line per request itself (server/request_log.py); gunicorn's
 # own access log is off unless asked for.
-accesslog = os.environ.get("BEELDPOST_ACCESS_LOG") or None
+accesslog = _settings.access_log
 errorlog = "-"
-loglevel = os.environ.get("BEELDPOST_LOG_LEVEL", "info")
+loglevel = _settings.log_level
 # Request heads are bounded by the worker's protocol instead (gunicorn_worker.py:
 # 64 KB of request line and headers, 100 fields, else 431).
 

@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -524,6 +525,7 @@ class RecordStore:
     image_size: ImageSize
     _cache: dict[str, _Cached] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _by_image: tuple[float, object, dict[str, list[str]]] = (float("-inf"), None, {})
 
     def items(self) -> list[str]:
         """Every item that has a record file, valid or not, sorted."""
@@ -535,21 +537,21 @@ class RecordStore:
                       if name.endswith(RECORD_SUFFIX) and not name.startswith("."))
 
     def load(self, item: str) -> Record:
-        """The checked record of `item`; NotFound or BrokenRecord otherwise."""
-        if not ITEM_ID.match(item) or item not in self.items():
+        """The checked record of `item`; NotFound or BrokenRecord otherwise.
+
+        One stat of the item's own file, never a listing of the folder: the
+        identifier's grammar (ITEM_ID) already keeps it a plain file name.
+        """
+        if not ITEM_ID.match(item):
             raise NotFound(f"no item {item!r}; the collection at /iiif/collection lists them all.")
-        record = self._parsed(self.folder / f"{item}{RECORD_SUFFIX}")
-        # Checked on every load, not cached: an image can change without its record changing.
-        problems = self._image_problems(record)
-        if problems:
-            raise BrokenRecord(problems)
-        return record
+        return self._checked(self.folder / f"{item}{RECORD_SUFFIX}")
 
     def load_all(self) -> tuple[list[Record], list[BrokenRecord]]:
+        """Every record, checked: one listing of the folder, then each file once."""
         records, broken = [], []
         for item in self.items():
             try:
-                records.append(self.load(item))
+                records.append(self._checked(self.folder / f"{item}{RECORD_SUFFIX}"))
             except BrokenRecord as error:
                 broken.append(error)
             except NotFound:  # removed while we were reading
@@ -558,26 +560,12 @@ class RecordStore:
 
     def rights_for_image(self, identifier: str) -> str | None:
         """The rights URI of an image, when the records showing it agree on one."""
-        rights = set()
-        for item in self.items():
-            try:
-                record = self._parsed(self.folder / f"{item}{RECORD_SUFFIX}")
-            except (BrokenRecord, NotFound):
-                continue
-            if record.image == identifier:
-                rights.add(record.rights)
+        rights = {record.rights for record in self._showing(identifier)}
         return rights.pop() if len(rights) == 1 else None
 
     def policy_for_image(self, identifier: str) -> ImagePolicy:
         """The strictest cap and limits of the records showing this image."""
-        showing = []
-        for item in self.items():
-            try:
-                record = self._parsed(self.folder / f"{item}{RECORD_SUFFIX}")
-            except (BrokenRecord, NotFound):
-                continue
-            if record.image == identifier:
-                showing.append(record)
+        showing = self._showing(identifier)
 
         def strictest(name: str) -> int | None:
             values = [getattr(record, name) for record in showing if getattr(record, name)]
@@ -585,6 +573,54 @@ class RecordStore:
 
         return ImagePolicy(strictest("max_size"), strictest("max_width"),
                            strictest("max_height"), strictest("max_area"))
+
+    # The map of images to the records showing them is asked once per image while a
+    # collection is built; made anew for each, it read the whole folder every time.
+    # It is made again when the folder changes (a record added, removed or replaced)
+    # and at least every SHOWING_SECONDS (a record edited in place to show another
+    # image). Each record found is still checked against its file's stamp.
+    SHOWING_SECONDS = 2.0
+
+    def _showing(self, identifier: str) -> list[Record]:
+        """The parsed records whose image is `identifier`.
+        (The catalogue's index replaces this map.)"""
+        folder = _file_stamp(self.folder)
+        with self._lock:
+            made, stamp, by_image = self._by_image
+        if stamp != folder or time.monotonic() - made >= self.SHOWING_SECONDS:
+            by_image = {}
+            for item in self.items():  # one listing; parses are kept by file stamp
+                try:
+                    record = self._parsed(self.folder / f"{item}{RECORD_SUFFIX}")
+                except (BrokenRecord, NotFound):
+                    continue
+                by_image.setdefault(record.image, []).append(item)
+            with self._lock:
+                self._by_image = (time.monotonic(), folder, by_image)
+        showing = []
+        for item in by_image.get(identifier, ()):
+            try:
+                record = self._parsed(self.folder / f"{item}{RECORD_SUFFIX}")
+            except (BrokenRecord, NotFound):
+                continue
+            if record.image == identifier:
+                showing.append(record)
+        return showing
+
+    def _checked(self, path: Path) -> Record:
+        """The parsed record at `path`, checked against its image."""
+        try:
+            is_file = path.is_file()
+        except OSError:  # a name too long for the file system, for one
+            is_file = False
+        if not is_file:
+            raise NotFound(f"no item {path.stem!r}; the collection at /iiif/collection lists them all.")
+        record = self._parsed(path)
+        # Checked on every load, not cached: an image can change without its record changing.
+        problems = self._image_problems(record)
+        if problems:
+            raise BrokenRecord(problems)
+        return record
 
     def _image_problems(self, record: Record) -> list[Problem]:
         try:

@@ -22,7 +22,7 @@ def service(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiles")
     (root / "images").mkdir()
     textured(2000, 1300).jpegsave(str(root / "images" / "photo.jpg"), Q=92)
-    return ImageService(Settings(images_dir=root / "images", cache_dir=root / "cache"))
+    return ImageService(Settings.of(images_dir=root / "images", cache_dir=root / "cache"))
 
 
 def operations(service, path: str):
