@@ -2,7 +2,7 @@
 
 A JPEG stored turned or flipped (EXIF Orientation 3–8) cannot be turned upright while
 it is decoded top to bottom, so its derivative is built in two passes (see
-server/derivatives.py). This measures what that costs against the one-pass build of an
+beeldpost/image/derivatives.py). This measures what that costs against the one-pass build of an
 upright JPEG of the same pixels: each build runs in a fresh child process, whose peak
 RSS (ru_maxrss) and wall time are reported, with the most temporary disk it used.
 
@@ -55,8 +55,8 @@ def source_image(width: int, height: int, orientation: int) -> Path:
 
 def build(source_path: Path, cache_dir: Path) -> dict:
     """In the child: build the derivative exactly as the server does."""
-    from server.derivatives import DerivativeStore
-    from server.sources import SourceCatalog
+    from beeldpost.image.derivatives import DerivativeStore
+    from beeldpost.image.sources import SourceCatalog
 
     catalog = SourceCatalog(source_path.parent)
     source = catalog.lookup(source_path.stem)
@@ -129,7 +129,7 @@ def baseline(env_extra: dict[str, str]) -> float:
     """Peak RSS of a child that only imports the server: what every build starts from."""
     env = dict(os.environ, **env_extra)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE.parent), env.get("PYTHONPATH")]))
-    child = subprocess.Popen([sys.executable, "-c", "import server.derivatives"], env=env)
+    child = subprocess.Popen([sys.executable, "-c", "import beeldpost.image.derivatives"], env=env)
     _, _, usage = os.wait4(child.pid, 0)
     return usage.ru_maxrss / 1024
 

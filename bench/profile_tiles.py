@@ -51,7 +51,7 @@ import workloads  # noqa: E402
 CATEGORIES = [
     ("gunicorn access log", ("glogging.py", "Logger.access")),
     ("libvips pixel work waited on in jpegsave_buffer (decode+crop/resize+encode)",
-     ("jpegsave_buffer", "encode (server/processor.py")),
+     ("jpegsave_buffer", "encode (beeldpost/image/processor.py")),
     ("pyvips calls building the pipeline (open/crop/resize: cffi, GObject)", ("pyvips/",)),
     ("ETag / hashing (sha256)", ("strong_etag", "hashlib")),
     ("resolve: listing/stat/content hash/derivative check", ("ImageService.resolve",)),
@@ -284,7 +284,7 @@ def micro(lines: list[str], repeat: int) -> None:
 def app_overhead(lines: list[str], repeat: int) -> None:
     from werkzeug.test import EnvironBuilder
 
-    from server import create_app
+    from beeldpost import create_app
 
     app = create_app({"images_dir": run.WORK / "images", "cache_dir": run.WORK / "cache"})
     service = app.extensions["beeldpost.images"]

@@ -2,7 +2,7 @@
 
 A minimal reader used by bench/profile_tiles.py to measure what "serve a stored
 tile without decode and re-encode" costs, independent of the server's own
-implementation (server/stored_tiles.py):
+implementation (beeldpost/image/stored_tiles.py):
 parse the TIFF's directories once (tile offsets, byte counts, the shared
 JPEGTables), then a tile is one pread() plus splicing the tables into the tile's
 abbreviated JPEG stream. libvips writes JPEG-in-TIFF tiles as YCbCr without an

@@ -106,11 +106,11 @@ def prepare_image() -> tuple[Path, int, int]:
 
     source = testimage.ensure(WORK / "images" / "bench.jpg")
     env = dict(os.environ, BEELDPOST_IMAGES=str(WORK / "images"), BEELDPOST_CACHE=str(WORK / "cache"))
-    subprocess.run([sys.executable, "-m", "server.cli", "ingest", "bench"], cwd=REPO, env=env,
+    subprocess.run([sys.executable, "-m", "beeldpost.cli", "ingest", "bench"], cwd=REPO, env=env,
                    check=True, stderr=subprocess.DEVNULL)
     # The derivative's path, as Beeldpost itself computes it.
-    from server.config import Settings
-    from server.images import ImageService
+    from beeldpost.settings import Settings
+    from beeldpost.image.service import ImageService
 
     service = ImageService(Settings.from_env(env))
     resolved = service.resolve("bench")

@@ -1,6 +1,6 @@
 """Start and stop the two servers under test, both on 127.0.0.1 with 2 worker processes.
 
-Beeldpost: `beeldpost serve`, i.e. gunicorn with server/gunicorn_conf.py (the
+Beeldpost: `beeldpost serve`, i.e. gunicorn with beeldpost/http/gunicorn_conf.py (the
 production configuration), WEB_CONCURRENCY=2.
 
 IIPImage: Debian's iipimage-server (iipsrv 1.1, a FastCGI program) spawned by
@@ -132,12 +132,12 @@ def beeldpost(repo: Path, work: Path, response_cache: bool, logs: Path,
     env.pop("BEELDPOST_DEBUG", None)
     env.update(extra_env or {})
     suffix = "warm" if response_cache else "cold"
-    command = [sys.executable, "-m", "server.cli", "serve", "--host", HOST, "--port", str(port),
+    command = [sys.executable, "-m", "beeldpost.cli", "serve", "--host", HOST, "--port", str(port),
                "--workers", "2"]
     server = Server("Beeldpost", port, "/iiif/2/bench/", command, env,
                     logs / f"beeldpost-{suffix}.log", cwd=repo)
     server.description = {
-        "command": "beeldpost serve --workers 2 (gunicorn, server/gunicorn_conf.py)",
+        "command": "beeldpost serve --workers 2 (gunicorn, beeldpost/http/gunicorn_conf.py)",
         "env": {k: env[k] for k in sorted(env) if k.startswith(("BEELDPOST_", "WEB_CONCURRENCY",
                                                                   "VIPS_", "GUNICORN_"))},
     }

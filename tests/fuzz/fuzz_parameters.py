@@ -12,9 +12,9 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from server.errors import BeeldpostError
-    from server.operations import Limits, resolve
-    from server.parameters import parse_image_request
+    from beeldpost.errors import BeeldpostError
+    from beeldpost.image.operations import Limits, resolve
+    from beeldpost.image.parameters import parse_image_request
 
 LIMITS = Limits(max_area=100_000_000)
 

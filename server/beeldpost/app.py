@@ -1,0 +1,87 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Mapping
+
+from flask import Flask
+
+from .catalogue.journal import Journal, journal_path
+from .catalogue.records import RecordStore
+from .harvest import discovery, edm
+from .harvest import sitemap as harvest
+from .http import compression, health, metrics, request_log
+from .http.image_api import ImageApi
+from .http.responses import add_cors, install_error_handlers
+from .image.service import ImageService
+from .pages import views as pages
+from .presentation.routes import make_blueprint as make_presentation_blueprint
+from .search import content_search as search
+from .settings import Settings
+
+
+def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
+    """Build the app from Settings, a mapping of setting overrides, or the environment."""
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = Settings.from_env()
+        if config:
+            settings = settings.with_overrides(**dict(config))
+
+    # Pages' styles and scripts are served as the app's static files (/static/...).
+    app = Flask(__name__, static_folder="pages/static")
+    app.config["BEELDPOST"] = settings
+    app.config["DEBUG"] = settings.debug
+    # `//` and trailing slashes are part of what a client asked; never rewrite them.
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
+
+    images = ImageService(settings)
+    records = make_record_store(settings, images)
+    # info.json (3.0) states the rights of the item showing the image.
+    images.rights_for = records.rights_for_image
+    # A record's size cap and limits shape its image's public service.
+    images.policy_for = records.policy_for_image
+    app.extensions["beeldpost.images"] = images
+    app.extensions["beeldpost.records"] = records
+    # Change Discovery: what changed in the records, kept in SQLite across restarts.
+    journal = Journal(journal_path(settings), records, images, settings.journal_interval)
+    app.extensions["beeldpost.journal"] = journal
+
+    app.register_blueprint(make_presentation_blueprint())
+
+    app.register_blueprint(health.make_blueprint())
+    # Web pages (collection, item pages with Mirador / UV, embed, oEmbed) and framing rules.
+    pages.install(app)
+    # Harvesting and search: Change Discovery, EDM / JSON-LD records, Presentation 2.1,
+    # Content Search 1.0 and 2.0, sitemap.xml and robots.txt.
+    for module in (discovery, edm, search, harvest):
+        app.register_blueprint(module.make_blueprint())
+
+    # after_request hooks run in reverse order: CORS first, then metrics, then the log line.
+    request_log.install(app)
+    metrics.install(app)
+    app.after_request(add_cors)
+    compression.install(app)  # runs before the hooks above: the log counts gzipped bytes
+    install_error_handlers(app)
+    if not app.debug:
+        logging.getLogger("beeldpost").setLevel(logging.INFO)
+    # The Image API (everything under /iiif/3/ and /iiif/2/) is answered in front of
+    # Flask, from the WSGI environ: http/image_api.py.
+    app.wsgi_app = ImageApi(images, settings.public_base_url, app.wsgi_app)
+    # Changes made while the server was down are journalled at start, off the request path.
+    journal.scan_in_background()
+    return app
+
+
+def make_record_store(settings: Settings, images: ImageService) -> RecordStore:
+    """Records checked against the images as the image service serves them."""
+
+    def image_size(identifier: str) -> tuple[int, int]:
+        resolved = images.resolve(identifier)
+        # Records place people on the canvas, which keeps the full image's coordinates.
+        return resolved.full_width, resolved.full_height
+
+    return RecordStore(settings.manifests_dir, image_size)

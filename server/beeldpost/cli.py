@@ -1,0 +1,162 @@
+"""The `beeldpost` command: ingest, check, serve."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import time
+
+from pydantic import ValidationError
+
+from .app import make_record_store
+from .errors import BeeldpostError
+from .image.service import ImageService
+from .presentation.manifests import ImageFacts, Urls, build_manifest
+from .settings import ServerSettings, Settings, markdown_table
+
+
+def _progress(done: int, total: int, label: str, started: float) -> None:
+    width = 30
+    filled = int(width * done / total) if total else width
+    elapsed = time.monotonic() - started
+    line = f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {elapsed:5.1f}s {label[:40]:<40}"
+    sys.stderr.write(line)
+    sys.stderr.flush()
+
+
+def ingest(settings: Settings, identifiers: list[str] | None = None) -> int:
+    """Build every missing pyramidal derivative now, so no visitor waits for one."""
+    images = ImageService(settings)
+    wanted = identifiers or images.catalog.identifiers()
+    failures = 0
+    started = time.monotonic()
+    for done, identifier in enumerate(wanted):
+        _progress(done, len(wanted), identifier, started)
+        try:
+            images.resolve(identifier)
+        except BeeldpostError as error:
+            failures += 1
+            sys.stderr.write(f"\n{identifier}: {error.message}\n")
+    _progress(len(wanted), len(wanted), "done", started)
+    sys.stderr.write(f"\n{len(wanted) - failures} of {len(wanted)} images ready"
+                     f" in {settings.cache_dir}\n")
+    if not identifiers:  # a full ingest also brings the Change Discovery journal up to date
+        journal(settings, quiet=True)
+    return 1 if failures else 0
+
+
+def journal(settings: Settings, quiet: bool = False) -> int:
+    """Compare the records with the activity journal now and print what it recorded."""
+    from .catalogue.journal import Journal, journal_path
+
+    images = ImageService(settings)
+    store = Journal(journal_path(settings), make_record_store(settings, images), images)
+    try:
+        written = store.scan()
+    except BeeldpostError as error:
+        sys.stderr.write(f"journal: {error.message}\n")
+        return 1
+    if not quiet:
+        for activity in written:
+            print(f"{activity.end_time}  {activity.type:6}  {activity.kind:10}  {activity.item}")
+    sys.stderr.write(f"{len(written)} new activities, {store.count()} in {store.path}\n")
+    return 0
+
+
+def check(settings: Settings) -> int:
+    """Check every record in the manifests folder; one line per problem, exit 1 on any.
+
+    Records are checked against their images as the server would serve them, so
+    missing derivatives are built first (as `ingest` would). Each valid record's
+    manifest is also built, which checks it against the Presentation 3 models.
+    """
+    images = ImageService(settings)
+    records = make_record_store(settings, images)
+    # The store logs each broken record as a warning for the server's log; here the
+    # problems are the output itself, printed once below.
+    records_log = logging.getLogger("beeldpost.catalogue.records")
+    level = records_log.level
+    records_log.setLevel(logging.ERROR)
+    try:
+        valid, broken = records.load_all()
+    finally:
+        records_log.setLevel(level)
+    problems = [str(problem) for error in broken for problem in error.problems]
+    urls = Urls(settings.public_base_url or "http://localhost")
+    buildable = 0
+    for record in valid:
+        try:
+            build_manifest(record, ImageFacts.of(images, record.image), urls)
+            buildable += 1
+        except ValidationError as error:
+            problems.append(f"{record.file}: (manifest): does not make a valid manifest: "
+                            f"{str(error).splitlines()[0]}")
+    for line in problems:
+        print(line)
+    total = len(valid) + len(broken)
+    sys.stderr.write(f"{buildable} of {total} records in {settings.manifests_dir} are fine\n")
+    return 1 if problems else 0
+
+
+def serve(host: str, port: int, workers: int | None) -> int:
+    """Run gunicorn with the production settings in beeldpost/http/gunicorn_conf.py."""
+    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn")
+    if gunicorn is None:
+        sys.stderr.write("gunicorn is not installed (pip install beeldpost installs it)\n")
+        return 2
+    os.environ["HOST"], os.environ["PORT"] = host, str(port)
+    # glibc gives every thread its own malloc arena by default; with 24 threads per
+    # worker and libvips' large short-lived buffers that fragments memory and makes
+    # RSS creep. Two arenas keep it flat. (Read at process start, hence set here.)
+    os.environ.setdefault("MALLOC_ARENA_MAX", str(ServerSettings.from_env().malloc_arena_max))
+    if workers:
+        os.environ["WEB_CONCURRENCY"] = str(workers)
+    arguments = [gunicorn, "--config", "python:beeldpost.http.gunicorn_conf", "beeldpost:create_app()"]
+    os.execv(gunicorn, arguments)
+    return 0  # not reached
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="beeldpost", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    ingest_parser = commands.add_parser("ingest", help="build pyramidal derivatives ahead of time")
+    ingest_parser.add_argument("identifiers", nargs="*", help="only these (default: all)")
+    commands.add_parser("check", help="check every record in the manifests folder")
+    commands.add_parser("journal", help="record changed records as Change Discovery activities")
+    serve_parser = commands.add_parser("serve", help="serve with gunicorn")
+    serve_parser.add_argument("--host", help="address to listen on (default: HOST, 127.0.0.1)")
+    serve_parser.add_argument("--port", type=int, help="port to listen on (default: PORT, 8000)")
+    serve_parser.add_argument("--workers", type=int, default=None)
+    settings_parser = commands.add_parser("settings",
+                                          help="list the settings and their environment variables")
+    settings_parser.add_argument("--markdown", action="store_true",
+                                 help="print the README's configuration table instead")
+    arguments = parser.parse_args(argv)
+
+    try:
+        settings = Settings.from_env()
+        server = ServerSettings.from_env()
+    except ValueError as error:
+        parser.error(str(error))
+    if arguments.command == "ingest":
+        return ingest(settings, arguments.identifiers)
+    if arguments.command == "check":
+        return check(settings)
+    if arguments.command == "journal":
+        return journal(settings)
+    if arguments.command == "serve":
+        return serve(arguments.host or server.host, arguments.port or server.port, arguments.workers)
+    if arguments.markdown:
+        sys.stdout.write(markdown_table())
+        return 0
+    for group in (settings, server):
+        for name, variable, _default, description in group.documented():
+            print(f"{variable:32} {getattr(group, name)!s:40} {description}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Errors that carry their HTTP status and a plain-language explanation.
+
+The core raises these; the HTTP layer turns them into short text/plain answers
+(with CORS, like every response) so viewers can show them and never see HTML.
+"""
+
+from __future__ import annotations
+
+
+class BeeldpostError(Exception):
+    status = 500
+    title = "Internal Server Error"
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.headers = headers or {}
+
+
+class BadRequest(BeeldpostError):
+    status = 400
+    title = "Bad Request"
+
+
+class NotFound(BeeldpostError):
+    status = 404
+    title = "Not Found"
+
+
+class MethodNotAllowed(BeeldpostError):
+    status = 405
+    title = "Method Not Allowed"
+
+
+class NotImplementedFeature(BeeldpostError):
+    status = 501
+    title = "Not Implemented"
+
+
+class SourceError(BeeldpostError):
+    """A source file that exists but cannot be turned into an image.
+
+    Answered 404-like from the client's point of view would hide a broken archive
+    file from its keepers, so it gets its own status: the request was fine, the
+    file is not.
+    """
+
+    status = 422
+    title = "Unprocessable Source Image"
+
+
+class Overloaded(BeeldpostError):
+    """Admission control: a heavy render past this worker's bound. Retry later."""
+
+    status = 503
+    title = "Service Unavailable"

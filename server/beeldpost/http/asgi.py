@@ -1,0 +1,80 @@
+"""The ASGI face of the app: tiles from an event loop, everything else on threads.
+
+Under gunicorn's thread worker each request paid about 0.35 ms of CPU to the HTTP
+layer alone (pure-Python parsing, a hand-off between threads), more than serving a
+stored tile costs. uvicorn parses with llhttp in C on one event loop for 0.06 ms
+(bench/README.md). So Image API requests that can be answered with what the worker
+already holds (info.json, a tile that is a stored tile's own bytes, a kept render,
+a 304) are answered right on the loop; those that need a render, a record read or a
+derivative go to a bounded thread pool, and the rest of the app (pages,
+manifests, search...) runs as the WSGI app it is, on the same pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+from a2wsgi import WSGIMiddleware
+from a2wsgi.wsgi import build_environ
+from flask import Flask
+
+from ..image.response_cache import KeptFile
+from ..image.service import NotAtHand
+from .image_api import ImageApi
+
+
+def _raw_uri(scope: dict) -> str:
+    """The request target as sent (gunicorn's RAW_URI): identifiers may hold %2F."""
+    raw = scope.get("raw_path") or scope["path"].encode("utf-8")
+    query = scope.get("query_string") or b""
+    return (raw + b"?" + query if query else raw).decode("latin-1")
+
+
+class AsgiFront:
+    def __init__(self, app: Flask, threads: int):
+        image_api = app.wsgi_app
+        if not isinstance(image_api, ImageApi):
+            raise TypeError("create_app() installs the Image API layer as app.wsgi_app")
+        self.image_api = image_api
+        self._wsgi = WSGIMiddleware(self._with_raw_uri, workers=threads)
+        self.executor: ThreadPoolExecutor = self._wsgi.executor  # one pool bounds all threads
+
+    def _with_raw_uri(self, environ: dict, start_response):
+        environ["RAW_URI"] = _raw_uri(environ["asgi.scope"])
+        return self.image_api(environ, start_response)
+
+    async def __call__(self, scope: dict, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self._wsgi(scope, receive, send)
+            return
+        environ = build_environ(scope, None)
+        environ["RAW_URI"] = _raw_uri(scope)
+        exchange = self.image_api.exchange(environ)
+        if exchange is None:
+            await self._wsgi(scope, receive, send)
+            return
+        try:
+            status, headers, body = self.image_api.respond(exchange, at_hand=True)
+        except NotAtHand:  # the thread goes on where the event loop stopped
+            status, headers, body = await asyncio.get_running_loop().run_in_executor(
+                self.executor, self.image_api.respond, exchange)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(name.lower().encode("latin-1"), value.encode("latin-1"))
+                                for name, value in headers]})
+        if isinstance(body, KeptFile):
+            await self._stream(body, send)
+        else:
+            await send({"type": "http.response.body", "body": body})
+
+    async def _stream(self, kept: KeptFile, send) -> None:
+        """A large kept answer chunk by chunk: memory per response stays one chunk,
+        as uvicorn's send waits while the socket's buffer is full."""
+        loop = asyncio.get_running_loop()
+        try:
+            while chunk := await loop.run_in_executor(self.executor, kept.read_chunk):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            kept.close()
+

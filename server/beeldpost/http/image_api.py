@@ -1,0 +1,308 @@
+"""The Image API's HTTP layer, 3.0 under /iiif/3 and 2.1 under /iiif/2: the only one.
+
+Every request below those prefixes is answered here, straight from the WSGI environ,
+whichever server runs the app: `info.json`, image requests, the base URI's 303 to
+`info.json`, CORS preflights, and the 400/404/405 answers to everything else. Flask
+never sees them (a viewer asks for hundreds of tiles, and Flask's routing, request
+objects and hooks would cost more CPU than serving a stored tile). Everything else
+goes on to Flask (`fallback`).
+
+The work per request is small and done once: routing makes an Exchange; the image
+core's Plan (image/plan.py) decides level, crop, renderer and cache key; the answer
+follows from those. `respond(exchange, at_hand=True)` answers only from what the
+worker already holds and raises NotAtHand otherwise: asgi.py calls it so on its event
+loop, then `respond(exchange)` on a thread, which goes on from where the first try
+stopped (nothing parsed, hashed or looked up twice).
+
+The info.json body is kept per (version, image, base URL, media type, what it
+describes), so a repeated request skips building and serialising it.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import format_datetime
+from typing import Callable, Iterable
+
+from ..errors import BadRequest, BeeldpostError, MethodNotAllowed, NotFound
+from ..etags import strong_etag
+from ..image.info import VERSION_2, VERSION_3, ApiVersion, info_document, service_url
+from ..image.parameters import FORMATS, ImageRequest, parse_image_request
+from ..image.plan import Plan
+from ..image.response_cache import KeptFile
+from ..image.service import ImageService, NotAtHand, ResolvedImage
+from . import metrics, request_log
+from .compression import entity_tags, gzip_selected
+from .conditional import current_tag
+from .cors import ALLOWED_METHODS, cors_headers
+from .negotiation import json_ld_mimetype
+from .responses import (
+    environ_base_url,
+    environ_path_segments,
+    error_parts,
+    http_date,
+    json_body,
+)
+
+log = logging.getLogger(__name__)
+
+StartResponse = Callable[..., object]
+Headers = list[tuple[str, str]]
+Answer = tuple[int, Headers, bytes | KeptFile]
+
+STATUS_LINES = {200: "200 OK", 303: "303 SEE OTHER", 304: "304 NOT MODIFIED",
+                400: "400 BAD REQUEST", 404: "404 NOT FOUND", 405: "405 METHOD NOT ALLOWED",
+                413: "413 REQUEST ENTITY TOO LARGE", 422: "422 UNPROCESSABLE ENTITY",
+                500: "500 INTERNAL SERVER ERROR", 501: "501 NOT IMPLEMENTED",
+                503: "503 SERVICE UNAVAILABLE"}
+DOCUMENTS_KEPT = 256  # info.json bodies kept per worker
+PREFIXES = (VERSION_3.prefix + "/", VERSION_2.prefix + "/")
+
+
+@dataclass
+class Exchange:
+    """One request to the Image API and how far its answer got."""
+
+    environ: dict
+    version: ApiVersion
+    route: str  # for metrics and the log: iiif3.image, iiif2.info, …
+    answer: Callable[["Exchange", bool], Answer]
+    segments: list[str] = field(default_factory=list)
+    # Filled in as the answer is worked out, so a second try goes on from there.
+    parsed: ImageRequest | None = None
+    resolved: ResolvedImage | None = None
+    plan: Plan | None = None
+    headers: Headers | None = None
+
+
+class _Document:
+    """One info.json representation, with its gzipped twin made on first demand."""
+
+    __slots__ = ("body", "mimetype", "etag", "_gzipped")
+
+    def __init__(self, body: bytes, mimetype: str):
+        self.body, self.mimetype = body, mimetype
+        self.etag = strong_etag(body, mimetype)
+        self._gzipped: bytes | None = None
+
+    @property
+    def gzipped(self) -> bytes:
+        if self._gzipped is None:
+            self._gzipped = gzip.compress(self.body, compresslevel=6, mtime=0)
+        return self._gzipped
+
+
+class ImageApi:
+    """WSGI middleware in front of the Flask app (`fallback` is Flask's own wsgi_app)."""
+
+    def __init__(self, images: ImageService, public_base_url: str | None,
+                 fallback: Callable[[dict, StartResponse], Iterable[bytes]]):
+        self.images = images
+        self.public_base_url = public_base_url
+        self.fallback = fallback
+        self._documents: dict[tuple, _Document] = {}
+        self._documents_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ routing
+
+    def __call__(self, environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+        exchange = self.exchange(environ)
+        if exchange is None:
+            return self.fallback(environ, start_response)
+        status, headers, body = self.respond(exchange)
+        start_response(STATUS_LINES.get(status) or f"{status} ERROR", headers)
+        return body if isinstance(body, KeptFile) else [body]
+
+    def exchange(self, environ: dict) -> Exchange | None:
+        """The Image API request this is, or None when it is not one (Flask answers)."""
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(PREFIXES):
+            return None
+        version = VERSION_3 if path[6] == "3" else VERSION_2
+        name = f"iiif{version.number}"
+        method = environ.get("REQUEST_METHOD")
+        if method == "OPTIONS":
+            return Exchange(environ, version, f"{name}.options", _preflight)
+        if method not in ("GET", "HEAD"):
+            return Exchange(environ, version, f"{name}.dispatch", _not_allowed)
+        segments = environ_path_segments(environ, version.prefix)
+        if segments is None:
+            return Exchange(environ, version, f"{name}.dispatch", _not_utf8)
+        if len(segments) == 5:
+            return Exchange(environ, version, f"{name}.image", self._image, segments)
+        if len(segments) == 2 and segments[1] == "info.json":
+            return Exchange(environ, version, f"{name}.info", self._info, segments)
+        if len(segments) == 1 or (len(segments) == 2 and segments[1] == ""):
+            return Exchange(environ, version, f"{name}.redirect", self._redirect, segments)
+        return Exchange(environ, version, f"{name}.dispatch", _malformed, segments)
+
+    def respond(self, exchange: Exchange, at_hand: bool = False) -> Answer:
+        """Status, headers and body (empty for HEAD; a large kept answer as a
+        KeptFile to stream and close), logged and counted.
+
+        With `at_hand`, answers only what needs no disk work beyond a read and no
+        decode (NotAtHand otherwise, before anything is logged): an event loop calls
+        it so, and the same exchange is then answered on a thread.
+        """
+        started = time.perf_counter()
+        environ = exchange.environ
+        try:
+            status, headers, body = exchange.answer(exchange, at_hand)
+        except NotAtHand:
+            raise
+        except BeeldpostError as error:
+            status, headers, body = error_parts(error.status, error.title, error.message,
+                                                error.headers)
+        except Exception:  # never a bare 500 page, as in responses.install_error_handlers
+            log.exception("unexpected error on %s", environ.get("PATH_INFO", ""))
+            status, headers, body = error_parts(
+                500, "Internal Server Error",
+                "the server failed to answer this request; it has been logged.")
+        headers.extend(cors_headers(environ))
+        if status != 304:  # as werkzeug: a 304 has neither length nor Last-Modified
+            headers.append(("Content-Length", str(len(body))))
+        method = environ["REQUEST_METHOD"]
+        self._record(environ, exchange.route, method, status, len(body), started)
+        if method == "HEAD":
+            if isinstance(body, KeptFile):
+                body.close()
+            return status, headers, b""
+        return status, headers, body
+
+    # ------------------------------------------------------------------ answers
+
+    def _image(self, exchange: Exchange, at_hand: bool) -> Answer:
+        images = self.images
+        if exchange.plan is None:
+            identifier, region, size, rotation, quality_format = exchange.segments
+            if exchange.parsed is None:
+                # Grammar first: garbage is refused without touching the disk.
+                exchange.parsed = parse_image_request(region, size, rotation, quality_format,
+                                                      exchange.version.number)
+            resolved = images.resolve(identifier, at_hand)
+            ops = images.operations(resolved, exchange.parsed)
+            version = exchange.version
+            plan = images.plan(resolved, ops, ops.canonical_path(version.number))
+            service = service_url(self._base_url(exchange.environ), version, identifier)
+            modified, modified_text = _last_modified(resolved.source.mtime_ns)
+            exchange.headers = [
+                ("Link", f'<{service}/{plan.canonical}>;rel="canonical", '
+                         f'<{version.profile}>;rel="profile"'),
+                ("ETag", f'"{plan.key}"'),
+                ("Last-Modified", modified_text),
+                ("Cache-Control", f"public, max-age={images.settings.cache_max_age}"),
+                ("Vary", "Accept"),
+            ]
+            exchange.plan = plan
+            if current_tag(exchange.environ, (plan.key,), modified) is not None:
+                return 304, _without_last_modified(exchange.headers), b""
+        # A 304 costs no render. HEAD renders like GET so Content-Length is true.
+        plan = exchange.plan
+        body, origin = images.answer(plan, at_hand)
+        headers = [("Content-Type", FORMATS[plan.ops.format]), *exchange.headers,
+                   ("X-Beeldpost-Cache", origin)]
+        return 200, headers, body
+
+    def _info(self, exchange: Exchange, at_hand: bool) -> Answer:
+        identifier = exchange.segments[0]
+        version, environ = exchange.version, exchange.environ
+        images = self.images
+        resolved = images.resolve(identifier, at_hand)
+        rights = images.rights(identifier, at_hand) if version.number == 3 else None
+        base = self._base_url(environ)
+        mimetype = json_ld_mimetype(environ.get("HTTP_ACCEPT", ""), version.context)
+        key = (version.number, identifier, base, mimetype, resolved.content_hash,
+               resolved.width, resolved.height, resolved.limits, rights,
+               images.settings.tile_size)
+        document = self._documents.get(key)
+        if document is None:
+            built = info_document(version, resolved, images.settings.tile_size,
+                                  service_url(base, version, identifier), rights)
+            document = _Document(json_body(built), mimetype)
+            with self._documents_lock:
+                if len(self._documents) >= DOCUMENTS_KEPT:
+                    self._documents.clear()
+                self._documents[key] = document
+        modified, modified_text = _last_modified(resolved.source.mtime_ns)
+        body = document.body
+        gzipped = gzip_selected(environ, document.mimetype, len(body))
+        tags = entity_tags(document.etag, document.mimetype, gzipped)
+        held = current_tag(environ, tags, modified)
+        headers = [
+            ("Link", f'<{version.profile}>;rel="profile"'),
+            ("ETag", f'"{held or tags[0]}"'),
+            ("Last-Modified", modified_text),
+            ("Cache-Control", f"public, max-age={images.settings.info_max_age}"),
+            ("Vary", "Accept, Accept-Encoding"),
+        ]
+        if held is not None:
+            return 304, _without_last_modified(headers), b""
+        if gzipped:
+            body = document.gzipped
+            headers.append(("Content-Encoding", "gzip"))
+        headers.insert(0, ("Content-Type", document.mimetype))
+        return 200, headers, body
+
+    def _redirect(self, exchange: Exchange, at_hand: bool) -> Answer:
+        """The base URI (with or without its slash) is a 303 to its info.json."""
+        identifier = exchange.segments[0]
+        self.images.resolve(identifier, at_hand)  # 404 for unknown identifiers
+        target = f"{service_url(self._base_url(exchange.environ), exchange.version, identifier)}/info.json"
+        return 303, [("Content-Type", "text/plain; charset=utf-8"), ("Location", target),
+                     ("Vary", "Accept-Encoding")], f"303 See Other: {target}\n".encode("utf-8")
+
+    # ------------------------------------------------------------------ helpers
+
+    def _base_url(self, environ: dict) -> str:
+        return self.public_base_url or environ_base_url(environ)
+
+    @staticmethod
+    def _record(environ: dict, route: str, method: str, status: int, size: int,
+                started: float) -> None:
+        """The metrics and the JSON log line Flask's hooks write (metrics.py, request_log.py)."""
+        elapsed = time.perf_counter() - started
+        metrics.answered(route, method, status, elapsed)
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+        query = environ.get("QUERY_STRING")
+        request_log.write(method, f"{path}?{query}" if query else path, status,
+                          round(elapsed * 1000, 2), size, route, environ.get("REMOTE_ADDR"),
+                          environ.get("HTTP_USER_AGENT"))
+
+
+def _preflight(exchange: Exchange, at_hand: bool) -> Answer:
+    """A CORS preflight (asked before `Accept: application/ld+json` requests)."""
+    return 200, [("Allow", ALLOWED_METHODS), ("Vary", "Accept")], b""
+
+
+def _not_allowed(exchange: Exchange, at_hand: bool) -> Answer:
+    raise MethodNotAllowed(f"{exchange.environ.get('REQUEST_METHOD')} is not allowed here; "
+                           "use GET or HEAD.", headers={"Allow": ALLOWED_METHODS})
+
+
+def _not_utf8(exchange: Exchange, at_hand: bool) -> Answer:
+    raise NotFound("the identifier is not valid UTF-8 once decoded.")
+
+
+def _malformed(exchange: Exchange, at_hand: bool) -> Answer:
+    if len(exchange.segments) in (3, 4):
+        raise BadRequest(
+            "an image request needs {identifier}/{region}/{size}/{rotation}/{quality}.{format}.")
+    # More segments: an identifier with unescaped slashes, which names nothing here.
+    raise NotFound("no such image (identifiers containing '/' must be escaped as %2F).")
+
+
+@functools.lru_cache(maxsize=1024)
+def _last_modified(mtime_ns: int) -> tuple[datetime, str]:
+    """A source's modification time and its Last-Modified text (formatted once)."""
+    modified = http_date(mtime_ns)
+    return modified, format_datetime(modified, usegmt=True)
+
+
+def _without_last_modified(headers: Headers) -> Headers:
+    return [(name, value) for name, value in headers if name != "Last-Modified"]

@@ -1,0 +1,401 @@
+"""Pyramidal TIFF derivatives: built once per source content, read tile by tile.
+
+Every source (JPEG, PNG, TIFF, JPEG 2000) is normalised once into a tiled,
+pyramidal TIFF with JPEG tiles, upright and in sRGB. Derivatives are keyed by the
+source's SHA-256 and the recipe, so replacing a file never serves stale pixels,
+and written to a temporary file then renamed, so a crash never leaves half a file
+where a reader can find it. Requests then read only the level and the tiles they need.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyvips
+from PIL import Image as PILImage
+
+from .. import counters
+from ..errors import SourceError
+from .sources import Source
+
+log = logging.getLogger(__name__)
+
+# Bump when the recipe below changes, so existing derivatives are rebuilt.
+RECIPE_VERSION = 1
+
+# Sources libvips cannot read in the pyvips-binary build are decoded by Pillow.
+PILLOW_EXTENSIONS = (".jp2", ".j2k", ".jpf", ".jpx")
+
+# Only libvips' fuzzed, trusted loaders (JPEG, PNG, TIFF, WebP, …) may open files.
+pyvips.block_untrusted_set(True)
+# No libvips operation cache: it would share one pipeline between identical requests,
+# so a render stopped at one request's deadline would poison the others (and later
+# ones), and it holds memory we bound ourselves. Opened files are kept by OpenedLevels.
+pyvips.cache_set_max(0)
+
+
+@dataclass(frozen=True)
+class Pyramid:
+    """A derivative's levels: level k is the image shrunk by 2**k (sizes floored)."""
+
+    path: Path
+    levels: tuple[tuple[int, int], ...]
+
+    @property
+    def width(self) -> int:
+        return self.levels[0][0]
+
+    @property
+    def height(self) -> int:
+        return self.levels[0][1]
+
+
+class SourceTooLarge(SourceError):
+    """Refused on its header: more pixels than this server will decode."""
+
+
+def _guard_size(path: Path, width: int, height: int, max_pixels: int) -> None:
+    """Checked on the header, before a single pixel is decoded."""
+    if width <= 0 or height <= 0:
+        raise SourceError(f"Source image {path.name!r} has no pixels ({width}×{height}).")
+    if width * height > max_pixels:
+        message = (f"Source image {path.name!r} is {width}×{height} = {width * height:,} pixels, "
+                   f"above the limit of {max_pixels:,} (BEELDPOST_MAX_SOURCE_PIXELS).")
+        log.error("refused source: %s", message)
+        raise SourceTooLarge(message)
+
+
+# EXIF orientations 1 (as stored) and 2 (mirrored, each row on its own) can be applied
+# while a source is decoded top to bottom. These others (turned or flipped upside down
+# or sideways) need rows from the bottom, or columns, which a sequential JPEG or PNG
+# decoder cannot give ("out of order read"): the build applies them in a second pass.
+TURNED_ORIENTATIONS = (3, 4, 5, 6, 7, 8)
+
+
+def orientation(image: pyvips.Image) -> int:
+    """The EXIF orientation libvips read from the source (1 when there is none)."""
+    return image.get("orientation") if "orientation" in image.get_fields() else 1
+
+
+def oriented(image: pyvips.Image, value: int) -> pyvips.Image:
+    """`image` turned upright as EXIF orientation `value` says (libvips' autorot: all eight)."""
+    if value not in (2, *TURNED_ORIENTATIONS):
+        return image  # 1, or not an orientation at all: as stored
+    tagged = image.copy()
+    tagged.set_type(pyvips.GValue.gint_type, "orientation", value)
+    return tagged.autorot()
+
+
+def _rgb(picture: PILImage.Image) -> PILImage.Image:
+    if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
+        picture = picture.convert("RGBA")
+        flattened = PILImage.new("RGB", picture.size, (255, 255, 255))
+        flattened.paste(picture, mask=picture.getchannel("A"))
+        return flattened
+    return picture if picture.mode == "RGB" else picture.convert("RGB")
+
+
+def _load_with_pillow(path: Path, max_pixels: int) -> pyvips.Image:
+    """Decoded by Pillow, upright.
+
+    At most the decoded picture and one RGB copy of it for libvips are held at once:
+    the copy is filled a strip at a time, because converting, transposing or calling
+    tobytes() on the whole picture would each add a full-size copy (tobytes() two).
+    """
+    with PILImage.open(path) as opened:
+        _guard_size(path, opened.width, opened.height, max_pixels)
+        value = opened.getexif().get(0x0112, 1)
+        opened.load()
+        width, height = opened.size
+        data = bytearray(width * height * 3)
+        rows = max(1, (4 << 20) // (width * 4))  # strips of about 4 MB
+        for top in range(0, height, rows):
+            bottom = min(height, top + rows)
+            strip = _rgb(opened.crop((0, top, width, bottom)))
+            data[top * width * 3:bottom * width * 3] = strip.tobytes()
+        opened.close()  # frees Pillow's pixels now (leaving `with` only closes the file)
+    # libvips turns its in-memory copy upright, which needs no second pass.
+    image = pyvips.Image.new_from_memory(data, width, height, 3, "uchar")
+    return oriented(image.copy(interpretation="srgb"), value)
+
+
+def _to_srgb(image: pyvips.Image) -> pyvips.Image:
+    """8-bit, three-band sRGB without alpha, whatever came in (metadata kept)."""
+    fields = image.get_fields()
+    cmyk = image.interpretation == "cmyk"
+    if cmyk or "icc-profile-data" in fields:
+        try:
+            image = image.icc_transform(
+                "srgb",
+                embedded=True,
+                input_profile="cmyk" if cmyk else "srgb",
+                intent="relative",
+            )
+        except pyvips.Error as error:
+            log.warning("ignoring unusable ICC profile: %s", error)
+            image = image.colourspace("srgb")
+    if image.interpretation not in ("srgb",) or image.format != "uchar":
+        image = image.colourspace("srgb")
+    if image.hasalpha():
+        image = image.flatten(background=[255] * (image.bands - 1))
+    if image.format != "uchar":
+        image = image.cast("uchar")
+    if image.bands == 1:
+        image = image.bandjoin([image, image])
+    elif image.bands > 3:
+        image = image.extract_band(0, n=3)
+    return image.copy(interpretation="srgb")
+
+
+def load_source(path: Path, max_pixels: int = 1_000_000_000) -> pyvips.Image:
+    """The source in 8-bit sRGB, upright, except that an orientation a sequential
+    decode cannot apply (TURNED_ORIENTATIONS) is left pending in the `orientation`
+    field: the derivative build applies it from a temporary copy."""
+    try:
+        if path.suffix.lower() in PILLOW_EXTENSIONS:
+            return _to_srgb(_load_with_pillow(path, max_pixels))
+        # Opening reads the header only; pixels are decoded when the derivative is written.
+        image = pyvips.Image.new_from_file(str(path), access="sequential", fail_on="error")
+        _guard_size(path, image.width, image.height, max_pixels)
+        if orientation(image) not in TURNED_ORIENTATIONS:
+            image = image.autorot()
+        return _to_srgb(image)
+    except (pyvips.Error, OSError, ValueError, SyntaxError, PILImage.DecompressionBombError) as error:
+        raise SourceError(f"Source image {path.name!r} cannot be read: {_first_line(error)}") from None
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+class DerivativeStore:
+    """Derivatives on disk, each with a sidecar recording its size and levels.
+
+    The sidecar is written before the TIFF is renamed into place, so a TIFF whose
+    size differs from its sidecar (truncated, overwritten, half-copied by a backup
+    restore) is detected on open and rebuilt rather than served broken.
+    """
+
+    def __init__(self, cache_dir: Path, tile_size: int = 256, quality: int = 90,
+                 max_source_pixels: int = 1_000_000_000):
+        self.root = Path(cache_dir) / "pyramids"
+        self.tile_size = tile_size
+        self.quality = quality
+        self.max_source_pixels = max_source_pixels
+        # Pillow's own bomb check is process-wide; set it deliberately to the same limit
+        # (it raises at twice the value), our header check above refuses first.
+        PILImage.MAX_IMAGE_PIXELS = max_source_pixels
+        # Derivatives this process has verified; the hot path then costs no file reads.
+        self._verified: set[Path] = set()
+        self._paths: dict[str, Path] = {}  # content hash -> derivative path, made once
+
+    def path_for(self, content_hash: str) -> Path:
+        name = f"{content_hash}-t{self.tile_size}-q{self.quality}-r{RECIPE_VERSION}.tif"
+        return self.root / content_hash[:2] / name
+
+    @staticmethod
+    def sidecar(target: Path) -> Path:
+        return target.with_suffix(".json")
+
+    def is_intact(self, target: Path) -> bool:
+        try:
+            recorded = json.loads(self.sidecar(target).read_text())
+            return target.stat().st_size == recorded["bytes"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+
+    def is_verified(self, content_hash: str) -> Path | None:
+        """The derivative's path when this worker has already found it intact, else None."""
+        target = self._paths.get(content_hash)
+        if target is None:
+            target = self._paths[content_hash] = self.path_for(content_hash)
+        return target if target in self._verified else None
+
+    def ensure(self, source: Source, content_hash: str) -> Path:
+        """The derivative's path, building it first if it is not there yet."""
+        target = self.path_for(content_hash)
+        if target in self._verified:
+            return target
+        if target.exists() and self.is_intact(target):
+            self._verified.add(target)
+            counters.cache_lookup("derivative", hit=True)
+            return target
+        counters.cache_lookup("derivative", hit=False)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # One builder per derivative across all workers; the others wait and reuse it.
+        with open(target.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (target.exists() and self.is_intact(target)):
+                if target.exists():
+                    log.warning("derivative %s is damaged; rebuilding it", target.name)
+                self._build(source, target)
+        self._verified.add(target)
+        return target
+
+    def discard(self, target: Path) -> None:
+        """Forget a derivative found unreadable, so the next request rebuilds it."""
+        self._verified.discard(target)
+        for path in (target, self.sidecar(target)):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+
+    def _write_sidecar(self, target: Path, record: dict) -> None:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp",
+                                                 dir=target.parent)
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(record, handle)
+        os.replace(temporary, self.sidecar(target))
+
+    def _build(self, source: Source, target: Path) -> None:
+        # Called under the build lock: any temporary file of this derivative still
+        # here was left by a builder that died, and nobody else is writing one.
+        for leftover in target.parent.glob(f".{target.stem}.*.tmp"):
+            leftover.unlink(missing_ok=True)
+        image = load_source(source.path, self.max_source_pixels)
+        pending = orientation(image)
+        temporaries = []
+        try:
+            if pending in TURNED_ORIENTATIONS:
+                image = self._turned_upright(image, pending, target, temporaries)
+            temporaries.append(self._temporary(target))
+            temporary = temporaries[-1]
+            image.tiffsave(
+                temporary,
+                tile=True,
+                tile_width=self.tile_size,
+                tile_height=self.tile_size,
+                pyramid=True,
+                compression="jpeg",
+                Q=self.quality,
+                bigtiff=_needs_bigtiff(image),
+            )
+            with open(temporary, "rb+") as handle:
+                os.fsync(handle.fileno())
+            self._write_sidecar(target, {
+                "bytes": os.path.getsize(temporary),
+                "source": source.path.name,
+                "width": image.width,
+                "height": image.height,
+            })
+            os.replace(temporary, target)
+        except pyvips.Error as error:
+            raise SourceError(
+                f"Source image {source.path.name!r} cannot be read: {_first_line(error)}"
+            ) from None
+        finally:
+            for path in temporaries:
+                if os.path.exists(path):
+                    os.unlink(path)
+        log.info("built derivative %s for %s (%d×%d)", target.name, source.path.name,
+                 image.width, image.height)
+
+    def _turned_upright(self, image: pyvips.Image, value: int, target: Path,
+                        temporaries: list[str]) -> pyvips.Image:
+        """The first of two passes for a source that must be turned or flipped.
+
+        The source is decoded top to bottom once, as stored, into an uncompressed tiled
+        TIFF beside the target; the pyramid is then written from that file, whose tiles
+        can be read in any order, turned upright on the way. Measured on a 100-megapixel
+        JPEG (bench/orientation_memory.py), this costs the time and memory of the plain
+        one-pass build and 3 bytes a pixel of disk while it runs. Reopening the JPEG for
+        random access instead has libvips hold the whole decoded image, in memory or
+        mapped from a file in TMPDIR (about three times the peak RSS); compressing this
+        file saves half its disk space but doubles the time or more.
+        """
+        temporaries.append(self._temporary(target))
+        stored = image.copy()
+        stored.remove("orientation")
+        stored.tiffsave(temporaries[-1], tile=True, tile_width=256, tile_height=256,
+                        compression="none", bigtiff=_needs_bigtiff(image))
+        return oriented(pyvips.Image.new_from_file(temporaries[-1], access="random"), value)
+
+    @staticmethod
+    def _temporary(target: Path) -> str:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp",
+                                                 dir=target.parent)
+        os.close(descriptor)
+        return temporary
+
+
+def _needs_bigtiff(image: pyvips.Image) -> bool:
+    """Past 4 GB a classic TIFF's offsets overflow; leave room for the pyramid's levels."""
+    return image.width * image.height * 3 > 3_500_000_000
+
+
+class OpenedLevels:
+    """Each worker keeps its recently used pyramid levels open.
+
+    Reopening a TIFF costs about as much as decoding a tile, so a viewer's stream
+    of tile requests reuses the opened level (pyvips images are immutable and safe
+    to share). Bounded LRU, so file handles and headers stay bounded too.
+    """
+
+    def __init__(self, capacity: int = 64):
+        self.capacity = capacity
+        self._images: OrderedDict[tuple[str, int], pyvips.Image] = OrderedDict()
+        self._pyramids: OrderedDict[str, Pyramid] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def opened_pyramid(self, path: Path) -> Pyramid | None:
+        """The pyramid if it is open already, else None (opening it costs milliseconds)."""
+        key = str(path)
+        with self._lock:
+            found = self._pyramids.get(key)
+            if found is not None:
+                self._pyramids.move_to_end(key)
+            return found
+
+    def pyramid(self, path: Path) -> Pyramid:
+        key = str(path)
+        found = self.opened_pyramid(path)
+        if found is not None:
+            return found
+        first = pyvips.Image.new_from_file(key, access="random")
+        pages = first.get("n-pages") if "n-pages" in first.get_fields() else 1
+        levels = [(first.width, first.height)]
+        for page in range(1, pages):
+            level = pyvips.Image.new_from_file(key, page=page, access="random")
+            levels.append((level.width, level.height))
+        pyramid = Pyramid(path, tuple(levels))
+        with self._lock:
+            self._pyramids[key] = pyramid
+            self._images[(key, 0)] = first
+            self._trim()
+        return pyramid
+
+    def level(self, pyramid: Pyramid, index: int) -> pyvips.Image:
+        key = (str(pyramid.path), index)
+        with self._lock:
+            found = self._images.get(key)
+            if found is not None:
+                self._images.move_to_end(key)
+                return found
+        image = pyvips.Image.new_from_file(str(pyramid.path), page=index, access="random")
+        with self._lock:
+            self._images[key] = image
+            self._trim()
+        return image
+
+    def forget(self, path: Path) -> None:
+        key = str(path)
+        with self._lock:
+            self._pyramids.pop(key, None)
+            for image_key in [k for k in self._images if k[0] == key]:
+                del self._images[image_key]
+
+    def _trim(self) -> None:
+        while len(self._images) > self.capacity:
+            self._images.popitem(last=False)
+        while len(self._pyramids) > self.capacity:
+            self._pyramids.popitem(last=False)

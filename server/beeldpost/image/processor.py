@@ -1,0 +1,182 @@
+"""Render Operations from a pyramid with libvips.
+
+The work is proportional to the output, not to the source: pick the smallest
+pyramid level that still has enough pixels, crop there (libvips then decodes only
+the stored tiles under the crop), and resize the little that is left.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pyvips
+
+from .derivatives import Pyramid
+from .operations import Operations
+
+# Formats whose rotated corners are transparent rather than white.
+_ALPHA_FORMATS = ("png", "webp", "gif", "tif")
+
+
+def choose_level(pyramid: Pyramid, ops: Operations) -> int:
+    """The coarsest level that still holds at least the output's pixels.
+
+    A shortfall below one output pixel is accepted: viewers round edge tiles up
+    (w = ceil(region / scale)), and dropping to a level twice as large for a
+    fraction of a pixel would quadruple the work for every edge tile.
+    """
+    chosen = 0
+    for index in range(1, len(pyramid.levels)):
+        factor = 1 << index
+        if ops.region_width / factor > ops.width - 1 and ops.region_height / factor > ops.height - 1:
+            chosen = index
+        else:
+            break
+    return chosen
+
+
+def stored_tile(pyramid: Pyramid, ops: Operations, index: int,
+                tile_size: int) -> tuple[int, int, int] | None:
+    """(level, column, row) when the request, read at level `index`, is exactly one
+    stored tile, as it is.
+
+    That is a viewer's interior tile: tile-aligned, a whole tile, not resized,
+    not rotated or mirrored, default colour, JPEG. Edge tiles (stored padded) and
+    everything else are rendered.
+    """
+    if ops.format != "jpg" or ops.quality not in ("default", "color"):
+        return None
+    if ops.degrees or ops.mirror or (ops.width, ops.height) != (tile_size, tile_size):
+        return None
+    span = tile_size << index
+    if ops.region_width != span or ops.region_height != span or ops.x % span or ops.y % span:
+        return None
+    column, row = ops.x // span, ops.y // span
+    level_width, level_height = pyramid.levels[index]
+    if (column + 1) * tile_size > level_width or (row + 1) * tile_size > level_height:
+        return None
+    return index, column, row
+
+
+def crop_box(level_size: tuple[int, int], index: int, ops: Operations) -> tuple[int, int, int, int]:
+    """The region in the coordinates of pyramid level `index` (which is 2**index smaller)."""
+    level_width, level_height = level_size
+    factor = 1 << index
+    left = math.floor(ops.x / factor)
+    top = math.floor(ops.y / factor)
+    right = min(level_width, math.ceil((ops.x + ops.region_width) / factor))
+    bottom = min(level_height, math.ceil((ops.y + ops.region_height) / factor))
+    width, height = max(1, right - left), max(1, bottom - top)
+    return min(left, level_width - width), min(top, level_height - height), width, height
+
+
+def render_cost(box: tuple[int, int, int, int], ops: Operations) -> int:
+    """Pixels a render decodes (`box` on its level) and produces: what admission bounds."""
+    return box[2] * box[3] + ops.width * ops.height
+
+
+def _crop(level: pyvips.Image, box: tuple[int, int, int, int]) -> pyvips.Image:
+    left, top, width, height = box
+    if (left, top, width, height) == (0, 0, level.width, level.height):
+        return level
+    return level.crop(left, top, width, height)
+
+
+def _resize_exact(image: pyvips.Image, width: int, height: int) -> pyvips.Image:
+    if (image.width, image.height) == (width, height):
+        return image
+    image = image.resize(width / image.width, vscale=height / image.height)
+    if (image.width, image.height) != (width, height):
+        # resize() rounds its output size; settle the last pixel exactly.
+        image = image.embed(0, 0, max(width, image.width), max(height, image.height), extend="copy")
+        image = image.crop(0, 0, width, height)
+    return image
+
+
+def _apply_quality(image: pyvips.Image, quality: str) -> pyvips.Image:
+    if quality == "gray":
+        return image.colourspace("b-w")
+    if quality == "bitonal":
+        return (image.colourspace("b-w") >= 128).cast("uchar")
+    return image
+
+
+def _apply_rotation(image: pyvips.Image, ops: Operations) -> pyvips.Image:
+    if ops.mirror:
+        image = image.fliphor()
+    degrees = ops.degrees
+    if degrees == 0:
+        return image
+    if degrees == 90:
+        return image.rot90()
+    if degrees == 180:
+        return image.rot180()
+    if degrees == 270:
+        return image.rot270()
+    if ops.format in _ALPHA_FORMATS:
+        image = image.addalpha()
+        background = [0] * image.bands
+    else:
+        background = [255] * image.bands
+    return image.rotate(degrees, background=background)
+
+
+def encode(image: pyvips.Image, ops: Operations, jpeg_quality: int) -> bytes:
+    bitonal = ops.quality == "bitonal"
+    if ops.format == "jpg":
+        if image.hasalpha():
+            image = image.flatten(background=[255] * (image.bands - 1))
+        return image.jpegsave_buffer(Q=jpeg_quality, keep="none")
+    if ops.format == "png":
+        return image.pngsave_buffer(compression=3, bitdepth=1 if bitonal and image.bands == 1 else 8,
+                                    keep="none")
+    if ops.format == "webp":
+        return image.webpsave_buffer(Q=jpeg_quality, keep="none")
+    if ops.format == "gif":
+        return image.gifsave_buffer(keep="none")
+    if ops.format == "tif":
+        return image.tiffsave_buffer(compression="deflate", keep="none")
+    raise ValueError(f"unknown format {ops.format}")
+
+
+class RenderTimeout(Exception):
+    pass
+
+
+def _stop_at(image: pyvips.Image, deadline: float) -> None:
+    """libvips checks the kill flag between chunks, so a long render stops mid-way."""
+
+    def on_eval(evaluated: pyvips.Image, _progress) -> None:
+        if time.monotonic() > deadline:
+            evaluated.set_kill(True)
+
+    image.set_progress(True)
+    image.signal_connect("eval", on_eval)
+
+
+def render(level: pyvips.Image, box: tuple[int, int, int, int], ops: Operations,
+           jpeg_quality: int, deadline: float | None = None) -> bytes:
+    """The answer from the opened pyramid level chosen for it (choose_level) and the
+    region's `box` on that level (crop_box).
+
+    With a deadline (time.monotonic() value), the render is cut off once it passes
+    and RenderTimeout is raised.
+    """
+    image = _crop(level, box)
+    image = _resize_exact(image, ops.width, ops.height)
+    image = _apply_quality(image, ops.quality)
+    image = _apply_rotation(image, ops)
+    if deadline is None:
+        return encode(image, ops, jpeg_quality)
+    # A fresh node: with nothing to do, `image` is still the opened level that every
+    # worker thread shares, and progress handlers attached to it would outlive this
+    # render and kill later, innocent ones.
+    image = image.copy()
+    _stop_at(image, deadline)
+    try:
+        return encode(image, ops, jpeg_quality)
+    except pyvips.Error as error:
+        if time.monotonic() > deadline or "killed" in str(error):
+            raise RenderTimeout() from None
+        raise

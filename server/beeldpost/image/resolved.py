@@ -1,0 +1,54 @@
+"""An identifier resolved: its source, its pyramid, and the image its public service describes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .derivatives import Pyramid
+from .operations import Limits
+from .sources import Source
+
+
+@dataclass(frozen=True)
+class ImagePolicy:
+    """What an item's record asks of its image's public service (None: the global setting).
+
+    `max_size` caps the long edge of the image the public service *describes*, not
+    just what it outputs: a capped image is served as a smaller image, so its
+    tiles at scale factor 1 hold no more detail than the cap allows.
+    """
+
+    max_size: int | None = None
+    max_width: int | None = None
+    max_height: int | None = None
+    max_area: int | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedImage:
+    source: Source
+    content_hash: str
+    pyramid: Pyramid
+    width: int  # of the image as the public service describes it
+    height: int
+    limits: Limits
+
+    @property
+    def full_width(self) -> int:
+        return self.pyramid.width
+
+    @property
+    def full_height(self) -> int:
+        return self.pyramid.height
+
+    @property
+    def is_capped(self) -> bool:
+        return (self.width, self.height) != (self.full_width, self.full_height)
+
+
+def public_size(width: int, height: int, max_size: int | None) -> tuple[int, int]:
+    """The image's size once its long edge is capped at max_size (never enlarged)."""
+    if max_size is None or max(width, height) <= max_size:
+        return width, height
+    scale = max_size / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))

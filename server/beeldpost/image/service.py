@@ -1,0 +1,334 @@
+"""The protocol-neutral image core: identifier → source → pyramid → rendered bytes.
+
+The HTTP layers for 3.0 and 2.1 only translate URLs into ImageRequests and
+results into responses; everything they share lives here.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+import pyvips
+
+from .. import counters
+from ..errors import NotFound, Overloaded, SourceError
+from ..etags import strong_etag
+from ..settings import Settings
+from .admission import Admission
+from .derivatives import RECIPE_VERSION, DerivativeStore, OpenedLevels, Pyramid
+from .operations import Limits, Operations, resolve
+from .parameters import ImageRequest
+from .plan import FROM_TILES, LIBVIPS, STORED_TILE, Plan
+from .processor import (
+    RenderTimeout,
+    choose_level,
+    crop_box,
+    render,
+    render_cost,
+    stored_tile,
+)
+from .resolved import ImagePolicy, ResolvedImage, public_size
+from .response_cache import KeptFile, ResponseCache
+from .sources import Source, SourceCatalog
+from .stored_tiles import StoredTiles
+from .tile_renderer import can_render, render_from_tiles
+
+log = logging.getLogger(__name__)
+
+
+def _tighter(configured: int | None, own: int | None) -> int | None:
+    values = [value for value in (configured, own) if value is not None]
+    return min(values) if values else None
+
+
+def _malloc_trim() -> Callable[[], None]:
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return lambda: None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return lambda: trim(0)
+
+
+# A large render frees tens of megabytes at once; glibc keeps freed heap for
+# reuse, so each worker's RSS would stay at its largest render ever. Handing it back
+# after every large render (well under a millisecond beside tens) keeps memory flat.
+return_freed_memory = _malloc_trim()
+TRIM_PIXELS = 1_000_000  # renders from this size up hand their memory back afterwards
+AT_HAND_BYTES = 512 * 1024  # kept answers up to this size are read on an event loop
+MAX_KEPT_BYTES = 64 * 1024 * 1024  # larger answers are not kept in the response cache
+
+# Where an image answer's bytes came from (the X-Beeldpost-Cache header says it),
+# besides a stored tile (plan.STORED_TILE).
+CACHE_HIT, CACHE_MISS, CACHE_OFF = "hit", "miss", "off"
+
+
+class NotAtHand(Exception):
+    """An answer needs work that must not hold up an event loop: reading a record,
+    hashing a source, building or opening a derivative, decoding. Raised only by the
+    `at_hand=True` calls, whose callers then do the same call on a thread."""
+
+
+class ImageService:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.catalog = SourceCatalog(settings.images_dir)
+        self.derivatives = DerivativeStore(
+            settings.cache_dir, settings.tile_size, settings.derivative_quality,
+            settings.max_source_pixels,
+        )
+        self.opened = OpenedLevels(settings.open_images)
+        self.stored_tiles = StoredTiles(settings.open_images)
+        # A queued heavy render waits at most half its time budget for a slot.
+        self.admission = Admission(settings.heavy_slots, settings.heavy_queue,
+                                   settings.render_timeout / 2, settings.retry_after,
+                                   settings.cache_dir / "admission")
+        self.response_cache = (
+            ResponseCache(settings.cache_dir / "responses",
+                          settings.response_cache_mb * 1024 * 1024, MAX_KEPT_BYTES)
+            if settings.response_cache and settings.response_cache_mb > 0 else None)
+        # Later layers (item records) supply rights, per-item limits and size caps.
+        self.rights_for: Callable[[str], str | None] = lambda identifier: None
+        self.policy_for: Callable[[str], ImagePolicy] = lambda identifier: ImagePolicy()
+        # Policies come from record files; re-reading them on every tile would cost more
+        # than the tile, so each is kept for a moment (edits show within POLICY_SECONDS).
+        self._policies: dict[tuple[str, str], tuple[float, object]] = {}
+        self._publics: dict[tuple, tuple[int, int, Limits]] = {}
+
+    @property
+    def limits(self) -> Limits:
+        s = self.settings
+        return Limits(s.max_width, s.max_height, s.max_area)
+
+    POLICY_SECONDS = 2.0
+
+    def _remembered(self, kind: str, identifier: str, read: Callable[[str], object],
+                    at_hand: bool = False):
+        now = time.monotonic()
+        key = (kind, identifier)
+        cached = self._policies.get(key)
+        if cached is not None and now - cached[0] < self.POLICY_SECONDS:
+            return cached[1]
+        if at_hand:
+            raise NotAtHand(f"{kind} of {identifier!r} must be read")
+        value = read(identifier)
+        if len(self._policies) > 10_000:
+            self._policies.clear()
+        self._policies[key] = (now, value)
+        return value
+
+    def policy(self, identifier: str, at_hand: bool = False) -> ImagePolicy:
+        return self._remembered("policy", identifier, self.policy_for, at_hand)
+
+    def rights(self, identifier: str, at_hand: bool = False) -> str | None:
+        """The rights URI the records give this image (for info.json), or None."""
+        return self._remembered("rights", identifier, self.rights_for, at_hand)
+
+    def limits_for(self, identifier: str) -> Limits:
+        return self.resolve(identifier).limits
+
+    def _public(self, pyramid: Pyramid, policy: ImagePolicy) -> tuple[int, int, Limits]:
+        # Asked on every request, the same few answers: kept (settings never change).
+        key = (pyramid.width, pyramid.height, policy)
+        found = self._publics.get(key)
+        if found is None:
+            if len(self._publics) > 10_000:
+                self._publics.clear()
+            found = self._publics[key] = self._public_uncached(pyramid, policy)
+        return found
+
+    def _public_uncached(self, pyramid: Pyramid, policy: ImagePolicy) -> tuple[int, int, Limits]:
+        width, height = public_size(pyramid.width, pyramid.height, policy.max_size)
+        capped = (width, height) != (pyramid.width, pyramid.height)
+        limits = Limits(
+            # A capped image may not be upscaled past its cap either (`^max`, `^w,`).
+            _tighter(_tighter(self.settings.max_width, policy.max_width), width if capped else None),
+            _tighter(_tighter(self.settings.max_height, policy.max_height), height if capped else None),
+            _tighter(self.settings.max_area, policy.max_area),
+        )
+        return width, height, limits
+
+    def resolve(self, identifier: str, at_hand: bool = False) -> ResolvedImage:
+        """The image behind an identifier. With `at_hand`, only from what this worker
+        holds already (NotAtHand otherwise): a few dictionary lookups and one stat."""
+        source = self.catalog.lookup(identifier)
+        if source is None:
+            raise NotFound(f"no image with identifier {identifier!r}.")
+        if at_hand:
+            return self._resolve_at_hand(identifier, source)
+        try:
+            content_hash = self.catalog.content_hash(source)
+        except OSError:
+            raise NotFound(f"no image with identifier {identifier!r}.") from None
+        path = self.derivatives.ensure(source, content_hash)
+        try:
+            pyramid = self.opened.pyramid(path)
+        except pyvips.Error:
+            # Damaged in a way its size does not show: rebuild once, then give up.
+            log.warning("derivative of %r unreadable; rebuilding", identifier)
+            self.forget(path)
+            path = self.derivatives.ensure(source, content_hash)
+            try:
+                pyramid = self.opened.pyramid(path)
+            except pyvips.Error as error:
+                raise SourceError(f"the image {identifier!r} cannot be read: "
+                                  f"{str(error).strip().splitlines()[0]}") from None
+        width, height, limits = self._public(pyramid, self.policy(identifier))
+        return ResolvedImage(source, content_hash, pyramid, width, height, limits)
+
+    def _resolve_at_hand(self, identifier: str, source: Source) -> ResolvedImage:
+        content_hash = self.catalog.known_hash(source)
+        path = content_hash and self.derivatives.is_verified(content_hash)
+        pyramid = path and self.opened.opened_pyramid(path)
+        if not pyramid:
+            raise NotAtHand(f"image {identifier!r} is not open in this worker")
+        width, height, limits = self._public(pyramid, self.policy(identifier, at_hand=True))
+        return ResolvedImage(source, content_hash, pyramid, width, height, limits)
+
+    def forget(self, derivative: Path) -> None:
+        """Drop every handle on a damaged derivative and the file itself."""
+        self.opened.forget(derivative)
+        self.stored_tiles.forget(derivative)
+        self.derivatives.discard(derivative)
+
+    def operations(self, image: ResolvedImage, request: ImageRequest) -> Operations:
+        """Operations in the coordinates of the image as the public service describes it."""
+        return resolve(request, image.width, image.height, image.limits)
+
+    @staticmethod
+    def in_source(image: ResolvedImage, ops: Operations) -> Operations:
+        """The same operations on the full-resolution pyramid (differs for capped images)."""
+        if not image.is_capped:
+            return ops
+        scale_x = image.full_width / image.width
+        scale_y = image.full_height / image.height
+        left = min(image.full_width - 1, round(ops.x * scale_x))
+        top = min(image.full_height - 1, round(ops.y * scale_y))
+        right = min(image.full_width, max(left + 1, round((ops.x + ops.region_width) * scale_x)))
+        bottom = min(image.full_height, max(top + 1, round((ops.y + ops.region_height) * scale_y)))
+        return replace(ops, image_width=image.full_width, image_height=image.full_height,
+                       x=left, y=top, region_width=right - left, region_height=bottom - top)
+
+    def etag(self, image: ResolvedImage, canonical: str) -> str:
+        return strong_etag(image.content_hash, canonical, f"{image.width}x{image.height}",
+                           str(RECIPE_VERSION),
+                           str(self.settings.jpeg_quality), str(self.settings.derivative_quality))
+
+    def plan(self, image: ResolvedImage, ops: Operations, canonical: str) -> Plan:
+        """Everything about the answer, decided before any pixel is read (plan.py)."""
+        tile_size = self.settings.tile_size
+        source_ops = self.in_source(image, ops)
+        level = choose_level(image.pyramid, source_ops)
+        box = crop_box(image.pyramid.levels[level], level, source_ops)
+        tile = stored_tile(image.pyramid, source_ops, level, tile_size)
+        cost = render_cost(box, source_ops)
+        heavy = cost > self.settings.heavy_pixels
+        if tile is not None:
+            renderer = STORED_TILE
+        elif not heavy and can_render(source_ops, box, tile_size):
+            renderer = FROM_TILES
+        else:
+            renderer = LIBVIPS
+        return Plan(image, ops, canonical, self.etag(image, canonical), source_ops, level, box,
+                    tile, renderer, cost, heavy)
+
+    def answer(self, plan: Plan, at_hand: bool = False) -> tuple[bytes | KeptFile, str]:
+        """The answer's bytes and where they came from (X-Beeldpost-Cache): a stored
+        tile, the response cache (a large answer comes as a KeptFile to stream) or a
+        render, which is then kept.
+
+        With `at_hand`, NotAtHand instead of a render; the plan remembers the cache's
+        miss, so the try that follows on a thread goes straight to the render.
+        """
+        if plan.renderer == STORED_TILE:
+            spliced = self.stored_tiles.jpeg(plan.image.pyramid.path, *plan.tile)
+            counters.cache_lookup("stored_tile", hit=spliced is not None)
+            if spliced is not None:
+                return spliced, STORED_TILE
+        cache = self.response_cache
+        if cache is not None and not plan.cache_missed:
+            kept = cache.get(plan.key, AT_HAND_BYTES if at_hand else None)
+            if kept is not None:
+                counters.cache_lookup("response", hit=True)
+                return kept, CACHE_HIT
+            plan.cache_missed = True
+        if at_hand:
+            raise NotAtHand("a render")
+        body = self.render(plan)
+        if cache is None:
+            return body, CACHE_OFF
+        counters.cache_lookup("response", hit=False)
+        cache.put(plan.key, body)
+        return body, CACHE_MISS
+
+    def render(self, plan: Plan) -> bytes:
+        """The answer rendered now, as planned (no response cache)."""
+        if not plan.heavy:
+            try:
+                return self._counted_render(plan, deadline=None)
+            finally:
+                if plan.cost >= TRIM_PIXELS:
+                    return_freed_memory()
+        # The time limit runs from arrival: waiting for a slot counts, so a client hears
+        # back within render_timeout seconds (plus the last chunk's encode) either way.
+        deadline = time.monotonic() + self.settings.render_timeout
+        try:
+            with self.admission.heavy():
+                try:
+                    return self._counted_render(plan, deadline)
+                finally:
+                    return_freed_memory()
+        except Overloaded:
+            counters.rejected("heavy")
+            raise
+
+    def _counted_render(self, plan: Plan, deadline: float | None) -> bytes:
+        counters.RENDERS_IN_FLIGHT.inc()
+        try:
+            if plan.renderer == FROM_TILES:
+                small = self._render_from_tiles(plan)
+                if small is not None:
+                    return small
+            return self._render(plan, deadline)
+        finally:
+            counters.RENDERS_IN_FLIGHT.dec()
+
+    def _render_from_tiles(self, plan: Plan) -> bytes | None:
+        try:
+            return render_from_tiles(self.stored_tiles, plan.image.pyramid, plan.source_ops,
+                                     plan.level, plan.box, self.settings.tile_size,
+                                     self.settings.jpeg_quality)
+        except Exception as error:  # noqa: BLE001 -- libvips renders it, and judges the file
+            log.info("tile renderer gave way to libvips for %r: %s",
+                     plan.image.source.identifier, error)
+            return None
+
+    def _render(self, plan: Plan, deadline: float | None) -> bytes:
+        image = plan.image
+        try:
+            return render(self.opened.level(image.pyramid, plan.level), plan.box, plan.source_ops,
+                          self.settings.jpeg_quality, deadline)
+        except RenderTimeout:
+            raise Overloaded(
+                f"the render took longer than {self.settings.render_timeout:g} s and was stopped; "
+                "ask for a smaller size or region.",
+                headers={"Retry-After": str(self.settings.retry_after)},
+            ) from None
+        except pyvips.Error as error:
+            # A damaged derivative is dropped so the next request rebuilds it; any other
+            # failure leaves it alone (other threads are reading it right now).
+            if not self.derivatives.is_intact(image.pyramid.path):
+                log.warning("derivative of %r is damaged; discarding it: %s",
+                            image.source.identifier, error)
+                self.forget(image.pyramid.path)
+            else:
+                log.error("render of %r failed: %s", image.source.identifier, error)
+            raise SourceError(
+                f"the image {image.source.identifier!r} could not be rendered: "
+                f"{str(error).strip().splitlines()[0]}"
+            ) from None

@@ -1,0 +1,128 @@
+"""Presentation API 3.0 over HTTP: the collection, each item's manifest and parts, transcripts.
+
+Same HTTP rules as the image API (CORS, HEAD, ETag/304, JSON-LD when asked,
+plain-text errors). Documents are built from the records on every request, so an
+edited record is served at once; the ETag is the hash of what is served, so it
+changes exactly when the document does. The URL layout is in manifests.py.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, current_app, request
+
+from ..catalogue.records import Record, RecordStore
+from ..catalogue.transcripts import transcript_html, transcript_text
+from ..errors import BeeldpostError, NotFound
+from ..http.negotiation import presentation_version
+from ..http.responses import base_url, content_response, json_ld_response
+from ..image.service import ImageService
+from .manifests import (
+    CONTEXT,
+    ImageFacts,
+    Urls,
+    build_collection,
+    build_manifest,
+    find_part,
+)
+from .manifests_v2 import CONTEXT as CONTEXT_2
+from .manifests_v2 import build_annotation_list
+from .manifests_v2 import build_manifest as manifest_v2
+
+log = logging.getLogger(__name__)
+
+# Clients revalidate every time (a cheap 304 thanks to the ETag): records are edited
+# while the server runs, and an archivist's fix must show up at once.
+PRESENTATION_MAX_AGE = 0
+
+
+def _records() -> RecordStore:
+    return current_app.extensions["beeldpost.records"]
+
+
+def _images() -> ImageService:
+    return current_app.extensions["beeldpost.images"]
+
+
+def image_facts(identifier: str) -> ImageFacts:
+    return ImageFacts.of(_images(), identifier)
+
+
+def manifest_document(item: str) -> tuple[Record, dict]:
+    record = _records().load(item)
+    return record, build_manifest(record, image_facts(record.image), Urls(base_url()))
+
+
+def _json(document: dict):
+    return json_ld_response(document, CONTEXT, PRESENTATION_MAX_AGE)
+
+
+def _json_2(document: dict):
+    return json_ld_response(document, CONTEXT_2, PRESENTATION_MAX_AGE)
+
+
+def _text(body: str, mimetype: str):
+    return content_response(body, mimetype, PRESENTATION_MAX_AGE)
+
+
+def make_blueprint() -> Blueprint:
+    blueprint = Blueprint("presentation", __name__)
+
+    @blueprint.route("/iiif/collection", methods=["GET"])
+    def collection():
+        records, broken = _records().load_all()
+        for error in broken:  # already logged when read; the rest of the collection is served
+            log.debug("left out of the collection: %s", error.message)
+        entries = []
+        for record in records:
+            try:
+                entries.append((record, image_facts(record.image)))
+            except BeeldpostError as error:  # its image broke since its record was checked
+                log.warning("left out of the collection: %s: %s", record.file, error.message)
+        return _json(build_collection(entries, Urls(base_url())))
+
+    @blueprint.route("/iiif/manifests/<item>", methods=["GET"])
+    def manifest(item: str):
+        _record, document = manifest_document(item)
+        if presentation_version(request.headers.get("Accept", "")) == 2:
+            return _json_2(manifest_v2(document))
+        return _json(document)
+
+    @blueprint.route("/iiif/manifests/<item>/v2", methods=["GET"])
+    def manifest_2(item: str):
+        _record, document = manifest_document(item)
+        return _json_2(manifest_v2(document))
+
+    @blueprint.route("/iiif/manifests/<item>/v2/annotations/<page>", methods=["GET"])
+    def annotation_list_2(item: str, page: str):
+        _record, document = manifest_document(item)
+        found = build_annotation_list(document, page)
+        if found is None:
+            raise NotFound(f"the item {item!r} has no annotation list {page!r}.")
+        return _json_2(found)
+
+    @blueprint.route("/iiif/manifests/<item>/<path:part>", methods=["GET"])
+    def manifest_part(item: str, part: str):
+        _record, document = manifest_document(item)
+        found = find_part(document, f"{document['id']}/{part}")
+        if found is None:
+            raise NotFound(f"the manifest of {item!r} has no part {part!r}.")
+        return _json(found)
+
+    @blueprint.route("/items/<item>/transcript.txt", methods=["GET"])
+    def transcript_as_text(item: str):
+        return _text(transcript_text(_with_transcript(item)), "text/plain; charset=utf-8")
+
+    @blueprint.route("/items/<item>/transcript.html", methods=["GET"])
+    def transcript_as_html(item: str):
+        return _text(transcript_html(_with_transcript(item)), "text/html; charset=utf-8")
+
+    return blueprint
+
+
+def _with_transcript(item: str) -> Record:
+    record = _records().load(item)
+    if record.transcript is None:
+        raise NotFound(f"the item {item!r} has no transcript.")
+    return record

@@ -1,0 +1,240 @@
+"""Every setting, declared once: its environment variable, its default and its help text.
+
+Settings come from environment variables, read by pydantic-settings, so the same code
+runs under `make run`, gunicorn in production and the test suite. `beeldpost settings`
+lists them with the values in effect, and the README's configuration table is
+`beeldpost settings --markdown` (a test holds the two together).
+
+Folders default to paths relative to the directory the server starts in (`images/`,
+`manifests/`, `var/cache/`), so an installed server runs anywhere its folders are named.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Mapping
+
+from pydantic import BeforeValidator, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _optional_positive(value: Any) -> Any:
+    """`0`, `none`, `off` or empty mean no limit."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "0", "none", "off")):
+        return None
+    if value == 0:
+        return None
+    return value
+
+
+def _optional_text(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+OptionalLimit = Annotated[Annotated[int, Field(gt=0)] | None, BeforeValidator(_optional_positive)]
+OptionalPath = Annotated[Path | None, BeforeValidator(_optional_text)]
+OptionalText = Annotated[str | None, BeforeValidator(_optional_text)]
+
+
+def setting(default: Any, variable: str, help: str, shown: str | None = None, **rules: Any) -> Any:
+    """A setting read from `variable`; `shown` is the default as the README writes it."""
+    extra = {"shown": shown} if shown is not None else {}
+    return Field(default, validation_alias=variable, description=help,
+                 json_schema_extra=extra, **rules)
+
+
+class _Declared(BaseSettings):
+    """Reading, overriding and listing, shared by the two groups of settings below."""
+
+    # Read by variable name only (not by field name too): `images_dir=…` in the
+    # environment is not a setting.
+    # Unknown names are refused rather than dropped in silence (`Settings(images_dir=…)`
+    # is a mistake: settings are made with from_env / with_overrides / of).
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", case_sensitive=True)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None):
+        """The settings from `environ` (the process environment when None); a bad value
+        raises ValueError naming its variable."""
+        try:
+            if environ is None:
+                return cls()
+            variables = {field.validation_alias for field in cls.model_fields.values()}
+            return cls.model_validate({k: v for k, v in environ.items() if k in variables})
+        except ValidationError as error:
+            raise ValueError(_explain(cls, error)) from None
+
+    @classmethod
+    def of(cls, **values: object):
+        """The defaults with some settings given by name, the environment left out."""
+        return cls.from_env({}).with_overrides(**values)
+
+    def with_overrides(self, **overrides: object):
+        """A copy with some settings changed, by name (as create_app's mapping gives them)."""
+        unknown = set(overrides) - set(type(self).model_fields)
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        variables = {name: field.validation_alias for name, field in type(self).model_fields.items()}
+        values = {**self.model_dump(), **overrides}
+        try:
+            return type(self).model_validate({variables[name]: value for name, value in values.items()})
+        except ValidationError as error:
+            raise ValueError(_explain(type(self), error)) from None
+
+    @classmethod
+    def documented(cls) -> list[tuple[str, str, str, str]]:
+        """(name, environment variable, default as written, help) of every setting."""
+        rows = []
+        for name, field in cls.model_fields.items():
+            extra = field.json_schema_extra or {}
+            shown = extra.get("shown") if isinstance(extra, dict) else None
+            if shown is None:
+                shown = "none" if field.default is None else _written(field.default)
+            rows.append((name, field.validation_alias, shown, field.description or ""))
+        return rows
+
+
+def _written(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _explain(cls: type[_Declared], error: ValidationError) -> str:
+    variables = {name: field.validation_alias for name, field in cls.model_fields.items()}
+    parts = []
+    for problem in error.errors():
+        where = str(problem["loc"][0]) if problem["loc"] else "?"
+        parts.append(f"{variables.get(where, where)}: {problem['msg']} (got {problem.get('input')!r})")
+    return "; ".join(parts)
+
+
+class Settings(_Declared):
+    """What the application does: folders, images, limits, caching, harvesting."""
+
+    images_dir: Path = setting(Path("images"), "BEELDPOST_IMAGES", "folder of source images",
+                               shown="`images/`")
+    manifests_dir: Path = setting(Path("manifests"), "BEELDPOST_MANIFESTS", "folder of item records",
+                                  shown="`manifests/`")
+    cache_dir: Path = setting(Path("var/cache"), "BEELDPOST_CACHE",
+                              "folder for derivatives (outside git)", shown="`var/cache/`")
+    viewers_dir: Path = setting(
+        Path("var/viewers"), "BEELDPOST_VIEWERS",
+        "folder of the built Mirador and Universal Viewer assets (`make viewers`; outside git)",
+        shown="`var/viewers/`")
+    public_base_url: OptionalText = setting(
+        None, "BEELDPOST_PUBLIC_URL",
+        "public base URL, e.g. `https://beeld.archief.nl`, when behind a proxy; otherwise ids "
+        "use the request's own host")
+    tile_size: int = setting(256, "BEELDPOST_TILE_SIZE", "tile size of derivatives and `info.json`",
+                             ge=64, le=4096)
+    # Below 90 libvips stores YCbCr with 4:2:0 chroma, a third of the size of its Q 90+
+    # RGB tiles and faster to decode, with no visible loss at this quality.
+    derivative_quality: int = setting(
+        88, "BEELDPOST_DERIVATIVE_QUALITY",
+        "JPEG quality of the stored tiles (below 90 libvips stores compact YCbCr 4:2:0 tiles)",
+        ge=1, le=100)
+    jpeg_quality: int = setting(85, "BEELDPOST_JPEG_QUALITY",
+                                "JPEG (and WebP) quality of served images", ge=1, le=100)
+    max_width: OptionalLimit = setting(None, "BEELDPOST_MAX_WIDTH", "`maxWidth`, advertised and enforced")
+    max_height: OptionalLimit = setting(None, "BEELDPOST_MAX_HEIGHT",
+                                        "`maxHeight`, advertised and enforced")
+    # A default area limit keeps `^` upscales and huge renders bounded in memory.
+    max_area: OptionalLimit = setting(100_000_000, "BEELDPOST_MAX_AREA",
+                                      "`maxArea` in pixels; `0` for none")
+    max_source_pixels: int = setting(
+        1_000_000_000, "BEELDPOST_MAX_SOURCE_PIXELS",
+        "sources above this many pixels are refused (checked on the header, before decoding)", gt=0)
+    heavy_pixels: int = setting(
+        4_000_000, "BEELDPOST_HEAVY_PIXELS",
+        "a render decoding more pixels than this is \"heavy\" (whole images, huge crops)", gt=0)
+    heavy_slots: int = setting(
+        1, "BEELDPOST_HEAVY_SLOTS",
+        "heavy renders running at once, shared by all workers (one leaves a core to tiles on 2 cores)",
+        ge=1)
+    heavy_queue: int = setting(
+        2, "BEELDPOST_HEAVY_QUEUE",
+        "heavy renders that may wait, per worker; beyond that `503` with `Retry-After`", ge=0)
+    render_timeout: float = setting(
+        20.0, "BEELDPOST_RENDER_TIMEOUT",
+        "seconds after its arrival (waiting for a slot included) before a heavy render is cut off (`503`)",
+        gt=0)
+    retry_after: int = setting(5, "BEELDPOST_RETRY_AFTER", "`Retry-After` seconds on a `503`", ge=0)
+    cache_max_age: int = setting(86400, "BEELDPOST_CACHE_MAX_AGE",
+                                 "`Cache-Control: max-age` of images, seconds", ge=0)
+    info_max_age: int = setting(3600, "BEELDPOST_INFO_MAX_AGE",
+                                "`Cache-Control: max-age` of `info.json`, seconds", ge=0)
+    response_cache: bool = setting(
+        True, "BEELDPOST_RESPONSE_CACHE",
+        "keep rendered images on disk (`responses/` in the cache folder) so a repeated request is "
+        "one file read; `off` for cold measurements", shown="`on`")
+    response_cache_mb: int = setting(
+        1024, "BEELDPOST_RESPONSE_CACHE_MB",
+        "size cap of the response cache in MB; least recently used answers are deleted first", ge=0)
+    open_images: int = setting(64, "BEELDPOST_OPEN_IMAGES", "opened pyramid levels each worker keeps",
+                               ge=1)
+    journal_file: OptionalPath = setting(
+        None, "BEELDPOST_JOURNAL",
+        "the Change Discovery activity journal (SQLite); keep it when clearing derivatives",
+        shown="`journal.sqlite3` in the cache folder")
+    journal_interval: float = setting(
+        5.0, "BEELDPOST_JOURNAL_INTERVAL",
+        "seconds between checks for changed records on discovery and sitemap requests (`0`: every request)",
+        ge=0)
+    discovery_page_size: int = setting(100, "BEELDPOST_DISCOVERY_PAGE_SIZE",
+                                       "activities per Change Discovery page", ge=1)
+    search_page_size: int = setting(
+        50, "BEELDPOST_SEARCH_PAGE_SIZE",
+        "search hits (Search 1.0) or annotations (2.0) per page of results", ge=1)
+    debug: bool = setting(False, "BEELDPOST_DEBUG", "Flask debug mode")
+
+    @field_validator("images_dir", "manifests_dir", "cache_dir", "viewers_dir", "journal_file")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        # Made absolute once, against the directory the server starts in.
+        return None if value is None else Path(os.path.abspath(value))
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+
+class ServerSettings(_Declared):
+    """How `beeldpost serve` runs gunicorn (http/gunicorn_conf.py reads these)."""
+
+    host: str = setting("127.0.0.1", "HOST", "where `beeldpost serve` listens (address)")
+    port: int = setting(8000, "PORT", "where `beeldpost serve` listens (port)", ge=0, le=65535)
+    workers: int = setting(2, "WEB_CONCURRENCY", "gunicorn worker processes", ge=1)
+    threads: int = setting(
+        24, "BEELDPOST_THREADS",
+        "threads per worker for renders and pages (enough that slow renders never hold them all)", ge=1)
+    malloc_arena_max: int = setting(
+        2, "MALLOC_ARENA_MAX",
+        "glibc malloc arenas per process (set by `beeldpost serve`; keeps RSS flat)", ge=1)
+    vips_concurrency: int = setting(
+        1, "VIPS_CONCURRENCY",
+        "libvips threads per render (parallelism comes from workers and threads)", ge=1)
+    timeout: int = setting(60, "BEELDPOST_TIMEOUT", "gunicorn worker timeout, seconds", ge=1)
+    access_log: OptionalText = setting(
+        None, "BEELDPOST_ACCESS_LOG",
+        "gunicorn's own access log (`-` for stdout); the app always logs one JSON line per request "
+        "to stderr")
+    log_level: str = setting("info", "BEELDPOST_LOG_LEVEL", "gunicorn log level")
+
+
+def markdown_table() -> str:
+    """The README's configuration table, from the declarations above."""
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for group in (Settings, ServerSettings):
+        for _name, variable, shown, description in group.documented():
+            lines.append(f"| `{variable}` | {shown} | {description} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,154 @@
+"""The worker's ASGI face answers as the WSGI app does, and tiles at hand never wait
+for a thread."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import unquote
+
+import pytest
+from werkzeug.test import Client
+from werkzeug.wrappers import Response
+
+from beeldpost import create_app
+from beeldpost.image import response_cache
+from beeldpost.http.asgi import AsgiFront
+from beeldpost.image.response_cache import KeptFile
+
+from support.validator import VALIDATOR_IDENTIFIER
+from support.requests import HEADER_VARIANTS, IMAGE_REQUESTS, INFO_REQUESTS, make_folders
+
+V = VALIDATOR_IDENTIFIER
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory, validator_png):
+    return make_folders(tmp_path_factory, validator_png)
+
+
+class CountingExecutor(ThreadPoolExecutor):
+    submitted = 0
+
+    def submit(self, *args, **kwargs):
+        self.submitted += 1
+        return super().submit(*args, **kwargs)
+
+
+def front_and_wsgi(folders, **overrides):
+    images, records, cache = folders
+    settings = {"images_dir": images, "manifests_dir": records, "cache_dir": cache,
+                "response_cache": False, **overrides}
+    front = AsgiFront(create_app(settings), threads=4)
+    counting = CountingExecutor(max_workers=4)
+    front.executor = front._wsgi.executor = counting
+    return front, Client(create_app(settings), Response)
+
+
+def call(front: AsgiFront, target: str, method: str = "GET", headers: dict | None = None,
+         body: bytes = b"", sink: list | None = None):
+    """One request through the ASGI app as uvicorn makes it: status, headers, body."""
+    raw_path, _, query = target.partition("?")
+    fields = {"host": "localhost", **{name.lower(): value for name, value in (headers or {}).items()}}
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+        "scheme": "http", "path": unquote(raw_path), "raw_path": raw_path.encode("latin-1"),
+        "query_string": query.encode("latin-1"), "root_path": "",
+        "server": ("localhost", 80), "client": ("127.0.0.1", 40000),
+        "headers": [(name.encode("latin-1"), value.encode("latin-1"))
+                    for name, value in fields.items()],
+    }
+    messages: list[dict] = [] if sink is None else sink
+
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message):
+        messages.append(message)
+
+    asyncio.run(front(scope, receive, send))
+    start = messages[0]
+    assert start["type"] == "http.response.start"
+    data = b"".join(m.get("body", b"") for m in messages[1:])
+    names = sorted((name.decode("latin-1"), value.decode("latin-1"))
+                   for name, value in start["headers"])
+    return start["status"], names, data
+
+
+def wsgi_answer(client, target, method="GET", headers=None):
+    response = client.open(target, method=method, headers=headers or {})
+    names = sorted((name.lower(), value) for name, value in response.headers.items())
+    return response.status_code, names, response.get_data()
+
+
+@pytest.mark.parametrize("path", IMAGE_REQUESTS + INFO_REQUESTS)
+@pytest.mark.parametrize("headers", HEADER_VARIANTS[:6], ids=lambda h: ",".join(h) or "plain")
+def test_same_answer_as_the_wsgi_app(folders, path, headers):
+    front, wsgi = front_and_wsgi(folders)
+    expected = wsgi_answer(wsgi, path, headers=headers)
+    assert call(front, path, headers=headers) == expected
+    # Asked again, with the image open in this worker: answered on the loop or not,
+    # the answer is the same.
+    assert call(front, path, headers=headers) == expected
+    assert call(front, path, "HEAD", headers) == wsgi_answer(wsgi, path, "HEAD", headers)
+
+
+def test_stored_tiles_and_info_are_answered_on_the_loop(folders):
+    front, _ = front_and_wsgi(folders)
+    tile = f"/iiif/3/{V}/0,0,256,256/256,/0/default.jpg"
+    info = f"/iiif/3/{V}/info.json"
+    call(front, info)  # first sight: hash, derivative and pyramid are made on a thread
+    assert front.executor.submitted == 1
+    for _ in range(5):
+        assert call(front, tile)[0] == 200
+        assert call(front, info)[0] == 200
+    assert front.executor.submitted == 1
+    status, headers, _ = call(front, f"/iiif/3/{V}/full/77,/0/default.jpg")  # a render
+    assert status == 200 and ("x-beeldpost-cache", "off") in headers
+    assert front.executor.submitted == 2
+
+
+def test_cached_renders_are_answered_on_the_loop(folders):
+    front, _ = front_and_wsgi(folders, response_cache=True)
+    thumbnail = f"/iiif/3/{V}/full/91,/0/default.jpg"
+    first = call(front, thumbnail)
+    submitted = front.executor.submitted
+    again = call(front, thumbnail)
+    assert dict(first[1])["x-beeldpost-cache"] == "miss"
+    assert dict(again[1])["x-beeldpost-cache"] == "hit"
+    assert again[2] == first[2] and dict(again[1])["etag"] == dict(first[1])["etag"]
+    assert front.executor.submitted == submitted
+
+
+def test_everything_else_reaches_the_flask_app(folders):
+    front, wsgi = front_and_wsgi(folders)
+    for method, target in [("GET", "/iiif/collection"), ("GET", f"/iiif/3/{V}"),
+                           ("OPTIONS", f"/iiif/3/{V}/info.json"),
+                           ("POST", f"/iiif/3/{V}/info.json"), ("GET", "/no/such/page")]:
+        assert call(front, target, method) == wsgi_answer(wsgi, target, method), target
+
+
+def test_escaped_slashes_stay_escaped(folders):
+    """The raw path reaches the app, so `a%2Fb` is one (unknown) identifier, not two segments."""
+    front, wsgi = front_and_wsgi(folders)
+    for target in ("/iiif/3/a%2Fb/info.json", "/iiif/3/a%2Fb/full/max/0/default.jpg",
+                   "/iiif/3/een%20foto/info.json", "/iiif/3/..%2F..%2Fetc%2Fpasswd/info.json"):
+        status, _, body = call(front, target)
+        assert (status, body) == wsgi_answer(wsgi, target)[::2], target
+
+
+def test_large_cached_answers_are_sent_in_chunks(folders, monkeypatch):
+    monkeypatch.setattr(response_cache, "IN_MEMORY_BYTES", 1000)
+    monkeypatch.setattr(KeptFile, "CHUNK", 4096)
+    front, _ = front_and_wsgi(folders, response_cache=True)
+    path = f"/iiif/3/{V}/full/max/0/default.png"
+    status, headers, rendered = call(front, path)
+    assert status == 200 and dict(headers)["x-beeldpost-cache"] == "miss"
+    messages = []
+    status, headers, streamed = call(front, path, sink=messages)
+    assert dict(headers)["x-beeldpost-cache"] == "hit"
+    assert streamed == rendered and dict(headers)["content-length"] == str(len(rendered))
+    bodies = [m for m in messages if m["type"] == "http.response.body"]
+    assert len(bodies) > 3 and all(len(m["body"]) <= 4096 for m in bodies)
+    assert bodies[-1].get("more_body", False) is False
+    assert call(front, path, "HEAD")[2] == b""

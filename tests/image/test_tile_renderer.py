@@ -1,0 +1,97 @@
+"""Small JPEG answers from stored tiles (Pillow) match libvips' render of the same request."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import pyvips
+from PIL import Image, ImageChops, ImageStat
+
+from beeldpost.settings import Settings
+from beeldpost.image.service import ImageService
+from beeldpost.image.parameters import parse_image_request
+from beeldpost.image.processor import render
+from beeldpost.image.plan import FROM_TILES, LIBVIPS
+from beeldpost.image.tile_renderer import can_render, render_from_tiles
+
+from support.pictures import textured
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiles")
+    (root / "images").mkdir()
+    textured(2000, 1300).jpegsave(str(root / "images" / "photo.jpg"), Q=92)
+    return ImageService(Settings.of(images_dir=root / "images", cache_dir=root / "cache"))
+
+
+def planned(service, path: str):
+    region, size, rotation, quality_format = path.split("/")
+    image = service.resolve("photo")
+    ops = service.operations(image, parse_image_request(region, size, rotation, quality_format, 3))
+    return service.plan(image, ops, ops.canonical_path(3))
+
+
+def decoded(data: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(data)).convert("RGB")
+
+
+@pytest.mark.parametrize("path", [
+    "1792,0,208,256/208,/0/default.jpg",        # edge tile of the full-size level
+    "1792,1024,208,276/208,/0/color.jpg",       # corner tile
+    "1024,1024,976,276/244,/0/default.jpg",     # edge tile, scale factor 4
+    "full/!200,200/0/default.jpg",              # thumbnail: a few tiles, resized
+    "full/max/0/default.jpg",                   # 2000×1300, 48 tiles as stored
+    "full/1500,/0/default.jpg",                 # 48 tiles resized: not this path
+    "100,100,700,500/350,/0/default.jpg",       # across tiles at level 1
+    "100,100,1024,1024/max/0/default.jpg",      # 25 tiles as stored
+])
+def test_same_picture_as_libvips(service, path):
+    plan = planned(service, path)
+    settings, ops = service.settings, plan.source_ops
+    if not can_render(ops, plan.box, settings.tile_size):
+        assert plan.renderer == LIBVIPS
+        assert path in ("full/1500,/0/default.jpg",)  # the one case beyond MAX_TILES
+        return
+    # Heavy renders (the whole 2000×1300 image here) take libvips' bounded path instead.
+    assert plan.renderer == (LIBVIPS if plan.heavy else FROM_TILES)
+    ours = render_from_tiles(service.stored_tiles, plan.image.pyramid, ops, plan.level, plan.box,
+                             settings.tile_size, settings.jpeg_quality)
+    assert ours is not None and ours.startswith(b"\xff\xd8")
+    theirs = render(service.opened.level(plan.image.pyramid, plan.level), plan.box, ops,
+                    settings.jpeg_quality)
+    ours_image, theirs_image = decoded(ours), decoded(theirs)
+    assert ours_image.size == theirs_image.size == (ops.width, ops.height)
+    difference = ImageStat.Stat(ImageChops.difference(ours_image, theirs_image)).mean
+    assert max(difference) < 2.5, difference  # two JPEG encodes of the same pixels
+
+
+@pytest.mark.parametrize("path", [
+    "1792,0,208,256/208,/0/gray.jpg",
+    "1792,0,208,256/208,/90/default.jpg",
+    "1792,0,208,256/208,/!0/default.jpg",
+    "1792,0,208,256/208,/0/default.png",
+    "300,300,90,60/^180,120/0/default.jpg",  # upscaled: the kernels differ
+])
+def test_other_requests_are_left_to_libvips(service, path):
+    plan = planned(service, path)
+    assert not can_render(plan.source_ops, plan.box, 256)
+    assert plan.renderer == LIBVIPS
+
+
+def test_the_service_uses_it_and_falls_back_on_damage(service, monkeypatch):
+    plan = planned(service, "1792,0,208,256/208,/0/default.jpg")
+    assert plan.renderer == FROM_TILES
+    calls = []
+    real = service.stored_tiles.jpeg
+
+    def damaged(*arguments):
+        calls.append(arguments)
+        return real(*arguments)[:200]  # a truncated tile: Pillow fails, libvips answers
+
+    monkeypatch.setattr(service.stored_tiles, "jpeg", damaged)
+    answer = service.render(plan)
+    assert calls and decoded(answer).size == (208, 256)
+    monkeypatch.undo()
+    assert pyvips.Image.new_from_buffer(service.render(plan), "").width == 208
