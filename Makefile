@@ -2,6 +2,7 @@
 #   make run    create .venv, install, build the image derivatives, serve on $(HOST):$(PORT)
 #   make test   install the test extras and run the whole suite (browser tests included)
 #   make bench  benchmark against IIPImage (QUICK=1 for about a minute)
+#   make wheel  the installable wheel in dist/ (viewers included)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -12,7 +13,7 @@ PYTEST_ARGS ?=
 VIEWERS ?= $(or $(BEELDPOST_VIEWERS),var/viewers)
 IN_CI := $(if $(filter 1 true yes TRUE True,$(CI)),true,)
 
-.PHONY: run test bench fuzz viewers chromium install install-test ingest standins clean
+.PHONY: run test bench fuzz viewers chromium install install-test ingest standins wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +58,11 @@ chromium:
 	  echo "make: the browser tests need Chromium: install it (Debian: sudo apt-get install chromium)" >&2; \
 	  [ "$(IN_CI)" != true ]; \
 	fi
+
+# The wheel, in dist/, with the built viewers inside when Node.js could build them.
+wheel: | $(BIN)/python
+	@bash frontend/ensure.sh $(VIEWERS) || echo "make: viewers not built; the wheel's pages will say so" >&2
+	BEELDPOST_VIEWERS=$(VIEWERS) $(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
 
 # Beeldpost against IIPImage side by side (installs iipimage-server, lighttpd and wrk
 # with apt-get when missing). QUICK=1 for a one-minute run; see bench/README.md.

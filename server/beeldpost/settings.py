@@ -32,6 +32,12 @@ def _optional_text(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
+def _default_viewers() -> Path:
+    """The viewers a wheel carries (setup.py copies a build in), else `var/viewers`."""
+    bundled = Path(__file__).resolve().parent / "pages" / "viewers"
+    return bundled if (bundled / "build-id").is_file() else Path("var/viewers")
+
+
 OptionalLimit = Annotated[Annotated[int, Field(gt=0)] | None, BeforeValidator(_optional_positive)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_optional_text)]
 OptionalText = Annotated[str | None, BeforeValidator(_optional_text)]
@@ -121,10 +127,11 @@ class Settings(_Declared):
                                   shown="`manifests/`")
     cache_dir: Path = setting(Path("var/cache"), "BEELDPOST_CACHE",
                               "folder for derivatives (outside git)", shown="`var/cache/`")
-    viewers_dir: Path = setting(
-        Path("var/viewers"), "BEELDPOST_VIEWERS",
-        "folder of the built Mirador and Universal Viewer assets (`make viewers`; outside git)",
-        shown="`var/viewers/`")
+    viewers_dir: Path = Field(
+        default_factory=lambda: _default_viewers(), validation_alias="BEELDPOST_VIEWERS",
+        description="folder of the built Mirador and Universal Viewer assets (`make viewers`; "
+                    "outside git)",
+        json_schema_extra={"shown": "`var/viewers/`, or the build inside an installed wheel"})
     public_base_url: OptionalText = setting(
         None, "BEELDPOST_PUBLIC_URL",
         "public base URL, e.g. `https://beeld.archief.nl`, when behind a proxy; otherwise ids "

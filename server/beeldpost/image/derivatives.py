@@ -341,6 +341,10 @@ class OpenedLevels:
     to share). Bounded LRU, so file handles and headers stay bounded too.
     """
 
+    # Pyramids' sizes are kept for many more images than levels are kept open: a few
+    # hundred bytes each, and asked for every image of a collection being listed.
+    KNOWN_PYRAMIDS = 10_000
+
     def __init__(self, capacity: int = 64):
         self.capacity = capacity
         self._images: OrderedDict[tuple[str, int], pyvips.Image] = OrderedDict()
@@ -397,5 +401,5 @@ class OpenedLevels:
     def _trim(self) -> None:
         while len(self._images) > self.capacity:
             self._images.popitem(last=False)
-        while len(self._pyramids) > self.capacity:
+        while len(self._pyramids) > max(self.capacity, self.KNOWN_PYRAMIDS):
             self._pyramids.popitem(last=False)
