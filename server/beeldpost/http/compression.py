@@ -50,6 +50,11 @@ def entity_tags(etag: str, mimetype: str, gzipped: bool) -> tuple[str, ...]:
     return (etag + SUFFIX, etag) if gzipped else (etag, etag + SUFFIX)
 
 
+def gzipped(body: bytes) -> bytes:
+    """The gzipped twin of a body: the same bytes for the same body (no time stamp)."""
+    return gzip.compress(body, compresslevel=6, mtime=0)
+
+
 def compress(response: Response) -> Response:
     if is_compressible(response.mimetype):
         response.vary.add("Accept-Encoding")
@@ -63,7 +68,7 @@ def compress(response: Response) -> Response:
     etag, weak = response.get_etag()
     if etag is not None:
         response.set_etag(etag + SUFFIX, weak)
-    response.set_data(gzip.compress(body, compresslevel=6, mtime=0))
+    response.set_data(gzipped(body))
     response.headers["Content-Encoding"] = "gzip"
     return response
 

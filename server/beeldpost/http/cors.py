@@ -15,12 +15,11 @@ MAX_AGE = "86400"  # seconds a browser may keep a preflight's answer
 ALWAYS = (("Access-Control-Allow-Origin", "*"), ("Access-Control-Expose-Headers", EXPOSED_HEADERS))
 
 
-def cors_headers(environ: dict) -> list[tuple[str, str]]:
+def cors_headers(environ: dict) -> tuple[tuple[str, str], ...]:
     """The CORS headers of an answer to this request (a preflight's when OPTIONS)."""
-    headers = list(ALWAYS)
-    if environ.get("REQUEST_METHOD") == "OPTIONS":
-        asked = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")
-        headers += [("Access-Control-Allow-Methods", ALLOWED_METHODS),
-                    ("Access-Control-Allow-Headers", asked or ALLOWED_HEADERS),
-                    ("Access-Control-Max-Age", MAX_AGE)]
-    return headers
+    if environ.get("REQUEST_METHOD") != "OPTIONS":
+        return ALWAYS
+    asked = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS")
+    return ALWAYS + (("Access-Control-Allow-Methods", ALLOWED_METHODS),
+                     ("Access-Control-Allow-Headers", asked or ALLOWED_HEADERS),
+                     ("Access-Control-Max-Age", MAX_AGE))

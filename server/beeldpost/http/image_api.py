@@ -21,7 +21,6 @@ describes), so a repeated request skips building and serialising it.
 from __future__ import annotations
 
 import functools
-import gzip
 import logging
 import threading
 import time
@@ -38,7 +37,7 @@ from ..image.plan import Plan
 from ..image.response_cache import KeptFile
 from ..image.service import ImageService, NotAtHand, ResolvedImage
 from . import metrics, request_log
-from .compression import entity_tags, gzip_selected
+from .compression import entity_tags, gzip_selected, gzipped
 from .conditional import current_tag
 from .cors import ALLOWED_METHODS, cors_headers
 from .negotiation import json_ld_mimetype
@@ -65,7 +64,7 @@ DOCUMENTS_KEPT = 256  # info.json bodies kept per worker
 PREFIXES = (VERSION_3.prefix + "/", VERSION_2.prefix + "/")
 
 
-@dataclass
+@dataclass(slots=True)
 class Exchange:
     """One request to the Image API and how far its answer got."""
 
@@ -94,7 +93,7 @@ class _Document:
     @property
     def gzipped(self) -> bytes:
         if self._gzipped is None:
-            self._gzipped = gzip.compress(self.body, compresslevel=6, mtime=0)
+            self._gzipped = gzipped(self.body)
         return self._gzipped
 
 
@@ -231,8 +230,8 @@ class ImageApi:
                 self._documents[key] = document
         modified, modified_text = _last_modified(resolved.source.mtime_ns)
         body = document.body
-        gzipped = gzip_selected(environ, document.mimetype, len(body))
-        tags = entity_tags(document.etag, document.mimetype, gzipped)
+        compressed = gzip_selected(environ, document.mimetype, len(body))
+        tags = entity_tags(document.etag, document.mimetype, compressed)
         held = current_tag(environ, tags, modified)
         headers = [
             ("Link", f'<{version.profile}>;rel="profile"'),
@@ -243,7 +242,7 @@ class ImageApi:
         ]
         if held is not None:
             return 304, _without_last_modified(headers), b""
-        if gzipped:
+        if compressed:
             body = document.gzipped
             headers.append(("Content-Encoding", "gzip"))
         headers.insert(0, ("Content-Type", document.mimetype))

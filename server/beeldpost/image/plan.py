@@ -21,7 +21,7 @@ FROM_TILES = "tiles"  # a few stored tiles decoded, pasted and resized with Pill
 LIBVIPS = "libvips"  # the level cropped, resized and encoded by libvips
 
 
-@dataclass
+@dataclass(slots=True)
 class Plan:
     image: ResolvedImage
     ops: Operations  # as the public service describes the image

@@ -224,18 +224,18 @@ class ImageService:
         tile_size = self.settings.tile_size
         source_ops = self.in_source(image, ops)
         level = choose_level(image.pyramid, source_ops)
-        box = crop_box(image.pyramid.levels[level], level, source_ops)
         tile = stored_tile(image.pyramid, source_ops, level, tile_size)
+        key = self.etag(image, canonical)
+        if tile is not None:  # most of a viewer's requests: the rest follows from the tile
+            _, column, row = tile
+            box = (column * tile_size, row * tile_size, tile_size, tile_size)
+            return Plan(image, ops, canonical, key, source_ops, level, box, tile, STORED_TILE,
+                        render_cost(box, source_ops), False)
+        box = crop_box(image.pyramid.levels[level], level, source_ops)
         cost = render_cost(box, source_ops)
         heavy = cost > self.settings.heavy_pixels
-        if tile is not None:
-            renderer = STORED_TILE
-        elif not heavy and can_render(source_ops, box, tile_size):
-            renderer = FROM_TILES
-        else:
-            renderer = LIBVIPS
-        return Plan(image, ops, canonical, self.etag(image, canonical), source_ops, level, box,
-                    tile, renderer, cost, heavy)
+        renderer = FROM_TILES if not heavy and can_render(source_ops, box, tile_size) else LIBVIPS
+        return Plan(image, ops, canonical, key, source_ops, level, box, None, renderer, cost, heavy)
 
     def answer(self, plan: Plan, at_hand: bool = False) -> tuple[bytes | KeptFile, str]:
         """The answer's bytes and where they came from (X-Beeldpost-Cache): a stored

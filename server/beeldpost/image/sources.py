@@ -36,7 +36,8 @@ class SourceCatalog:
         self._lock = threading.Lock()
         self._listing: dict[str, Path] = {}
         self._listing_stamp: tuple[int, int] | None = None
-        self._hashes: dict[tuple[str, int, int], str] = {}
+        # path -> (size, mtime_ns, sha256): one entry per file, the latest seen.
+        self._hashes: dict[str, tuple[int, int, str]] = {}
 
     def _folder_stamp(self) -> tuple[int, int] | None:
         try:
@@ -90,20 +91,21 @@ class SourceCatalog:
 
     def known_hash(self, source: Source) -> str | None:
         """The remembered content hash, or None when it would have to be computed."""
-        return self._hashes.get((str(source.path), source.size, source.mtime_ns))
+        known = self._hashes.get(str(source.path))
+        if known is None or known[:2] != (source.size, source.mtime_ns):
+            return None
+        return known[2]
 
     def content_hash(self, source: Source) -> str:
         """SHA-256 of the file, remembered while its size and mtime stay the same."""
         cached = self.known_hash(source)
         if cached is not None:
             return cached
-        key = (str(source.path), source.size, source.mtime_ns)
         digest = hashlib.sha256()
         with open(source.path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
         value = digest.hexdigest()
-        with self._lock:
-            self._hashes = {k: v for k, v in self._hashes.items() if k[0] != key[0]}
-            self._hashes[key] = value
+        with self._lock:  # replaces the file's older hash (was a copy of all: quadratic)
+            self._hashes[str(source.path)] = (source.size, source.mtime_ns, value)
         return value
