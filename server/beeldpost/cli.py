@@ -1,4 +1,4 @@
-"""The `beeldpost` command: ingest, check, serve."""
+"""The `beeldpost` command: ingest, check, import, serve."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import os
 import shutil
 import sys
 import time
+from pathlib import Path
+from typing import Callable
 
 from pydantic import ValidationError
 
@@ -101,6 +103,63 @@ def check(settings: Settings) -> int:
     return 1 if problems else 0
 
 
+# Imports of fewer rows are over before a progress bar would say anything.
+PROGRESS_ROWS = 200
+
+
+def import_export(settings: Settings, export: Path, mapping: Path | None = None, *,
+                  apply: bool = False, delete_missing: bool = False,
+                  overwrite_edited: bool = False) -> int:
+    """Turn a CSV export into records, one per row: a dry run unless `apply`.
+
+    Problems (by row and column), records kept because they were changed by hand, and
+    notes go to stdout, one line each; the counts to stderr. Exit status 1 on any problem.
+    """
+    from .catalogue import importer
+    from .image.sources import SourceCatalog
+
+    try:
+        columns_map = importer.read_mapping(mapping) if mapping else {}
+        data = importer.read_export(export)
+        columns = importer.map_columns(data.columns, columns_map, data.name)
+    except importer.ExportError as error:
+        for problem in error.problems:
+            print(problem)
+        sys.stderr.write(f"{Path(export).name}: nothing imported\n")
+        return 1
+    progress = _rows_progress() if len(data.rows) >= PROGRESS_ROWS else None
+    plan = importer.plan_import(data, columns, settings.manifests_dir,
+                                SourceCatalog(settings.images_dir),
+                                overwrite_edited=overwrite_edited,
+                                delete_missing=delete_missing, progress=progress)
+    if apply:
+        importer.apply_plan(plan, progress)
+    for line in importer.report(plan):
+        print(line)
+    sys.stderr.write(importer.summary(plan, applied=apply) + f" (in {settings.manifests_dir})\n")
+    return 1 if plan.problems else 0
+
+
+def _rows_progress() -> Callable[[str, int, int], None]:
+    """A progress bar per phase in the style of _progress, with the rate and the time left."""
+    started: dict[str, float] = {}
+    shown = [0.0]
+
+    def show(phase: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        began = started.setdefault(phase, now)
+        if done < total and now - shown[0] < 0.1:
+            return
+        shown[0] = now
+        rate = done / (now - began) if now > began else 0.0
+        left = (total - done) / rate if rate else 0.0
+        _progress(done, total, f"{phase} {rate:,.0f}/s, {left:,.0f}s left", began)
+        if done == total:
+            sys.stderr.write("\n")
+
+    return show
+
+
 def serve(host: str, port: int, workers: int | None) -> int:
     """Run gunicorn with the production settings in beeldpost/http/gunicorn_conf.py."""
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn")
@@ -126,6 +185,23 @@ def main(argv: list[str] | None = None) -> int:
     ingest_parser.add_argument("identifiers", nargs="*", help="only these (default: all)")
     commands.add_parser("check", help="check every record in the manifests folder")
     commands.add_parser("journal", help="record changed records as Change Discovery activities")
+    import_parser = commands.add_parser(
+        "import", help="turn a CSV export into records, one per row (a dry run unless --apply)",
+        description="Turn a collection management system's CSV export into item records, "
+                    "one per row, in the manifests folder. A dry run unless --apply: it "
+                    "says what would change and lists every problem by row and column. "
+                    "manifests/README.md explains the columns and the rules.")
+    import_parser.add_argument("export", type=Path, help="the CSV file")
+    import_parser.add_argument("--mapping", type=Path,
+                               help="a YAML file naming the field of other columns "
+                                    "(\"Titel (NL)\": label.nl)")
+    import_parser.add_argument("--apply", action="store_true",
+                               help="write the records (default: a dry run)")
+    import_parser.add_argument("--delete-missing", action="store_true",
+                               help="delete records this export made earlier whose ids it "
+                                    "no longer has")
+    import_parser.add_argument("--overwrite-edited", action="store_true",
+                               help="overwrite (or delete) records changed by hand")
     serve_parser = commands.add_parser("serve", help="serve with gunicorn")
     serve_parser.add_argument("--host", help="address to listen on (default: HOST, 127.0.0.1)")
     serve_parser.add_argument("--port", type=int, help="port to listen on (default: PORT, 8000)")
@@ -147,6 +223,10 @@ def main(argv: list[str] | None = None) -> int:
         return check(settings)
     if arguments.command == "journal":
         return journal(settings)
+    if arguments.command == "import":
+        return import_export(settings, arguments.export, arguments.mapping,
+                             apply=arguments.apply, delete_missing=arguments.delete_missing,
+                             overwrite_edited=arguments.overwrite_edited)
     if arguments.command == "serve":
         return serve(arguments.host or server.host, arguments.port or server.port, arguments.workers)
     if arguments.markdown:

@@ -167,6 +167,38 @@ def test_a_transcript_that_is_not_utf8_is_refused(tmp_path):
         parse_record(path, path.read_text("utf-8"))
 
 
+# --------------------------------------------------------------------------- the collection
+
+
+def test_the_collection_as_a_label_keeps_no_hierarchy():
+    record = read_real(PHOTO)
+    assert record.collection["en"] == ("Batavialand, project Nederlanders – Wereldburgers "
+                                       "(Dutch – World Citizens)")
+    assert record.hierarchy == ()
+
+
+def test_the_collection_as_levels_from_the_top_down(tmp_path):
+    levels = ["Batavialand", "Nieuw Land", "Wijkgericht Werken"]
+    path = write_record(tmp_path, "stuk", record_data("stuk", collection=levels))
+    record = parse_record(path, path.read_text("utf-8"))
+    assert record.hierarchy == ("Batavialand", "Nieuw Land", "Wijkgericht Werken")
+    assert record.collection.language_map() == {
+        "nl": ["Batavialand, Nieuw Land, Wijkgericht Werken"],
+        "en": ["Batavialand, Nieuw Land, Wijkgericht Werken"]}
+
+
+@pytest.mark.parametrize("value,field,words", [
+    ([], "collection", "expected 1 to 8 levels from the top down, got a list of 0"),
+    ([f"Niveau {n}" for n in range(9)], "collection", "got a list of 9"),
+    (["Batavialand", "  ", "Serie"], "collection[2]", "is empty"),
+    (["Batavialand", {"nl": "x", "en": "y"}], "collection[2]", "expected text"),
+    ("Batavialand", "collection", "or a list of levels from the top down"),
+])
+def test_a_bad_hierarchy_is_named(tmp_path, value, field, words):
+    lines = broken(tmp_path, record_data("stuk", collection=value))
+    assert any(line.startswith(f"stuk.yaml: {field}: ") and words in line for line in lines), lines
+
+
 def test_max_size_is_read_for_later_use(tmp_path):
     path = write_record(tmp_path, "stuk", record_data("stuk", max_size=1200))
     assert parse_record(path, path.read_text("utf-8")).max_size == 1200

@@ -44,6 +44,9 @@ RIGHTS_URI = re.compile(
     r"|creativecommons\.org/publicdomain/(zero|mark)/1\.0/)$"
 )
 DATE = re.compile(r"^(\d{4})(-(\d{2})-(\d{2}))?$")
+# `collection:` as a list names the item's place in the archive, from the top down
+# (archive, fonds, series, …); at most this many levels.
+MAX_COLLECTION_LEVELS = 8
 
 # field name -> required?  (order is the order problems are reported in)
 TOP_LEVEL_FIELDS = {
@@ -122,6 +125,8 @@ class Record:
     description: Text | None = None
     place: str | None = None
     subject: Text | None = None
+    # As a label {nl, en}, or, for `collection:` given as a list of levels, those
+    # names joined with ", " (the same in both languages); `hierarchy` keeps the list.
     collection: Text | None = None
     rights_label: Text | None = None
     provider: Provider | None = None
@@ -134,6 +139,7 @@ class Record:
     max_width: int | None = None
     max_height: int | None = None
     max_area: int | None = None
+    hierarchy: tuple[str, ...] = ()  # the archive's levels, top down, when given as a list
 
     @property
     def nav_date(self) -> str | None:
@@ -397,7 +403,7 @@ def parse_record(path: Path, text: str) -> Record:
         description=optional("description", check.text),
         place=optional("place", check.string),
         subject=optional("subject", check.text),
-        collection=optional("collection", check.text),
+        collection=_collection(check, data.get("collection")),  # (label, levels): split below
         rights_label=optional("rights_label", check.text),
         provider=optional("provider", lambda value, where: _provider(check, value, where)),
         people=tuple(_people(check, data.get("people"))),
@@ -408,6 +414,7 @@ def parse_record(path: Path, text: str) -> Record:
         max_height=optional("max_height", check.positive_int),
         max_area=optional("max_area", check.positive_int),
     )
+    values["collection"], values["hierarchy"] = values["collection"]
     summary = values["summary"]
     if language and summary and language not in dict(summary.entries):
         check.problem("language", f"the summary has no text in {language!r}, the language "
@@ -415,6 +422,30 @@ def parse_record(path: Path, text: str) -> Record:
     if check.problems:
         raise BrokenRecord(check.problems)
     return Record(**values)
+
+
+def _collection(check: _Checker, value: Any) -> tuple[Text | None, tuple[str, ...]]:
+    """`collection:` as a label {nl, en}, or as a list of level names from the top down.
+
+    A list's names are the label in both languages, joined with ", ", so manifests
+    show a Collection entry either way."""
+    if value is None:
+        return None, ()
+    if isinstance(value, dict):
+        return check.text(value, "collection"), ()
+    if not isinstance(value, list):
+        check.problem("collection", "expected texts per language like {nl: …, en: …} or a "
+                                    "list of levels from the top down like [Archief, Fonds, "
+                                    f"Serie], got {_describe(value)}")
+        return None, ()
+    if not 1 <= len(value) <= MAX_COLLECTION_LEVELS:
+        check.problem("collection", f"expected 1 to {MAX_COLLECTION_LEVELS} levels from the "
+                                    f"top down, got {_describe(value)}")
+        return None, ()
+    levels = [check.string(level, f"collection[{index + 1}]") for index, level in enumerate(value)]
+    if None in levels:
+        return None, ()
+    return Text.same_in_all(", ".join(levels)), tuple(levels)
 
 
 def _provider(check: _Checker, value: Any, where: str) -> Provider | None:
