@@ -193,6 +193,10 @@ class Settings(_Declared):
         ge=0)
     discovery_page_size: int = setting(100, "BEELDPOST_DISCOVERY_PAGE_SIZE",
                                        "activities per Change Discovery page", ge=1)
+    sitemap_urls: int = setting(
+        50_000, "BEELDPOST_SITEMAP_URLS",
+        "URLs per sitemap listed in the sitemap index `/sitemap.xml` (at most 50,000, the protocol's limit)",
+        ge=4, le=50_000)
     search_page_size: int = setting(
         50, "BEELDPOST_SEARCH_PAGE_SIZE",
         "search hits (Search 1.0) or annotations (2.0) per page of results", ge=1)

@@ -12,7 +12,7 @@ import pytest
 from beeldpost import create_app
 
 from support.validator import VALIDATOR_IDENTIFIER
-from support.presentation import make_jpeg, write_record
+from support.presentation import make_jpeg, record_data, write_record
 
 BASE = "http://localhost"
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
@@ -48,16 +48,34 @@ def test_robots_uses_the_public_url(tmp_path, images_dir):
     assert "Sitemap: https://beeld.archief.example/sub/sitemap.xml" in text
 
 
-def sitemap_entries(client) -> dict[str, str | None]:
-    response = client.get("/sitemap.xml")
-    assert response.status_code == 200 and response.mimetype == "application/xml"
+def parsed(client, path: str, tag: str) -> ET.Element:
+    response = client.get(path)
+    assert response.status_code == 200 and response.mimetype == "application/xml", path
     root = ET.fromstring(response.data)
-    assert root.tag == f"{SITEMAP}urlset"
+    assert root.tag == f"{SITEMAP}{tag}"
+    return root
+
+
+def sitemaps(client) -> list[tuple[str, str | None]]:
+    """(location, lastmod) of each sitemap in the index."""
+    index = parsed(client, "/sitemap.xml", "sitemapindex")
+    found = []
+    for entry in index:
+        modified = entry.find(f"{SITEMAP}lastmod")
+        found.append((entry.find(f"{SITEMAP}loc").text,
+                      modified.text if modified is not None else None))
+    return found
+
+
+def sitemap_entries(client) -> dict[str, str | None]:
+    """Every URL of every sitemap the index lists, with its lastmod."""
     entries = {}
-    for url in root:
-        location = url.find(f"{SITEMAP}loc").text
-        modified = url.find(f"{SITEMAP}lastmod")
-        entries[location] = modified.text if modified is not None else None
+    for location, _modified in sitemaps(client):
+        for url in parsed(client, urlsplit(location).path, "urlset"):
+            place = url.find(f"{SITEMAP}loc").text
+            assert place not in entries, f"{place} is listed twice"
+            modified = url.find(f"{SITEMAP}lastmod")
+            entries[place] = modified.text if modified is not None else None
     return entries
 
 
@@ -83,6 +101,51 @@ def test_the_sitemap_follows_the_records(client):
     entries = sitemap_entries(client)
     assert f"{BASE}/iiif/manifests/alpha" in entries
     assert not any("beta" in location for location in entries)
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory, validator_png):
+    """A few hundred published items, and sitemaps of at most 100 URLs (33 items) each."""
+    root = tmp_path_factory.mktemp("sitemap-archive")
+    images, manifests = root / "images", root / "manifests"
+    images.mkdir()
+    manifests.mkdir()
+    for number in range(250):
+        item = f"stuk-{number:03d}"
+        make_jpeg(images / f"{item}.jpg", 320, 240)
+        write_record(manifests, item, record_data(item, people=None))
+    app = create_app({"images_dir": images, "manifests_dir": manifests, "cache_dir": root / "cache",
+                      "journal_interval": 0, "sitemap_urls": 100})
+    app.extensions["beeldpost.journal"].background.join(120)
+    return app.test_client()
+
+
+def test_the_sitemap_index_splits_the_archive_into_sitemaps_of_bounded_size(archive):
+    listed = sitemaps(archive)
+    assert len(listed) == 8  # 250 items of 3 URLs and the collection, 33 items a sitemap
+    assert [urlsplit(location).path for location, _ in listed] == \
+        [f"/sitemap/{number}.xml" for number in range(8)]
+    every = {}
+    for number, (location, modified) in enumerate(listed):
+        urls = parsed(archive, urlsplit(location).path, "urlset")
+        assert len(urls) <= 100
+        dates = [url.find(f"{SITEMAP}lastmod").text for url in urls]
+        assert all(dates) and modified == max(dates)  # each sitemap's lastmod is its latest
+        for url in urls:
+            every[url.find(f"{SITEMAP}loc").text] = number
+    assert len(every) == 250 * 3 + 1
+    assert every[f"{BASE}/iiif/collection"] == 0
+    assert every[f"{BASE}/items/stuk-000"] == 0 and every[f"{BASE}/items/stuk-249"] == 7
+    assert archive.get("/sitemap/8.xml").status_code == 404
+    assert archive.get("/sitemap/x.xml").status_code == 404
+
+
+def test_the_sitemaps_size_is_a_setting_within_the_protocol():
+    from beeldpost.settings import Settings
+
+    assert Settings.from_env({}).sitemap_urls == 50_000
+    with pytest.raises(ValueError, match="BEELDPOST_SITEMAP_URLS"):
+        Settings.from_env({"BEELDPOST_SITEMAP_URLS": "50001"})
 
 
 # --------------------------------------------------------------------------- gzip

@@ -202,12 +202,24 @@ class Journal:
                              (n,)).fetchone()
         return Activity(*row) if row else None
 
-    def live_items(self) -> list[tuple[str, str]]:
-        """(item, time of its last change) of every published item, by item."""
+    def live_items(self, offset: int = 0, limit: int = -1) -> list[tuple[str, str]]:
+        """(item, time of its last change) of published items, by item: all of them, or
+        `limit` from the `offset`-th on."""
         with self._reading() as db:
             rows = db.execute("SELECT item, changed FROM state WHERE live = 1 AND item != '' "
-                              "ORDER BY item").fetchall()
+                              "ORDER BY item LIMIT ? OFFSET ?", (limit, offset)).fetchall()
         return [(item, changed) for item, changed in rows]
+
+    def live_pages(self, size: int) -> list[str]:
+        """The time of the last change in each run of `size` published items, by item:
+        one query, however many items (a sitemap index's lastmod per sitemap)."""
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT (position - 1) / ?, MAX(changed) FROM ("
+                "  SELECT changed, ROW_NUMBER() OVER (ORDER BY item) AS position"
+                "  FROM state WHERE live = 1 AND item != '')"
+                " GROUP BY 1 ORDER BY 1", (size,)).fetchall()
+        return [changed for _page, changed in rows]
 
     # ------------------------------------------------------------------ scanning
 

@@ -1,7 +1,11 @@
-"""For crawlers: /robots.txt (everything allowed, where the sitemap is) and /sitemap.xml.
+"""For crawlers: /robots.txt (everything allowed, where the sitemap is) and the sitemaps.
 
-The sitemap lists every published item's web page and its IIIF manifests, with the
-time of its last change from the activity journal (`lastmod`), and the collection.
+/sitemap.xml is a sitemap index; /sitemap/{n}.xml are its sitemaps, none holding more
+URLs than BEELDPOST_SITEMAP_URLS (the protocol allows 50,000). Together they list the
+collection and every published item's web page and its IIIF manifests (3.0 and 2.1),
+each with the time of its last change from the activity journal (`lastmod`); the
+index gives each sitemap the latest of its items'. Each sitemap is one ranged query
+of the journal, so its cost does not grow with the archive.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import xml.etree.ElementTree as ET
 from flask import Blueprint, current_app, g
 
 from ..catalogue.journal import Journal
+from ..errors import NotFound
 from ..http.responses import base_url, content_response
 from ..presentation.links import manifest_v2_url
 from ..presentation.manifests import Urls
@@ -23,7 +28,33 @@ def _journal() -> Journal:
     return current_app.extensions["beeldpost.journal"]
 
 
-def build_sitemap(base: str, items: list[tuple[str, str]]) -> str:
+URLS_PER_ITEM = 3  # its page, its manifest, its Presentation 2.1 manifest
+
+
+def items_per_sitemap(max_urls: int) -> int:
+    # The first sitemap also holds the collection, hence the one URL kept free.
+    return max(1, (max_urls - 1) // URLS_PER_ITEM)
+
+
+def _xml(root: ET.Element) -> str:
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def build_sitemap_index(base: str, last_changes: list[str]) -> str:
+    """The index: one sitemap per run of items, with the latest change in it."""
+    index = ET.Element("sitemapindex", {"xmlns": SITEMAP_NS})
+    for number, changed in enumerate(last_changes or [None]):
+        entry = ET.SubElement(index, "sitemap")
+        ET.SubElement(entry, "loc").text = f"{base}/sitemap/{number}.xml"
+        if changed:
+            ET.SubElement(entry, "lastmod").text = changed
+    return _xml(index)
+
+
+def build_sitemap(base: str, items: list[tuple[str, str]], with_collection: bool = True,
+                  collection_changed: str | None = None) -> str:
+    """A sitemap of these items, and of the collection (the first sitemap lists it)."""
     urls = Urls(base)
     urlset = ET.Element("urlset", {"xmlns": SITEMAP_NS})
 
@@ -33,13 +64,13 @@ def build_sitemap(base: str, items: list[tuple[str, str]]) -> str:
         if modified:
             ET.SubElement(entry, "lastmod").text = modified
 
-    add(urls.collection, max((changed for _item, changed in items), default=None))
+    if with_collection:
+        add(urls.collection, collection_changed)
     for item, changed in items:
         add(urls.item_page(item), changed)
         add(urls.manifest(item), changed)
         add(manifest_v2_url(urls.manifest(item)), changed)
-    ET.indent(urlset)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(urlset, encoding="unicode") + "\n"
+    return _xml(urlset)
 
 
 def build_robots(base: str) -> str:
@@ -62,10 +93,25 @@ def make_blueprint() -> Blueprint:
         return _answer(build_robots(base_url()), "text/plain; charset=utf-8")
 
     @blueprint.route("/sitemap.xml", methods=["GET"])
-    def sitemap():
+    def sitemap_index():
         journal = _journal()
         journal.refresh()
-        return _answer(build_sitemap(base_url(), journal.live_items()),
+        size = items_per_sitemap(current_app.config["BEELDPOST"].sitemap_urls)
+        return _answer(build_sitemap_index(base_url(), journal.live_pages(size)),
+                       "application/xml; charset=utf-8")
+
+    @blueprint.route("/sitemap/<int:number>.xml", methods=["GET"])
+    def sitemap(number: int):
+        journal = _journal()
+        journal.refresh()
+        size = items_per_sitemap(current_app.config["BEELDPOST"].sitemap_urls)
+        pages = journal.live_pages(size)
+        if number >= max(1, len(pages)):
+            raise NotFound(f"there are {max(1, len(pages))} sitemaps, numbered from 0; "
+                           "/sitemap.xml lists them.")
+        items = journal.live_items(number * size, size)
+        # The collection changes whenever its members do: the latest change of all.
+        return _answer(build_sitemap(base_url(), items, number == 0, max(pages, default=None)),
                        "application/xml; charset=utf-8")
 
     return blueprint
