@@ -18,6 +18,9 @@ mtime, so a restart does not read every image again). A record that fails its
 checks, or whose image is missing, is left as it was last journalled until it is
 fixed: a typo must not make aggregators delete an item.
 
+The catalogue index (index.py) is written in the same transaction: an item is in it
+exactly while its last activity is a Create or an Update.
+
 Safety: every scan writes in one `BEGIN IMMEDIATE` transaction (WAL, synchronous
 FULL), so a crash leaves either all of a scan's activities or none, and several
 gunicorn workers scanning at once are serialised; each object's activities are
@@ -41,6 +44,7 @@ from typing import Iterator
 
 from ..errors import BeeldpostError
 from ..image.service import ImageService
+from . import index
 from .records import RECORD_SUFFIX, BrokenRecord, Record, RecordStore, parse_record
 
 log = logging.getLogger(__name__)
@@ -92,6 +96,18 @@ class Activity:
     end_time: str
 
 
+@dataclass
+class _Parsed:
+    stamps: tuple
+    record: Record | None
+    digest: str  # of the record and transcript files' bytes
+    text: str = ""  # the record file's text
+    transcript: str | None = None  # its transcript file's text
+
+    def entry(self) -> index.Entry:
+        return index.Entry.of(self.record, self.record.file, self.text, self.transcript)
+
+
 @dataclass(frozen=True)
 class Observed:
     """An item as a scan found it. fingerprint None: broken, leave it as it is."""
@@ -99,13 +115,7 @@ class Observed:
     item: str
     fingerprint: str | None
     label: str = ""
-
-
-@dataclass
-class _Parsed:
-    stamps: tuple
-    record: Record | None
-    digest: str  # of the record and transcript files' bytes
+    parsed: _Parsed | None = None  # what the catalogue index keeps of it
 
 
 def utc_now() -> str:
@@ -145,6 +155,7 @@ class Journal:
                         with sqlite3.connect(self.path, timeout=30) as setup:
                             setup.execute("PRAGMA journal_mode=WAL")
                             setup.executescript(SCHEMA)
+                            setup.executescript(index.SCHEMA)
                         setup.close()
                         self._ready = True
             connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -221,6 +232,25 @@ class Journal:
                 " GROUP BY 1 ORDER BY 1", (size,)).fetchall()
         return [changed for _page, changed in rows]
 
+    # ------------------------------------------------------------------ the index
+
+    def entry(self, item: str) -> index.Entry | None:
+        """The item's catalogue entry as last published, or None."""
+        with self._reading() as db:
+            return index.entry(db, item)
+
+    def showing(self, image: str) -> list[index.Entry]:
+        with self._reading() as db:
+            return index.showing(db, image)
+
+    def search(self, query: str, offset: int = 0, limit: int = 20) -> tuple[int, list[index.Hit]]:
+        with self._reading() as db:
+            return index.search(db, query, offset, limit)
+
+    def catalogue_size(self) -> int:
+        with self._reading() as db:
+            return index.count(db)
+
     # ------------------------------------------------------------------ scanning
 
     def refresh(self) -> None:
@@ -290,7 +320,7 @@ class Journal:
         if image_hash is None:
             return Observed(item, None)
         fingerprint = hashlib.sha256(f"{parsed.digest}\0{image_hash}".encode()).hexdigest()
-        return Observed(item, fingerprint, repr(record.label))
+        return Observed(item, fingerprint, repr(record.label), parsed)
 
     def _parse(self, item: str) -> _Parsed | None:
         folder = self.records.folder
@@ -304,16 +334,20 @@ class Journal:
         except OSError:
             return None
         digest = hashlib.sha256(data)
+        text, transcript = "", None
         try:
-            record = parse_record(path, data.decode("utf-8"))
+            text = data.decode("utf-8")
+            record = parse_record(path, text)
         except (BrokenRecord, UnicodeDecodeError):
             record = None
         if record is not None and record.transcript is not None:
             try:
-                digest.update(b"\0" + (folder / record.transcript.file).read_bytes())
-            except OSError:
+                transcript_bytes = (folder / record.transcript.file).read_bytes()
+                digest.update(b"\0" + transcript_bytes)
+                transcript = transcript_bytes.decode("utf-8")
+            except (OSError, UnicodeDecodeError):
                 record = None
-        parsed = _Parsed(self._stamps(path, record), record, digest.hexdigest())
+        parsed = _Parsed(self._stamps(path, record), record, digest.hexdigest(), text, transcript)
         # Kept unless the file changed while it was read; a broken record is read again
         # each time (it may be broken by a transcript file that is yet to appear).
         if record is not None and parsed.stamps[0] == before:
@@ -363,6 +397,7 @@ class _Writer:
 
     def apply(self, observed: dict[str, Observed]) -> list[Activity]:
         changes: list[tuple[str, str, str, str, bool]] = []  # item, type, fingerprint, label, live
+        in_index = index.indexed(self.db)
         for item in sorted(observed):
             seen = observed[item]
             if seen.fingerprint is None or self._fresher(item):
@@ -372,6 +407,8 @@ class _Writer:
                 changes.append((item, "Create", seen.fingerprint, seen.label, True))
             elif previous.fingerprint != seen.fingerprint:
                 changes.append((item, "Update", seen.fingerprint, seen.label, True))
+            elif item not in in_index:  # journalled before the index existed: add it
+                index.put(self.db, seen.parsed.entry(), seen.parsed.record)
         for item, previous in sorted(self.state.items()):
             if item and previous.live and item not in observed and not self._fresher(item):
                 changes.append((item, "Delete", previous.fingerprint, previous.label, False))
@@ -389,6 +426,12 @@ class _Writer:
             self._write("", "Create", membership, "", True, (COLLECTION,))
         for item, kind_type, fingerprint, label, live in changes:
             self._write(item, kind_type, fingerprint, label, live, ITEM_KINDS)
+            # The catalogue index changes with the journal, in this one transaction.
+            if live:
+                parsed = observed[item].parsed
+                index.put(self.db, parsed.entry(), parsed.record)
+            else:
+                index.remove(self.db, item)
         if collection is not None and collection.fingerprint != membership \
                 and not self._fresher(""):
             self._write("", "Update", membership, "", True, (COLLECTION,))
