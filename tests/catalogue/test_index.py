@@ -160,7 +160,34 @@ def test_match_expression_quotes_every_term():
 def test_a_second_writer_sees_the_same_index(archive):
     """Several workers share one index: a second connection reads what the first wrote."""
     root, _journal = archive
-    other = Journal(root / "journal.sqlite3", RecordStore(root / "manifests", lambda i: (64, 48)),
-                    ImageService(Settings.of(images_dir=root / "images", cache_dir=root / "cache")))
+    other = build_journal(root)
     assert other.catalogue_size() == ITEMS
     assert other.search("wijkcoordinator")[0] == 200
+
+
+def test_a_restart_reads_no_record_that_has_not_changed(tmp_path, monkeypatch):
+    """A new process (warm start) finds the archive by its files' stamps: it stats the
+    records and parses only the one that changed."""
+    root = tmp_path
+    build(root, 300).scan()
+    from beeldpost.catalogue import journal as journal_module
+
+    parses = []
+    real_parse = journal_module.parse_record
+    monkeypatch.setattr(journal_module, "parse_record",
+                        lambda path, text: parses.append(path.name) or real_parse(path, text))
+    restarted = build_journal(root)
+    assert restarted.scan() == [] and parses == []
+    write_record(root / "manifests", "stuk-0003", record_data(
+        "stuk-0003", people=None, label={"nl": "Herzien", "en": "Revised"}), transcript="Tekst.\n")
+    written = restarted.scan()
+    assert parses == ["stuk-0003.yaml"]
+    assert {(a.type, a.item) for a in written if a.kind == "manifest"} == {("Update", "stuk-0003")}
+    assert restarted.entry("stuk-0003").label_en == "Revised"
+
+
+def build_journal(root) -> Journal:
+    """A journal over folders that `build` made already, as a new process makes it."""
+    service = ImageService(Settings.of(images_dir=root / "images", cache_dir=root / "cache"))
+    return Journal(root / "journal.sqlite3", RecordStore(root / "manifests", lambda i: (64, 48)),
+                   service)

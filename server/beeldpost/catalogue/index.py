@@ -41,7 +41,9 @@ CREATE TABLE IF NOT EXISTS items (
     max_size    INTEGER,
     max_width   INTEGER,
     max_height  INTEGER,
-    max_area    INTEGER
+    max_area    INTEGER,
+    stamps      TEXT NOT NULL,          -- JSON [[file, mtime_ns, size, inode], …] of record, transcript
+    digest      TEXT NOT NULL           -- SHA-256 of those files' bytes
 );
 CREATE INDEX IF NOT EXISTS items_by_image ON items (image);
 CREATE VIRTUAL TABLE IF NOT EXISTS item_words USING fts5(
@@ -66,13 +68,18 @@ class Entry:
     max_width: int | None = None
     max_height: int | None = None
     max_area: int | None = None
+    # What the files were when this entry was made: a scan that finds them the same
+    # needs neither to read nor to parse them (a restart does not re-read the archive).
+    stamps: str = "[]"
+    digest: str = ""
 
     @classmethod
-    def of(cls, parsed: Record, file: str, record_text: str, transcript_text: str | None) -> "Entry":
+    def of(cls, parsed: Record, file: str, record_text: str, transcript_text: str | None,
+           stamps: str, digest: str) -> "Entry":
         return cls(parsed.item, file, record_text, transcript_text, parsed.image,
                    parsed.label["nl"], parsed.label["en"], parsed.date, parsed.hierarchy,
                    parsed.rights, parsed.max_size, parsed.max_width, parsed.max_height,
-                   parsed.max_area)
+                   parsed.max_area, stamps, digest)
 
 
 def words(parsed: Record) -> str:
@@ -90,7 +97,8 @@ def words(parsed: Record) -> str:
 
 
 _COLUMNS = ("item", "file", "record", "transcript", "image", "label_nl", "label_en", "date",
-            "hierarchy", "rights", "max_size", "max_width", "max_height", "max_area")
+            "hierarchy", "rights", "max_size", "max_width", "max_height", "max_area", "stamps",
+            "digest")
 
 
 def put(db: sqlite3.Connection, entry: Entry, parsed: Record) -> None:
@@ -111,6 +119,11 @@ def remove(db: sqlite3.Connection, item: str) -> None:
 
 def indexed(db: sqlite3.Connection) -> set[str]:
     return {row[0] for row in db.execute("SELECT item FROM items")}
+
+
+def file_states(db: sqlite3.Connection) -> dict[str, tuple[str, str, str]]:
+    """item -> (stamps, digest, image) of every entry: what a scan compares files with."""
+    return {row[0]: row[1:] for row in db.execute("SELECT item, stamps, digest, image FROM items")}
 
 
 def _entry(row: tuple) -> Entry:

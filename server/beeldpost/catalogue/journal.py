@@ -32,6 +32,7 @@ written twice or rolled back to an older state.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import sqlite3
 import threading
@@ -105,7 +106,8 @@ class _Parsed:
     transcript: str | None = None  # its transcript file's text
 
     def entry(self) -> index.Entry:
-        return index.Entry.of(self.record, self.record.file, self.text, self.transcript)
+        return index.Entry.of(self.record, self.record.file, self.text, self.transcript,
+                              _stamps_text(self.stamps, self.record), self.digest)
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,12 @@ class Observed:
     fingerprint: str | None
     label: str = ""
     parsed: _Parsed | None = None  # what the catalogue index keeps of it
+
+
+def _stamps_text(stamps: tuple, record: Record) -> str:
+    """The stamps of a record's files with their names, for the index (JSON)."""
+    names = [record.file] + ([record.transcript.file] if record.transcript is not None else [])
+    return json.dumps([[name, *stamp] for name, stamp in zip(names, stamps) if stamp is not None])
 
 
 def utc_now() -> str:
@@ -292,8 +300,13 @@ class Journal:
         self._last_scan = time.monotonic()
         looked_at = time.time()
         known_hashes = self._known_image_hashes()
+        with self._reading() as db:  # what the index knows of each item's files
+            files = index.file_states(db)
+            journalled = {row[0]: row[1:] for row in db.execute(
+                "SELECT item, fingerprint, label FROM state WHERE live = 1")}
         new_hashes: dict[str, tuple] = {}
-        observed = {item: self._observe(item, known_hashes, new_hashes)
+        observed = {item: self._unchanged(item, files, journalled, known_hashes, new_hashes)
+                    or self._observe(item, known_hashes, new_hashes)
                     for item in self.records.items()}
         with self._writing() as db:
             for identifier, (path, size, mtime_ns, sha) in new_hashes.items():
@@ -308,6 +321,25 @@ class Journal:
         with self._reading() as db:
             rows = db.execute("SELECT identifier, path, size, mtime_ns, sha256 FROM image_hashes")
             return {row[0]: row[1:] for row in rows}
+
+    def _unchanged(self, item: str, files: dict[str, tuple], journalled: dict[str, tuple],
+                   known: dict[str, tuple], new: dict[str, tuple]) -> Observed | None:
+        """The item as journalled, when its files are as the index saw them and its image
+        has the same content: found with a few stats, no read, no parse. Else None."""
+        if item in self._parsed or item not in files or item not in journalled:
+            return None  # this process has it parsed already, or it is new
+        stamps, digest, image = files[item]
+        folder = self.records.folder
+        if any(_stamp(folder / name) != tuple(rest) for name, *rest in json.loads(stamps)):
+            return None
+        image_hash = self._image_hash(image, known, new)
+        if image_hash is None:
+            return None
+        fingerprint = hashlib.sha256(f"{digest}\0{image_hash}".encode()).hexdigest()
+        recorded_fingerprint, label = journalled[item]
+        if fingerprint != recorded_fingerprint:
+            return None  # its image changed: parse it, an Update follows
+        return Observed(item, fingerprint, label)
 
     def _observe(self, item: str, known: dict[str, tuple], new: dict[str, tuple]) -> Observed:
         parsed = self._parse(item)
