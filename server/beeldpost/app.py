@@ -8,6 +8,7 @@ from typing import Mapping
 from flask import Flask
 
 from .catalogue.journal import Journal, journal_path
+from .catalogue.watcher import Watcher
 from .catalogue.records import RecordStore
 from .harvest import discovery, edm
 from .harvest import sitemap as harvest
@@ -73,6 +74,12 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
     app.wsgi_app = ImageApi(images, settings.public_base_url, app.wsgi_app)
     # Changes made while the server was down are journalled at start, off the request path.
     journal.scan_in_background()
+    # Changes made while it runs: the server process starts this (gunicorn_worker.py),
+    # and `beeldpost watch` runs it on its own; an app made in a test does neither.
+    if settings.watch:
+        app.extensions["beeldpost.watcher"] = Watcher(
+            journal.scan, [settings.manifests_dir, settings.images_dir],
+            settings.cache_dir / "catalogue-writer.lock", settings.scan_interval)
     return app
 
 

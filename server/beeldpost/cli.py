@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -48,6 +49,29 @@ def ingest(settings: Settings, identifiers: list[str] | None = None) -> int:
     if not identifiers:  # a full ingest also brings the Change Discovery journal up to date
         journal(settings, quiet=True)
     return 1 if failures else 0
+
+
+def watch(settings: Settings) -> int:
+    """Keep the catalogue current until stopped: what a server's process does itself."""
+    import signal
+
+    from .catalogue.journal import Journal, journal_path
+    from .catalogue.watcher import Watcher
+
+    images = ImageService(settings)
+    store = Journal(journal_path(settings), make_record_store(settings, images), images)
+    watcher = Watcher(store.scan, [settings.manifests_dir, settings.images_dir],
+                      settings.cache_dir / "catalogue-writer.lock", settings.scan_interval,
+                      events=settings.watch)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    watcher.start()
+    sys.stderr.write(f"watching {settings.manifests_dir} and {settings.images_dir} "
+                     f"(a scan at least every {settings.scan_interval:g} s); Ctrl-C stops\n")
+    stopping.wait()
+    watcher.stop()
+    return 0
 
 
 def journal(settings: Settings, quiet: bool = False) -> int:
@@ -185,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     ingest_parser.add_argument("identifiers", nargs="*", help="only these (default: all)")
     commands.add_parser("check", help="check every record in the manifests folder")
     commands.add_parser("journal", help="record changed records as Change Discovery activities")
+    commands.add_parser("watch", help="keep the catalogue current from file events until stopped")
     import_parser = commands.add_parser(
         "import", help="turn a CSV export into records, one per row (a dry run unless --apply)",
         description="Turn a collection management system's CSV export into item records, "
@@ -223,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         return check(settings)
     if arguments.command == "journal":
         return journal(settings)
+    if arguments.command == "watch":
+        return watch(settings)
     if arguments.command == "import":
         return import_export(settings, arguments.export, arguments.mapping,
                              apply=arguments.apply, delete_missing=arguments.delete_missing,

@@ -191,6 +191,14 @@ class Settings(_Declared):
         5.0, "BEELDPOST_JOURNAL_INTERVAL",
         "seconds between checks for changed records on discovery and sitemap requests (`0`: every request)",
         ge=0)
+    watch: bool = setting(
+        True, "BEELDPOST_WATCH",
+        "keep the catalogue current from file events (inotify), in one process of the server",
+        shown="`on`")
+    scan_interval: float = setting(
+        30.0, "BEELDPOST_SCAN_INTERVAL",
+        "seconds between scans of the records and images folders besides file events (for "
+        "network file systems, which send none)", gt=0)
     discovery_page_size: int = setting(100, "BEELDPOST_DISCOVERY_PAGE_SIZE",
                                        "activities per Change Discovery page", ge=1)
     sitemap_urls: int = setting(

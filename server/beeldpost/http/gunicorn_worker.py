@@ -99,4 +99,9 @@ class BeeldpostWorker(UvicornWorker):
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
+        # The app's background work belongs to the server's processes: the catalogue
+        # watcher (one of the workers holds its writer lock; the others stand by).
+        watcher = self.wsgi.extensions.get("beeldpost.watcher")
+        if watcher is not None:
+            watcher.start()
         self.wsgi = AsgiFront(self.wsgi, threads=self.cfg.threads)

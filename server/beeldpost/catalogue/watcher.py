@@ -1,0 +1,175 @@
+"""Keeping the journal and the catalogue index current, off the request path.
+
+A background thread runs the journal's scan (journal.py: stats, parses only what
+changed, writes index and activities in one transaction) whenever the records or
+images folders change, as file events tell it (watchdog: inotify on Linux), and at
+least every `interval` seconds besides, for file systems that send no events (NFS,
+SMB, some container mounts). Events arrive in bursts (an editor writes a temporary
+file and renames it; an import writes thousands), so a scan starts once they have
+been quiet for `settle` seconds, or `settle_at_most` after the first.
+
+One writer at a time: of all the processes sharing a cache folder (gunicorn's
+workers), only the one holding the writer lock (an flock on a file there) watches.
+The others try again every few seconds, so when the writer dies another takes over.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+RETRY_SECONDS = 5.0  # how often a process without the writer lock tries to take it
+
+
+class Watcher:
+    def __init__(self, scan: Callable[[], object], folders: list[Path], lock_path: Path,
+                 interval: float = 30.0, events: bool = True, settle: float = 0.3,
+                 settle_at_most: float = 2.0):
+        self.scan = scan
+        self.folders = [Path(folder) for folder in folders]
+        self.lock_path = Path(lock_path)
+        self.interval = interval
+        self.events = events
+        self.settle = settle
+        self.settle_at_most = settle_at_most
+        self._changed = threading.Event()
+        self._stopped = threading.Event()
+        self._first_change: float | None = None
+        self._lock_file = None
+        self._observer = None
+        self._thread: threading.Thread | None = None
+        self.scans = 0  # scans run by this watcher (for tests and /metrics)
+
+    # ------------------------------------------------------------------ life
+
+    def start(self) -> "Watcher":
+        self._thread = threading.Thread(target=self._run, name="beeldpost-watcher", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopped.set()
+        self._changed.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._stop_observing()
+        self._release()
+
+    @property
+    def is_writer(self) -> bool:
+        return self._lock_file is not None
+
+    def changed(self, *_args) -> None:
+        """A file event (or a caller) says something changed: scan soon."""
+        if self._first_change is None:
+            self._first_change = time.monotonic()
+        self._changed.set()
+
+    # ------------------------------------------------------------------ the loop
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            if not self.is_writer:
+                if not self._acquire():
+                    self._stopped.wait(RETRY_SECONDS)
+                    continue
+                self._start_observing()
+                self._scan()  # whatever changed while nobody watched
+            woken = self._changed.wait(self.interval)
+            if self._stopped.is_set():
+                break
+            if woken:
+                self._settle()
+            self._scan()
+
+    def _settle(self) -> None:
+        """Wait until events have been quiet for `settle` seconds (at most `settle_at_most`)."""
+        started = self._first_change or time.monotonic()
+        while not self._stopped.is_set():
+            self._changed.clear()
+            if not self._changed.wait(self.settle):
+                break
+            if time.monotonic() - started >= self.settle_at_most:
+                break
+        self._changed.clear()
+        self._first_change = None
+
+    def _scan(self) -> None:
+        try:
+            self.scan()
+            self.scans += 1
+        except Exception:  # noqa: BLE001 - the watcher must outlive any one scan's failure
+            log.exception("keeping the catalogue current failed; trying again later")
+
+    # ------------------------------------------------------------------ the writer lock
+
+    def _acquire(self) -> bool:
+        try:
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.lock_path, "a+")
+        except OSError as error:
+            log.error("cannot open the catalogue writer lock %s: %s", self.lock_path, error)
+            return False
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._lock_file = handle
+        log.info("this process (%d) keeps the catalogue current", os.getpid())
+        return True
+
+    def _release(self) -> None:
+        if self._lock_file is not None:
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            finally:
+                self._lock_file.close()
+                self._lock_file = None
+
+    # ------------------------------------------------------------------ file events
+
+    def _start_observing(self) -> None:
+        if not self.events:
+            return
+        try:
+            from watchdog.events import FileSystemEventHandler
+            from watchdog.observers import Observer
+        except ImportError:  # the periodic scan still keeps the catalogue current
+            log.warning("watchdog is not installed: scanning every %g s only", self.interval)
+            return
+        watcher = self
+
+        class _Handler(FileSystemEventHandler):
+            def on_any_event(self, event):
+                if event.event_type in ("opened", "closed_no_write"):
+                    return  # reading a file changes nothing
+                watcher.changed()
+
+        observer = Observer()
+        for folder in self.folders:
+            try:
+                observer.schedule(_Handler(), str(folder), recursive=True)
+            except OSError as error:
+                log.warning("cannot watch %s (%s): scanning it every %g s", folder, error,
+                            self.interval)
+        observer.daemon = True
+        observer.start()
+        self._observer = observer
+
+    def _stop_observing(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(5)
+            self._observer = None

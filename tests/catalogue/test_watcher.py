@@ -1,0 +1,163 @@
+"""The watcher keeps the journal and the index current from file events, with a periodic
+scan besides, and of several processes sharing a cache only one writes."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from beeldpost.catalogue import watcher as watcher_module
+from beeldpost.catalogue.journal import Journal
+from beeldpost.catalogue.records import RecordStore
+from beeldpost.catalogue.watcher import Watcher
+from beeldpost.image.service import ImageService
+from beeldpost.settings import Settings
+
+from support.live import LiveServer
+from support.paths import IMAGES, MANIFESTS
+from support.presentation import make_jpeg, record_data, write_record
+
+
+class Counted:
+    def __init__(self):
+        self.calls = 0
+        self.called = threading.Event()
+
+    def __call__(self):
+        self.calls += 1
+        self.called.set()
+
+
+def eventually(check, seconds: float = 5.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return check()
+
+
+def test_a_file_event_brings_a_scan_within_a_second(tmp_path):
+    scan = Counted()
+    watcher = Watcher(scan, [tmp_path], tmp_path / "writer.lock", interval=60).start()
+    try:
+        assert eventually(lambda: scan.calls >= 1)  # the first scan, on taking the lock
+        before = scan.calls
+        started = time.monotonic()
+        (tmp_path / "nieuw.yaml").write_text("id: nieuw\n")
+        assert eventually(lambda: scan.calls > before, 2.0)
+        assert time.monotonic() - started < 2.0
+    finally:
+        watcher.stop()
+
+
+def test_a_burst_of_events_is_one_scan(tmp_path):
+    scan = Counted()
+    watcher = Watcher(scan, [tmp_path], tmp_path / "writer.lock", interval=60, settle=0.3).start()
+    try:
+        assert eventually(lambda: scan.calls >= 1)
+        before = scan.calls
+        for number in range(200):  # an import writing many records at once
+            (tmp_path / f"stuk-{number}.yaml").write_text("x")
+        assert eventually(lambda: scan.calls > before, 3.0)
+        time.sleep(1.0)
+        assert scan.calls - before <= 2
+    finally:
+        watcher.stop()
+
+
+def test_without_events_the_periodic_scan_still_runs(tmp_path):
+    scan = Counted()
+    watcher = Watcher(scan, [tmp_path], tmp_path / "writer.lock", interval=0.3, events=False).start()
+    try:
+        assert eventually(lambda: scan.calls >= 4, 3.0)
+    finally:
+        watcher.stop()
+
+
+def test_one_writer_at_a_time_and_another_takes_over(tmp_path, monkeypatch):
+    monkeypatch.setattr(watcher_module, "RETRY_SECONDS", 0.2)
+    first_scan, second_scan = Counted(), Counted()
+    first = Watcher(first_scan, [tmp_path], tmp_path / "writer.lock", interval=60).start()
+    assert eventually(lambda: first.is_writer)
+    second = Watcher(second_scan, [tmp_path], tmp_path / "writer.lock", interval=60).start()
+    try:
+        time.sleep(0.6)
+        assert not second.is_writer and second_scan.calls == 0
+        first.stop()
+        assert eventually(lambda: second.is_writer, 3.0)
+        assert eventually(lambda: second_scan.calls >= 1)
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_a_failing_scan_does_not_stop_the_watcher(tmp_path):
+    calls = []
+
+    def failing():
+        calls.append(1)
+        raise OSError("the disk is gone")
+
+    watcher = Watcher(failing, [tmp_path], tmp_path / "writer.lock", interval=0.2, events=False).start()
+    try:
+        assert eventually(lambda: len(calls) >= 3, 3.0)
+    finally:
+        watcher.stop()
+
+
+def test_added_edited_and_removed_records_are_journalled_and_indexed(tmp_path):
+    images, manifests = tmp_path / "images", tmp_path / "manifests"
+    images.mkdir()
+    manifests.mkdir()
+    service = ImageService(Settings.of(images_dir=images, cache_dir=tmp_path / "cache"))
+    journal = Journal(tmp_path / "journal.sqlite3", RecordStore(manifests, lambda i: (64, 48)), service)
+    watcher = Watcher(journal.scan, [manifests, images], tmp_path / "writer.lock", interval=60).start()
+    try:
+        assert eventually(lambda: watcher.scans >= 1)
+        make_jpeg(images / "een.jpg", 64, 48)
+        write_record(manifests, "een", record_data("een", people=None))
+        assert eventually(lambda: journal.entry("een") is not None)
+        write_record(manifests, "een", record_data("een", people=None,
+                                                   label={"nl": "Anders", "en": "Other"}))
+        assert eventually(lambda: journal.entry("een").label_en == "Other")
+        (manifests / "een.yaml").unlink()
+        assert eventually(lambda: journal.entry("een") is None)
+        kinds = [(a.type, a.item) for a in journal.activities(0, 100) if a.kind == "manifest"]
+        assert kinds == [("Create", "een"), ("Update", "een"), ("Delete", "een")]
+    finally:
+        watcher.stop()
+
+
+@pytest.mark.live
+def test_the_server_keeps_its_catalogue_current_with_no_request(tmp_path):
+    """Under gunicorn one worker watches; a record added shows in the journal and the
+    index with no discovery or sitemap request to make it look."""
+    shutil.copytree(MANIFESTS, tmp_path / "manifests", ignore=shutil.ignore_patterns("sources"))
+    images = tmp_path / "images"
+    shutil.copytree(IMAGES, images)
+    server = LiveServer(tmp_path, images)
+    try:
+        database = tmp_path / "cache" / "journal.sqlite3"
+
+        def indexed(item: str) -> bool:
+            try:
+                with sqlite3.connect(database) as db:
+                    return db.execute("SELECT 1 FROM items WHERE item = ?", (item,)).fetchone() is not None
+            except sqlite3.Error:
+                return False
+
+        assert eventually(lambda: indexed("wijkpost-leekerhoek"), 30)
+        make_jpeg(images / "toegevoegd.jpg", 640, 480)
+        write_record(tmp_path / "manifests", "toegevoegd", record_data("toegevoegd", people=None))
+        started = time.monotonic()
+        assert eventually(lambda: indexed("toegevoegd"), 10)
+        assert time.monotonic() - started < 5
+        writers = (tmp_path / "cache" / "catalogue-writer.lock").read_text().split()
+        assert len(writers) == 1
+    finally:
+        server.stop()
