@@ -102,19 +102,31 @@ _COLUMNS = ("item", "file", "record", "transcript", "image", "label_nl", "label_
 
 
 def put(db: sqlite3.Connection, entry: Entry, parsed: Record) -> None:
-    """Add or replace the item's entry (inside the caller's transaction)."""
+    """Add or replace the item's entry (inside the caller's transaction).
+
+    The words share the entry's rowid: FTS5 finds a row by rowid at once, while a
+    search by its unindexed `item` column would read them all (quadratic over a scan
+    of the whole archive)."""
     values = [getattr(entry, name) for name in _COLUMNS]
     values[_COLUMNS.index("hierarchy")] = json.dumps(list(entry.hierarchy), ensure_ascii=False)
-    db.execute(f"INSERT OR REPLACE INTO items ({', '.join(_COLUMNS)}) "
-               f"VALUES ({', '.join('?' for _ in _COLUMNS)})", values)
-    db.execute("DELETE FROM item_words WHERE item = ?", (entry.item,))
-    db.execute("INSERT INTO item_words (item, label, words) VALUES (?, ?, ?)",
-               (entry.item, f"{entry.label_nl}\n{entry.label_en}", words(parsed)))
+    found = db.execute("SELECT rowid FROM items WHERE item = ?", (entry.item,)).fetchone()
+    if found is None:
+        rowid = db.execute(f"INSERT INTO items ({', '.join(_COLUMNS)}) "
+                           f"VALUES ({', '.join('?' for _ in _COLUMNS)})", values).lastrowid
+    else:
+        rowid = found[0]
+        db.execute("DELETE FROM item_words WHERE rowid = ?", (rowid,))
+        db.execute(f"UPDATE items SET {', '.join(f'{name} = ?' for name in _COLUMNS[1:])} "
+                   "WHERE rowid = ?", (*values[1:], rowid))
+    db.execute("INSERT INTO item_words (rowid, item, label, words) VALUES (?, ?, ?, ?)",
+               (rowid, entry.item, f"{entry.label_nl}\n{entry.label_en}", words(parsed)))
 
 
 def remove(db: sqlite3.Connection, item: str) -> None:
-    db.execute("DELETE FROM items WHERE item = ?", (item,))
-    db.execute("DELETE FROM item_words WHERE item = ?", (item,))
+    found = db.execute("SELECT rowid FROM items WHERE item = ?", (item,)).fetchone()
+    if found is not None:
+        db.execute("DELETE FROM item_words WHERE rowid = ?", (found[0],))
+        db.execute("DELETE FROM items WHERE rowid = ?", (found[0],))
 
 
 def indexed(db: sqlite3.Connection) -> set[str]:
@@ -201,7 +213,7 @@ def search(db: sqlite3.Connection, query: str, offset: int = 0,
                        (expression,)).fetchone()[0]
     rows = db.execute(
         "SELECT w.item, i.label_nl, i.label_en, snippet(item_words, -1, '[[', ']]', '…', 24) "
-        "FROM item_words AS w JOIN items AS i ON i.item = w.item "
+        "FROM item_words AS w JOIN items AS i ON i.rowid = w.rowid "
         "WHERE item_words MATCH ? ORDER BY rank, w.item LIMIT ? OFFSET ?",
         (expression, limit, offset))
     return total, [Hit(*row) for row in rows]
