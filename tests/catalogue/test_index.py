@@ -5,6 +5,7 @@ and phrases, and never fails on odd input."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
 import pytest
@@ -191,3 +192,30 @@ def build_journal(root) -> Journal:
     service = ImageService(Settings.of(images_dir=root / "images", cache_dir=root / "cache"))
     return Journal(root / "journal.sqlite3", RecordStore(root / "manifests", lambda i: (64, 48)),
                    service)
+
+
+def test_a_record_changed_while_it_is_read_is_read_again(tmp_path, monkeypatch):
+    """Stamps are taken before a file is read: an edit landing mid-read is never taken
+    for the text already read."""
+    journal = build(tmp_path, 2)
+    journal.scan()
+    path = tmp_path / "manifests" / "stuk-0001.yaml"
+    write_record(tmp_path / "manifests", "stuk-0001", record_data(
+        "stuk-0001", people=None, label={"nl": "Eerste", "en": "First"}), transcript="Tekst.\n")
+    edited = record_data("stuk-0001", people=None, label={"nl": "Tweede", "en": "Second"})
+    real_read = type(path).read_bytes
+
+    def read_then_edit(self):
+        data = real_read(self)
+        if self == path and b"Eerste" in data:
+            write_record(tmp_path / "manifests", "stuk-0001", edited, transcript="Tekst.\n")
+            stat = path.stat()
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+        return data
+
+    monkeypatch.setattr(type(path), "read_bytes", read_then_edit)
+    journal.scan()
+    assert journal.entry("stuk-0001").label_en == "First"  # what was read
+    monkeypatch.undo()
+    journal.scan()
+    assert journal.entry("stuk-0001").label_en == "Second"  # and the edit is not lost

@@ -147,7 +147,6 @@ class Journal:
         self.interval = interval
         self._scan_lock = threading.Lock()
         self._last_scan: float | None = None
-        self._parsed: dict[str, _Parsed] = {}
         self._ready = False
         self._ready_lock = threading.Lock()
         self.background: threading.Thread | None = None  # the scan started with the app
@@ -326,8 +325,8 @@ class Journal:
                    known: dict[str, tuple], new: dict[str, tuple]) -> Observed | None:
         """The item as journalled, when its files are as the index saw them and its image
         has the same content: found with a few stats, no read, no parse. Else None."""
-        if item in self._parsed or item not in files or item not in journalled:
-            return None  # this process has it parsed already, or it is new
+        if item not in files or item not in journalled:
+            return None  # new, or never indexed
         stamps, digest, image = files[item]
         folder = self.records.folder
         if any(_stamp(folder / name) != tuple(rest) for name, *rest in json.loads(stamps)):
@@ -355,44 +354,35 @@ class Journal:
         return Observed(item, fingerprint, repr(record.label), parsed)
 
     def _parse(self, item: str) -> _Parsed | None:
+        """Read and parse the item's files. Their stamps are taken *before* each is read:
+        a file that changes while it is read then differs from its stamp at the next
+        scan, which reads it again (the index never keeps new stamps with old text)."""
         folder = self.records.folder
         path = folder / f"{item}{RECORD_SUFFIX}"
-        cached = self._parsed.get(item)
-        if cached is not None and cached.stamps == self._stamps(path, cached.record):
-            return cached
         before = _stamp(path)
         try:
             data = path.read_bytes()
         except OSError:
             return None
         digest = hashlib.sha256(data)
-        text, transcript = "", None
+        text, transcript, transcript_before = "", None, None
         try:
             text = data.decode("utf-8")
             record = parse_record(path, text)
         except (BrokenRecord, UnicodeDecodeError):
             record = None
         if record is not None and record.transcript is not None:
+            transcript_path = folder / record.transcript.file
+            transcript_before = _stamp(transcript_path)
             try:
-                transcript_bytes = (folder / record.transcript.file).read_bytes()
+                transcript_bytes = transcript_path.read_bytes()
                 digest.update(b"\0" + transcript_bytes)
                 transcript = transcript_bytes.decode("utf-8")
             except (OSError, UnicodeDecodeError):
                 record = None
-        parsed = _Parsed(self._stamps(path, record), record, digest.hexdigest(), text, transcript)
-        # Kept unless the file changed while it was read; a broken record is read again
-        # each time (it may be broken by a transcript file that is yet to appear).
-        if record is not None and parsed.stamps[0] == before:
-            self._parsed[item] = parsed
-        else:
-            self._parsed.pop(item, None)
-        return parsed
-
-    def _stamps(self, path: Path, record: Record | None) -> tuple:
-        stamps = [_stamp(path)]
-        if record is not None and record.transcript is not None:
-            stamps.append(_stamp(path.parent / record.transcript.file))
-        return tuple(stamps)
+        stamps = (before,) if record is None or record.transcript is None \
+            else (before, transcript_before)
+        return _Parsed(stamps, record, digest.hexdigest(), text, transcript)
 
     def _image_hash(self, identifier: str, known: dict[str, tuple],
                     new: dict[str, tuple]) -> str | None:
