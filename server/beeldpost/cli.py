@@ -30,25 +30,28 @@ def _progress(done: int, total: int, label: str, started: float) -> None:
     sys.stderr.flush()
 
 
-def ingest(settings: Settings, identifiers: list[str] | None = None) -> int:
-    """Build every missing pyramidal derivative now, so no visitor waits for one."""
-    images = ImageService(settings)
-    wanted = identifiers or images.catalog.identifiers()
-    failures = 0
-    started = time.monotonic()
-    for done, identifier in enumerate(wanted):
-        _progress(done, len(wanted), identifier, started)
-        try:
-            images.resolve(identifier)
-        except BeeldpostError as error:
-            failures += 1
-            sys.stderr.write(f"\n{identifier}: {error.message}\n")
-    _progress(len(wanted), len(wanted), "done", started)
-    sys.stderr.write(f"\n{len(wanted) - failures} of {len(wanted)} images ready"
-                     f" in {settings.cache_dir}\n")
+def ingest(settings: Settings, identifiers: list[str] | None = None, jobs: int | None = None) -> int:
+    """Build every missing pyramidal derivative now, on every core, so no visitor waits
+    for one. Stopped, it can be run again: what was built stays built."""
+    from .image.ingest import ingest as build_all
+
+    wanted = identifiers or ImageService(settings).catalog.identifiers()
+    show = _rated_progress()
+    report = build_all(settings, wanted, jobs, lambda done, total: show("images", done, total))
+    for identifier, why in sorted(report.failed.items()):
+        sys.stderr.write(f"{identifier}: {why}\n")
+    ready = report.built + report.present
+    sys.stderr.write(f"{ready} of {report.total} images ready in {settings.cache_dir} "
+                     f"({report.built} built now, {report.present} before)"
+                     f"{f', {len(report.failed)} failed' if report.failed else ''}\n")
+    for reason, count, some in report.reasons():
+        sys.stderr.write(f"  {count} × {reason} (e.g. {', '.join(some)})\n")
+    if report.interrupted:
+        sys.stderr.write("interrupted: run `beeldpost ingest` again to build the rest\n")
+        return 130
     if not identifiers:  # a full ingest also brings the Change Discovery journal up to date
         journal(settings, quiet=True)
-    return 1 if failures else 0
+    return 1 if report.failed else 0
 
 
 def watch(settings: Settings) -> int:
@@ -151,7 +154,7 @@ def import_export(settings: Settings, export: Path, mapping: Path | None = None,
             print(problem)
         sys.stderr.write(f"{Path(export).name}: nothing imported\n")
         return 1
-    progress = _rows_progress() if len(data.rows) >= PROGRESS_ROWS else None
+    progress = _rated_progress() if len(data.rows) >= PROGRESS_ROWS else None
     plan = importer.plan_import(data, columns, settings.manifests_dir,
                                 SourceCatalog(settings.images_dir),
                                 overwrite_edited=overwrite_edited,
@@ -164,7 +167,7 @@ def import_export(settings: Settings, export: Path, mapping: Path | None = None,
     return 1 if plan.problems else 0
 
 
-def _rows_progress() -> Callable[[str, int, int], None]:
+def _rated_progress() -> Callable[[str, int, int], None]:
     """A progress bar per phase in the style of _progress, with the rate and the time left."""
     started: dict[str, float] = {}
     shown = [0.0]
@@ -207,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     ingest_parser = commands.add_parser("ingest", help="build pyramidal derivatives ahead of time")
     ingest_parser.add_argument("identifiers", nargs="*", help="only these (default: all)")
+    ingest_parser.add_argument("--jobs", type=int, default=None,
+                               help="processes building at once (default: one per core)")
     commands.add_parser("check", help="check every record in the manifests folder")
     commands.add_parser("journal", help="record changed records as Change Discovery activities")
     commands.add_parser("watch", help="keep the catalogue current from file events until stopped")
@@ -243,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     if arguments.command == "ingest":
-        return ingest(settings, arguments.identifiers)
+        return ingest(settings, arguments.identifiers, arguments.jobs)
     if arguments.command == "check":
         return check(settings)
     if arguments.command == "journal":

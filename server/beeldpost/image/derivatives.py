@@ -197,6 +197,7 @@ class DerivativeStore:
         # Derivatives this process has verified; the hot path then costs no file reads.
         self._verified: set[Path] = set()
         self._paths: dict[str, Path] = {}  # content hash -> derivative path, made once
+        self.built_count = 0  # derivatives this process built (ingest reports them)
 
     def path_for(self, content_hash: str) -> Path:
         name = f"{content_hash}-t{self.tile_size}-q{self.quality}-r{RECIPE_VERSION}.tif"
@@ -238,6 +239,7 @@ class DerivativeStore:
                 if target.exists():
                     log.warning("derivative %s is damaged; rebuilding it", target.name)
                 self._build(source, target)
+                self.built_count += 1
         self._verified.add(target)
         return target
 
