@@ -57,7 +57,7 @@ CATEGORIES = [
     ("resolve: listing/stat/content hash/derivative check", ("ImageService.resolve",)),
     ("IIIF parse + operations + canonical path", ("parse_image_request", "operations.py",
                                                   "parameters.py", "canonical_path")),
-    ("raw path segments", ("raw_path_segments",)),
+    ("raw path segments", ("environ_path_segments",)),
     ("response building, dates, conditional checks, CORS",
      ("cached_response", "http_date", "current_tag", "add_cors", "json_ld_response",
       "format_datetime", "base_url", "service_id")),

@@ -128,7 +128,7 @@ class Settings(_Declared):
     cache_dir: Path = setting(Path("var/cache"), "BEELDPOST_CACHE",
                               "folder for derivatives (outside git)", shown="`var/cache/`")
     viewers_dir: Path = Field(
-        default_factory=lambda: _default_viewers(), validation_alias="BEELDPOST_VIEWERS",
+        default_factory=_default_viewers, validation_alias="BEELDPOST_VIEWERS",
         description="folder of the built Mirador and Universal Viewer assets (`make viewers`; "
                     "outside git)",
         json_schema_extra={"shown": "`var/viewers/`, or the build inside an installed wheel"})

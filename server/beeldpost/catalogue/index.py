@@ -160,13 +160,6 @@ def count(db: sqlite3.Connection) -> int:
     return db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
 
 
-def page(db: sqlite3.Connection, offset: int, limit: int) -> list[Entry]:
-    """`limit` entries from the `offset`-th on, by item."""
-    rows = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM items ORDER BY item LIMIT ? OFFSET ?",
-                      (limit, offset))
-    return [_entry(row) for row in rows]
-
-
 # --------------------------------------------------------------------------- search
 
 _TERM = re.compile(r'"([^"]*)"|(\S+)')

@@ -228,6 +228,13 @@ class Journal:
                               "ORDER BY item LIMIT ? OFFSET ?", (limit, offset)).fetchall()
         return [(item, changed) for item, changed in rows]
 
+    def live_summary(self) -> tuple[int, str | None]:
+        """How many items are published, and the time of the latest change among them."""
+        with self._reading() as db:
+            count, changed = db.execute("SELECT COUNT(*), MAX(changed) FROM state "
+                                        "WHERE live = 1 AND item != ''").fetchone()
+        return count, changed
+
     def live_pages(self, size: int) -> list[str]:
         """The time of the last change in each run of `size` published items, by item:
         one query, however many items (a sitemap index's lastmod per sitemap)."""

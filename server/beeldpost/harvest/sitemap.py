@@ -105,13 +105,15 @@ def make_blueprint() -> Blueprint:
         journal = _journal()
         journal.refresh()
         size = items_per_sitemap(current_app.config["BEELDPOST"].sitemap_urls)
-        pages = journal.live_pages(size)
-        if number >= max(1, len(pages)):
-            raise NotFound(f"there are {max(1, len(pages))} sitemaps, numbered from 0; "
-                           "/sitemap.xml lists them.")
+        count, latest = journal.live_summary()
+        sitemaps = max(1, -(-count // size))
+        if number >= sitemaps:
+            listed = "one sitemap, /sitemap/0.xml" if sitemaps == 1 else \
+                f"{sitemaps} sitemaps, numbered from 0"
+            raise NotFound(f"there is no sitemap {number}: /sitemap.xml lists {listed}.")
         items = journal.live_items(number * size, size)
         # The collection changes whenever its members do: the latest change of all.
-        return _answer(build_sitemap(base_url(), items, number == 0, max(pages, default=None)),
+        return _answer(build_sitemap(base_url(), items, number == 0, latest),
                        "application/xml; charset=utf-8")
 
     return blueprint

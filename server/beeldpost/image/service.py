@@ -129,9 +129,6 @@ class ImageService:
         """The rights URI the records give this image (for info.json), or None."""
         return self._remembered("rights", identifier, self.rights_for, at_hand)
 
-    def limits_for(self, identifier: str) -> Limits:
-        return self.resolve(identifier).limits
-
     def _public(self, pyramid: Pyramid, policy: ImagePolicy) -> tuple[int, int, Limits]:
         # Asked on every request, the same few answers: kept (settings never change).
         key = (pyramid.width, pyramid.height, policy)
