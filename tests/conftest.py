@@ -7,6 +7,7 @@ one another.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -16,6 +17,11 @@ from beeldpost import create_app
 
 from support.live import LiveServer
 from support.validator import VALIDATOR_IDENTIFIER, draw_validator_image
+
+
+# An app made in a test is kept current by checking for changes on request (no watcher
+# runs in it); tests change files and ask at once, so every request checks.
+os.environ["BEELDPOST_JOURNAL_INTERVAL"] = "0"
 
 
 @pytest.fixture(scope="session")

@@ -84,7 +84,7 @@ def served(installed, tmp_path_factory):
         if process.poll() is not None:
             pytest.fail(f"the installed server exited: {(elsewhere / 'server.log').read_text()}")
         try:
-            urllib.request.urlopen(f"{url}/health", timeout=2).read()
+            urllib.request.urlopen(f"{url}/ready", timeout=2).read()  # and its index made
             break
         except OSError:
             time.sleep(0.2)

@@ -10,6 +10,7 @@ from flask import Flask
 from .catalogue.journal import Journal, journal_path
 from .catalogue.watcher import Watcher
 from .catalogue.records import RecordStore
+from .catalogue.store import Catalogue
 from .harvest import discovery, edm
 from .harvest import sitemap as harvest
 from .http import compression, health, metrics, request_log
@@ -41,15 +42,14 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
 
     images = ImageService(settings)
     records = make_record_store(settings, images)
-    # info.json (3.0) states the rights of the item showing the image.
-    images.rights_for = records.rights_for_image
-    # A record's size cap and limits shape its image's public service.
-    images.policy_for = records.policy_for_image
+    # Change Discovery (what changed in the records) and the catalogue index, in one
+    # database kept across restarts; requests read them through the Catalogue.
+    journal = Journal(journal_path(settings), records, images, settings.journal_interval)
+    catalogue = Catalogue(journal, records, images, settings.collection_size)
     app.extensions["beeldpost.images"] = images
     app.extensions["beeldpost.records"] = records
-    # Change Discovery: what changed in the records, kept in SQLite across restarts.
-    journal = Journal(journal_path(settings), records, images, settings.journal_interval)
     app.extensions["beeldpost.journal"] = journal
+    app.extensions["beeldpost.catalogue"] = catalogue
 
     app.register_blueprint(make_presentation_blueprint())
 
@@ -72,10 +72,10 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
     # The Image API (everything under /iiif/3/ and /iiif/2/) is answered in front of
     # Flask, from the WSGI environ: http/image_api.py.
     app.wsgi_app = ImageApi(images, settings.public_base_url, app.wsgi_app)
-    # Changes made while the server was down are journalled at start, off the request path.
-    journal.scan_in_background()
-    # Changes made while it runs: the server process starts this (gunicorn_worker.py),
-    # and `beeldpost watch` runs it on its own; an app made in a test does neither.
+    # What keeps the catalogue current: in the server, the watcher, started by one
+    # process (gunicorn_worker.py; it first scans for what changed while it was down),
+    # or `beeldpost watch` on its own; an app that no watcher keeps current checks for
+    # changes when it is asked (Catalogue.check_on_request).
     if settings.watch:
         app.extensions["beeldpost.watcher"] = Watcher(
             journal.scan, [settings.manifests_dir, settings.images_dir],

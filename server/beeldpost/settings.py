@@ -189,8 +189,9 @@ class Settings(_Declared):
         shown="`journal.sqlite3` in the cache folder")
     journal_interval: float = setting(
         5.0, "BEELDPOST_JOURNAL_INTERVAL",
-        "seconds between checks for changed records on discovery and sitemap requests (`0`: every request)",
-        ge=0)
+        "in an app no watcher keeps current (made with `create_app()` and served by another "
+        "WSGI server): seconds between checks for changed records on request (`0`: every "
+        "request); `beeldpost serve` never checks on request", ge=0)
     watch: bool = setting(
         True, "BEELDPOST_WATCH",
         "keep the catalogue current from file events (inotify), in one process of the server",
@@ -199,6 +200,12 @@ class Settings(_Declared):
         30.0, "BEELDPOST_SCAN_INTERVAL",
         "seconds between scans of the records and images folders besides file events (for "
         "network file systems, which send none)", gt=0)
+    home_page_size: int = setting(100, "BEELDPOST_HOME_PAGE_SIZE",
+                                  "items per page of the home page and of search results", ge=1)
+    collection_size: int = setting(
+        1000, "BEELDPOST_COLLECTION_SIZE",
+        "members a Collection document lists at most; a larger level of the archive is split "
+        "into child Collections by year or in runs (`1–1000`, …)", ge=2)
     discovery_page_size: int = setting(100, "BEELDPOST_DISCOVERY_PAGE_SIZE",
                                        "activities per Change Discovery page", ge=1)
     sitemap_urls: int = setting(

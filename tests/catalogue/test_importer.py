@@ -557,8 +557,20 @@ def test_imported_records_are_served(archive):
                                       "en": ["Batavialand, Nieuw Land, Wijkgericht Werken"]}
     assert manifest["requiredStatement"]["value"]["nl"] == ["foto Jan Blom, bron Nieuw Land"]
     assert manifest["rights"] == "http://rightsstatements.org/vocab/InC/1.0/"
-    collection = client.get("/iiif/collection").get_json()
-    assert len(collection["items"]) == 2
+    # The hierarchy is Collections, top down: row 1 in Batavialand > Nieuw Land >
+    # Wijkgericht Werken, row 2 in Batavialand itself.
+    def members(url: str) -> list[tuple[str, str]]:
+        document = client.get(url.removeprefix("http://localhost")).get_json()
+        return [(member["type"], member["label"]["nl"][0] if member["type"] == "Collection"
+                 else member["id"].rsplit("/", 1)[1]) for member in document["items"]]
+
+    top = "/iiif/collection"
+    assert members(top) == [("Collection", "Batavialand")]
+    assert members(f"{top}/batavialand") == [("Collection", "Nieuw Land"),
+                                             ("Manifest", item_of(2))]
+    assert members(f"{top}/batavialand/nieuw-land") == [("Collection", "Wijkgericht Werken")]
+    assert members(f"{top}/batavialand/nieuw-land/wijkgericht-werken") == \
+        [("Manifest", item_of(1))]
 
 
 def test_the_committed_example_imports_cleanly(tmp_path, monkeypatch, capsys):

@@ -57,14 +57,14 @@ def activity_items(journal: Journal) -> dict[str, str]:
 
 def test_every_created_item_is_indexed_and_nothing_else(archive):
     _root, journal = archive
-    assert journal.catalogue_size() == ITEMS
+    assert journal.read(index.count) == ITEMS
     assert set(activity_items(journal)) == {f"stuk-{n:04d}" for n in range(ITEMS)}
-    entry = journal.entry("stuk-0010")
+    entry = journal.read(index.entry, "stuk-0010")
     assert entry.image == "stuk-0010" and entry.label_nl == "Proefstuk stuk-0010"
     assert entry.record.startswith("id: stuk-0010") and entry.transcript == INTERVIEW
     assert entry.rights == "http://rightsstatements.org/vocab/InC/1.0/"
-    assert journal.entry("nothing-here") is None
-    assert [e.item for e in journal.showing("stuk-0007")] == ["stuk-0007"]
+    assert journal.read(index.entry, "nothing-here") is None
+    assert [e.item for e in journal.read(index.showing, "stuk-0007")] == ["stuk-0007"]
 
 
 def test_updates_deletes_and_broken_records(tmp_path):
@@ -75,15 +75,15 @@ def test_updates_deletes_and_broken_records(tmp_path):
                                                      label={"nl": "Nieuwe titel", "en": "New title"}))
     (manifests / "stuk-0002.yaml").unlink()
     journal.scan()
-    assert journal.entry("stuk-0001").label_en == "New title"
-    assert journal.entry("stuk-0002") is None
+    assert journal.read(index.entry, "stuk-0001").label_en == "New title"
+    assert journal.read(index.entry, "stuk-0002") is None
     assert activity_items(journal) == {"stuk-0000": "Create", "stuk-0001": "Update",
                                        "stuk-0002": "Delete"}
     # A broken record keeps its last good entry, as it keeps its journalled state.
     (manifests / "stuk-0001.yaml").write_text("id: stuk-0001\nlabel: [niet, goed\n", "utf-8")
     journal.scan()
-    assert journal.entry("stuk-0001").label_en == "New title"
-    assert journal.search("Nieuwe")[0] == 1
+    assert journal.read(index.entry, "stuk-0001").label_en == "New title"
+    assert journal.read(index.search, "Nieuwe")[0] == 1
 
 
 def test_the_index_and_the_journal_change_together_or_not_at_all(tmp_path, monkeypatch):
@@ -101,9 +101,9 @@ def test_the_index_and_the_journal_change_together_or_not_at_all(tmp_path, monke
     with pytest.raises(JournalUnavailable):
         journal.scan()
     monkeypatch.undo()
-    assert journal.entry("stuk-0003") is None and "stuk-0003" not in activity_items(journal)
+    assert journal.read(index.entry, "stuk-0003") is None and "stuk-0003" not in activity_items(journal)
     journal.scan()
-    assert journal.entry("stuk-0003") is not None
+    assert journal.read(index.entry, "stuk-0003") is not None
     assert activity_items(journal)["stuk-0003"] == "Create"
 
 
@@ -116,7 +116,7 @@ def test_an_index_added_to_an_existing_journal_is_filled_without_new_activities(
         db.execute("DELETE FROM item_words")
     fresh = build(tmp_path, 5)  # the same files; a new process
     fresh.scan()
-    assert fresh.catalogue_size() == 5 and fresh.count() == before
+    assert fresh.read(index.count) == 5 and fresh.count() == before
 
 
 @pytest.mark.parametrize("query, expected", [
@@ -135,7 +135,7 @@ def test_an_index_added_to_an_existing_journal_is_filled_without_new_activities(
 ])
 def test_search_folds_case_and_diacritics_and_takes_prefixes_and_phrases(archive, query, expected):
     _root, journal = archive
-    total, hits = journal.search(query, 0, 10)
+    total, hits = journal.read(index.search, query, 0, 10)
     assert total == expected
     assert len(hits) == min(10, expected)
     if expected and query.strip("*").lower().startswith("wijk"):
@@ -144,11 +144,11 @@ def test_search_folds_case_and_diacritics_and_takes_prefixes_and_phrases(archive
 
 def test_search_pages_are_stable(archive):
     _root, journal = archive
-    total, first = journal.search("Almere", 0, 50)
-    _, second = journal.search("Almere", 50, 50)
+    total, first = journal.read(index.search, "Almere", 0, 50)
+    _, second = journal.read(index.search, "Almere", 50, 50)
     assert total == IN_ALMERE and len(first) == len(second) == 50
     assert not {hit.item for hit in first} & {hit.item for hit in second}
-    assert journal.search("Almere", 0, 50)[1] == first
+    assert journal.read(index.search, "Almere", 0, 50)[1] == first
 
 
 def test_match_expression_quotes_every_term():
@@ -162,8 +162,8 @@ def test_a_second_writer_sees_the_same_index(archive):
     """Several workers share one index: a second connection reads what the first wrote."""
     root, _journal = archive
     other = build_journal(root)
-    assert other.catalogue_size() == ITEMS
-    assert other.search("wijkcoordinator")[0] == 200
+    assert other.read(index.count) == ITEMS
+    assert other.read(index.search, "wijkcoordinator")[0] == 200
 
 
 def test_a_restart_reads_no_record_that_has_not_changed(tmp_path, monkeypatch):
@@ -176,7 +176,7 @@ def test_a_restart_reads_no_record_that_has_not_changed(tmp_path, monkeypatch):
     parses = []
     real_parse = journal_module.parse_record
     monkeypatch.setattr(journal_module, "parse_record",
-                        lambda path, text: parses.append(path.name) or real_parse(path, text))
+                        lambda path, text, file=None: parses.append(path.name) or real_parse(path, text, file))
     restarted = build_journal(root)
     assert restarted.scan() == [] and parses == []
     write_record(root / "manifests", "stuk-0003", record_data(
@@ -184,7 +184,7 @@ def test_a_restart_reads_no_record_that_has_not_changed(tmp_path, monkeypatch):
     written = restarted.scan()
     assert parses == ["stuk-0003.yaml"]
     assert {(a.type, a.item) for a in written if a.kind == "manifest"} == {("Update", "stuk-0003")}
-    assert restarted.entry("stuk-0003").label_en == "Revised"
+    assert restarted.read(index.entry, "stuk-0003").label_en == "Revised"
 
 
 def build_journal(root) -> Journal:
@@ -215,7 +215,7 @@ def test_a_record_changed_while_it_is_read_is_read_again(tmp_path, monkeypatch):
 
     monkeypatch.setattr(type(path), "read_bytes", read_then_edit)
     journal.scan()
-    assert journal.entry("stuk-0001").label_en == "First"  # what was read
+    assert journal.read(index.entry, "stuk-0001").label_en == "First"  # what was read
     monkeypatch.undo()
     journal.scan()
-    assert journal.entry("stuk-0001").label_en == "Second"  # and the edit is not lost
+    assert journal.read(index.entry, "stuk-0001").label_en == "Second"  # and the edit is not lost

@@ -274,7 +274,7 @@ def test_edits_are_picked_up_and_unchanged_records_come_from_the_cache(folder, m
     parsed = []
     real_parse = records_module.parse_record
     monkeypatch.setattr(records_module, "parse_record",
-                        lambda path, text: parsed.append(path.name) or real_parse(path, text))
+                        lambda path, text, file=None: parsed.append(path.name) or real_parse(path, text, file))
     assert store.load("een").summary["en"] == "Left: Anna de Vries. Right: Piet Jansen"
     store.load("een")
     assert parsed == ["een.yaml"]
@@ -297,19 +297,6 @@ def test_fixing_a_broken_transcript_is_picked_up(folder):
         store.load("een")
     (folder / "een.transcript.txt").write_text(TRANSCRIPT, "utf-8")
     assert len(store.load("een").transcript.paragraphs) == 3
-
-
-def test_rights_for_an_image_come_from_its_record(folder):
-    write_record(folder, "twee", record_data(
-        "twee", rights="http://creativecommons.org/publicdomain/zero/1.0/"))
-    store = RecordStore(folder, sizes({}))
-    assert store.rights_for_image("een") == "http://rightsstatements.org/vocab/InC/1.0/"
-    assert store.rights_for_image("twee") == "http://creativecommons.org/publicdomain/zero/1.0/"
-    assert store.rights_for_image("geen-record") is None
-    # Two records showing one image with different rights: no single answer.
-    write_record(folder, "drie", record_data(
-        "drie", image="een", rights="http://rightsstatements.org/vocab/CNE/1.0/"))
-    assert store.rights_for_image("een") is None
 
 
 # --------------------------------------------------------------------------- beeldpost check

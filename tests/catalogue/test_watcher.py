@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from beeldpost.catalogue import index
 from beeldpost.catalogue import watcher as watcher_module
 from beeldpost.catalogue.journal import Journal
 from beeldpost.catalogue.records import RecordStore
@@ -27,7 +28,7 @@ class Counted:
         self.calls = 0
         self.called = threading.Event()
 
-    def __call__(self):
+    def __call__(self, *paths):
         self.calls += 1
         self.called.set()
 
@@ -99,7 +100,7 @@ def test_one_writer_at_a_time_and_another_takes_over(tmp_path, monkeypatch):
 def test_a_failing_scan_does_not_stop_the_watcher(tmp_path):
     calls = []
 
-    def failing():
+    def failing(*paths):
         calls.append(1)
         raise OSError("the disk is gone")
 
@@ -121,14 +122,68 @@ def test_added_edited_and_removed_records_are_journalled_and_indexed(tmp_path):
         assert eventually(lambda: watcher.scans >= 1)
         make_jpeg(images / "een.jpg", 64, 48)
         write_record(manifests, "een", record_data("een", people=None))
-        assert eventually(lambda: journal.entry("een") is not None)
+        assert eventually(lambda: journal.read(index.entry, "een") is not None)
         write_record(manifests, "een", record_data("een", people=None,
                                                    label={"nl": "Anders", "en": "Other"}))
-        assert eventually(lambda: journal.entry("een").label_en == "Other")
+        assert eventually(lambda: journal.read(index.entry, "een").label_en == "Other")
         (manifests / "een.yaml").unlink()
-        assert eventually(lambda: journal.entry("een") is None)
+        assert eventually(lambda: journal.read(index.entry, "een") is None)
         kinds = [(a.type, a.item) for a in journal.activities(0, 100) if a.kind == "manifest"]
         assert kinds == [("Create", "een"), ("Update", "een"), ("Delete", "een")]
+    finally:
+        watcher.stop()
+
+
+def test_a_file_event_scan_reads_only_what_the_changed_files_touch(tmp_path, monkeypatch):
+    """The edit of one record among many: its own file is read, no other record."""
+    from beeldpost.catalogue import journal as journal_module
+
+    images, manifests = tmp_path / "images", tmp_path / "manifests"
+    (manifests / "fonds" / "serie").mkdir(parents=True)
+    (images / "fonds").mkdir(parents=True)
+    for number in range(600):
+        item = f"stuk-{number:04d}"
+        make_jpeg(images / "fonds" / f"{item}.jpg", 64, 48)
+        write_record(manifests / "fonds" / "serie", item, record_data(
+            item, people=None, collection=["Archief", "Fonds", "Serie"]), transcript="Tekst.\n")
+    service = ImageService(Settings.of(images_dir=images, cache_dir=tmp_path / "cache"))
+    journal = Journal(tmp_path / "journal.sqlite3", RecordStore(manifests, lambda i: (64, 48)), service)
+    journal.scan()
+    parsed = []
+    real_parse = journal_module.parse_record
+    monkeypatch.setattr(journal_module, "parse_record",
+                        lambda path, text, file=None: parsed.append(file) or real_parse(path, text, file))
+    walks = []
+    real_walk = journal_module.walk_sources
+    monkeypatch.setattr(journal_module, "walk_sources",
+                        lambda folder: walks.append(folder) or real_walk(folder))
+    watcher = Watcher(journal.scan, [manifests, images], tmp_path / "writer.lock", interval=60,
+                      settle=0.1).start()
+    try:
+        assert eventually(lambda: watcher.scans >= 1, 30)  # the first, full scan
+        parsed.clear()
+        walks.clear()
+        record = manifests / "fonds" / "serie" / "stuk-0042.yaml"
+        record.write_text(record.read_text("utf-8").replace("Proefstuk", "Herzien"), "utf-8")
+        assert eventually(lambda: journal.read(index.entry, "stuk-0042").label_nl.startswith("Herzien"))
+        assert parsed == ["fonds/serie/stuk-0042.yaml"]
+        # Its transcript changed: that record is read again, no other.
+        (manifests / "fonds" / "serie" / "stuk-0007.transcript.txt").write_text("Anders.\n", "utf-8")
+        assert eventually(lambda: journal.read(index.entry, "stuk-0007").transcript == "Anders.\n")
+        assert parsed == ["fonds/serie/stuk-0042.yaml", "fonds/serie/stuk-0007.yaml"]
+        # Its image replaced: an Update of the record showing it.
+        before = journal.count()
+        make_jpeg(images / "fonds" / "stuk-0009.jpg", 96, 64)
+        assert eventually(lambda: journal.read(index.entry, "stuk-0009").width == 96)
+        assert [(a.type, a.item) for a in journal.activities(before, 10)
+                if a.kind == "manifest"] == [("Update", "stuk-0009")]
+        assert walks == []  # no event's scan walked a folder
+        # A record in a new folder: found (a folder made is a full scan).
+        (manifests / "fonds" / "nieuw").mkdir()
+        write_record(manifests / "fonds" / "nieuw", "later", record_data(
+            "later", image="stuk-0001", people=None, collection=["Archief", "Fonds", "Nieuw"]))
+        assert eventually(lambda: journal.read(index.entry, "later") is not None)
+        assert journal.read(index.node, "archief/fonds/nieuw").total == 1
     finally:
         watcher.stop()
 

@@ -27,7 +27,7 @@ def client(tmp_path, images_dir):
         write_record(manifests, item)
     app = create_app({"images_dir": images_dir, "manifests_dir": manifests,
                       "cache_dir": tmp_path / "cache", "journal_interval": 0})
-    app.extensions["beeldpost.journal"].background.join(30)
+    app.extensions["beeldpost.journal"].scan()
     app.config["MANIFESTS"] = manifests
     return app.test_client()
 
@@ -116,7 +116,7 @@ def archive(tmp_path_factory, validator_png):
         write_record(manifests, item, record_data(item, people=None))
     app = create_app({"images_dir": images, "manifests_dir": manifests, "cache_dir": root / "cache",
                       "journal_interval": 0, "sitemap_urls": 100})
-    app.extensions["beeldpost.journal"].background.join(120)
+    app.extensions["beeldpost.journal"].scan()
     return app.test_client()
 
 

@@ -23,7 +23,21 @@ def test_health(client):
 def test_ready(client):
     response = client.get("/ready")
     assert response.status_code == 200
-    assert response.get_json()["checks"] == {"images": "ok", "cache": "ok"}
+    assert response.get_json()["checks"] == {"images": "ok", "cache": "ok", "catalogue": "ok"}
+
+
+def test_not_ready_until_the_catalogue_index_is_made(tmp_path, images_dir, monkeypatch):
+    """A server on a fresh archive is ready once its watcher made the index (the first
+    full scan), not before: until then its lists would be empty."""
+    app = create_app({"images_dir": images_dir, "cache_dir": tmp_path / "cache"})
+    catalogue = app.extensions["beeldpost.catalogue"]
+    catalogue.check_on_request = False  # as served: only the watcher scans
+    client = app.test_client()
+    response = client.get("/ready")
+    assert response.status_code == 503
+    assert "catalogue index" in response.get_json()["checks"]["catalogue"]
+    app.extensions["beeldpost.journal"].scan()
+    assert client.get("/ready").status_code == 200
 
 
 def test_not_ready_names_the_problem(tmp_path):

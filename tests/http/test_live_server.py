@@ -32,6 +32,7 @@ def server(live_server, validator_png):
     target = live_server.images / validator_png.name
     if not target.exists():
         shutil.copy(validator_png, target)
+    live_server.wait_for(f"/iiif/3/{target.stem}/info.json")
     return live_server
 
 

@@ -35,6 +35,7 @@ def server_with_validator_image(live_server, validator_png):
     staged = live_server.images / f".{validator_png.name}.part"
     shutil.copy(validator_png, staged)
     staged.rename(live_server.images / validator_png.name)
+    live_server.wait_for(f"/iiif/3/{VALIDATOR_IDENTIFIER}/info.json")
     with urllib.request.urlopen(url, timeout=30) as response:
         assert response.status == 200
     return live_server

@@ -466,8 +466,12 @@ def test_a_broken_record_is_a_clear_error_and_the_rest_stays_served(temp, breaka
         assert response.headers["Access-Control-Allow-Origin"] == "*"
         assert message in response.get_data(as_text=True)
     assert client.get("/iiif/manifests/twee").status_code == 200
+    # The collection keeps its last good state, as Change Discovery does: a typo does not
+    # take an item out of the lists (its manifest says what is wrong until it is fixed).
     collection = client.get("/iiif/collection").get_json()
-    assert [entry["id"] for entry in collection["items"]] == [f"{BASE}/iiif/manifests/twee"]
+    assert [entry["id"] for entry in collection["items"]] == \
+        [f"{BASE}/iiif/manifests/een", f"{BASE}/iiif/manifests/twee"]
+    assert collection["items"][0]["label"]["en"] == ["Test item een"]  # as last published
     # Fixing it brings it back.
     write_record(manifests, "een")
     bump(manifests / "een.yaml")

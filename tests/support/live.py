@@ -44,17 +44,32 @@ class LiveServer:
             [str(gunicorn), "--config", "python:beeldpost.http.gunicorn_conf", "beeldpost:create_app()"],
             cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited: {(root / 'server.log').read_text()}")
-            try:
-                urllib.request.urlopen(f"{self.url}/iiif/3/none/info.json", timeout=2)
-            except urllib.error.HTTPError:
-                return  # any HTTP answer means it is up
+            try:  # ready: up, and the catalogue index made from the records
+                urllib.request.urlopen(f"{self.url}/ready", timeout=2)
+                return
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError("gunicorn did not start within 30 s")
+        raise RuntimeError("gunicorn was not ready within 60 s")
+
+    def wait_for(self, path: str, status: int = 200, within: float = 15.0) -> None:
+        """Until `path` answers `status`: what a file dropped into a folder takes to show
+        (the watcher's file event, settle time and scan)."""
+        deadline = time.monotonic() + within
+        found = None
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}{path}", timeout=10) as response:
+                    found = response.status
+            except urllib.error.HTTPError as error:
+                found = error.code
+            if found == status:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{path} answered {found}, not {status}, for {within} s")
 
     def stop(self) -> None:
         self.process.terminate()

@@ -38,7 +38,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import yaml
 
-from ..image.sources import SOURCE_EXTENSIONS, SourceCatalog
+from ..image.sources import SOURCE_EXTENSIONS, DuplicateSource, SourceCatalog
 from .records import (
     DATE,
     LANGUAGE_TAG,
@@ -718,7 +718,12 @@ def _image(row: _Row, item: str | None, catalog: SourceCatalog) -> str | None:
     identifier = identifier or item
     if identifier is None:
         return None
-    if catalog.lookup(identifier) is None:
+    try:
+        found = catalog.lookup(identifier)
+    except DuplicateSource as error:
+        row.problem(row.column("image"), error.message)
+        return None
+    if found is None:
         given = row.value("image")
         if given:
             message = f"{given!r}: no image {identifier!r} in the images folder"

@@ -6,11 +6,20 @@ the moment its Create is journalled, changes with its Update and leaves with its
 Delete, never before or after. A record that breaks keeps its last good entry, as it
 keeps its last journalled state.
 
-An entry holds the record's own text and its transcript's, so that a request can
-build an item's documents by parsing its own record from here, never another's and
-never from a folder listing; what lists, collections and image policies need without
-parsing (image, labels, date, place in the hierarchy, rights and size limits); and its
-words for full-text search (SQLite FTS5, case and diacritics folded).
+What it holds:
+- `items`: per published item, the record's own text and its transcript's (a request
+  builds an item's documents by parsing its own record, never another's); what lists,
+  collections and image policies need without parsing (image and its size, labels,
+  credit, date, place in the hierarchy, rights and size limits); and the stamps of its
+  files, so that a scan that finds them unchanged reads nothing.
+- `record_files` and `source_files`: every record and image file the scan found in
+  the folders and their subfolders, so that an identifier is found with an index
+  lookup, never a folder listing, and an id held by two files is seen and refused.
+- `nodes`: the archive's hierarchy (archive, fonds, series, …) made from the items'
+  `collection:` levels, with counts, for the nested Collections.
+- `item_words`: full-text search (SQLite FTS5, case and diacritics folded).
+- `meta.generation`: raised by every write that changes what is served, so a worker
+  can keep documents built from the index until it moves on.
 
 Reading and writing take an open sqlite3 connection: the journal owns connections and
 transactions. The next step (several servers on one catalogue) puts the same tables
@@ -19,37 +28,94 @@ in PostgreSQL behind this module's functions.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import sqlite3
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from .records import Record
 
+# Raised when the tables below change shape: an index of another version is dropped and
+# made again from the records (the journal's own tables are kept as they are).
+VERSION = 2
+
+INDEX_TABLES = ("items", "item_words", "record_files", "source_files", "nodes", "meta")
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
-    item        TEXT PRIMARY KEY,
-    file        TEXT NOT NULL,          -- the record's file, relative to the records folder
-    record      TEXT NOT NULL,          -- that file's text, as last published
-    transcript  TEXT,                   -- its transcript file's text, when it has one
-    image       TEXT NOT NULL,
-    label_nl    TEXT NOT NULL,
-    label_en    TEXT NOT NULL,
-    date        TEXT,                   -- 1999 or 1999-05-12
-    hierarchy   TEXT NOT NULL,          -- JSON list of level names, top down
-    rights      TEXT NOT NULL,
-    max_size    INTEGER,
-    max_width   INTEGER,
-    max_height  INTEGER,
-    max_area    INTEGER,
-    stamps      TEXT NOT NULL,          -- JSON [[file, mtime_ns, size, inode], …] of record, transcript
-    digest      TEXT NOT NULL           -- SHA-256 of those files' bytes
+    item            TEXT PRIMARY KEY,
+    file            TEXT NOT NULL,      -- the record's file, relative to the records folder
+    record          TEXT NOT NULL,      -- that file's text, as last published
+    transcript      TEXT,               -- its transcript file's text, when it has one
+    transcript_file TEXT,               -- that file, relative to the records folder
+    image           TEXT NOT NULL,
+    width           INTEGER NOT NULL,   -- the image's full size, upright
+    height          INTEGER NOT NULL,
+    label_nl        TEXT NOT NULL,
+    label_en        TEXT NOT NULL,
+    credit_nl       TEXT NOT NULL,
+    credit_en       TEXT NOT NULL,
+    date            TEXT,               -- 1999 or 1999-05-12
+    year            INTEGER,
+    hierarchy       TEXT NOT NULL,      -- JSON list of level names, top down
+    node            TEXT NOT NULL,      -- its node's path ('' at the top)
+    rights          TEXT NOT NULL,
+    max_size        INTEGER,
+    max_width       INTEGER,
+    max_height      INTEGER,
+    max_area        INTEGER,
+    stamps          TEXT NOT NULL,      -- JSON [[file, mtime_ns, size, inode], …]
+    digest          TEXT NOT NULL       -- SHA-256 of those files' bytes
 );
 CREATE INDEX IF NOT EXISTS items_by_image ON items (image);
+CREATE INDEX IF NOT EXISTS items_by_node ON items (node, item);
+CREATE INDEX IF NOT EXISTS items_by_node_year ON items (node, year, item);
+CREATE INDEX IF NOT EXISTS items_by_transcript ON items (transcript_file);
+CREATE TABLE IF NOT EXISTS record_files (
+    path TEXT PRIMARY KEY,              -- relative to the records folder, with /
+    item TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS record_files_by_item ON record_files (item);
+CREATE TABLE IF NOT EXISTS source_files (
+    path       TEXT PRIMARY KEY,        -- relative to the images folder, with /
+    identifier TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS source_files_by_identifier ON source_files (identifier);
+CREATE TABLE IF NOT EXISTS nodes (
+    path      TEXT PRIMARY KEY,         -- 'batavialand/nieuw-land'
+    levels    TEXT NOT NULL,            -- JSON names, top down
+    parent    TEXT NOT NULL,            -- the parent's path, '' below the top
+    name      TEXT NOT NULL,
+    items     INTEGER NOT NULL,         -- items directly in it
+    total     INTEGER NOT NULL,         -- items in it and below
+    thumbnail TEXT                      -- the item whose image stands for it
+);
+CREATE INDEX IF NOT EXISTS nodes_by_parent ON nodes (parent, name);
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
 CREATE VIRTUAL TABLE IF NOT EXISTS item_words USING fts5(
     item UNINDEXED, label, words, tokenize = "unicode61 remove_diacritics 2"
 );
 """
+
+
+def create(db: sqlite3.Connection) -> None:
+    """Make the index's tables, first dropping those of an older version."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version != VERSION:
+        for table in INDEX_TABLES:
+            db.execute(f"DROP TABLE IF EXISTS {table}")
+    db.executescript(SCHEMA)
+    if version != VERSION:
+        db.execute(f"PRAGMA user_version = {VERSION}")
+
+
+# --------------------------------------------------------------------------- entries
 
 
 @dataclass(frozen=True)
@@ -58,11 +124,18 @@ class Entry:
     file: str
     record: str
     transcript: str | None
+    transcript_file: str | None
     image: str
+    width: int
+    height: int
     label_nl: str
     label_en: str
+    credit_nl: str
+    credit_en: str
     date: str | None
+    year: int | None
     hierarchy: tuple[str, ...]
+    node: str
     rights: str
     max_size: int | None = None
     max_width: int | None = None
@@ -75,11 +148,23 @@ class Entry:
 
     @classmethod
     def of(cls, parsed: Record, file: str, record_text: str, transcript_text: str | None,
-           stamps: str, digest: str) -> "Entry":
-        return cls(parsed.item, file, record_text, transcript_text, parsed.image,
-                   parsed.label["nl"], parsed.label["en"], parsed.date, parsed.hierarchy,
+           size: tuple[int, int], node: str, stamps: str, digest: str) -> "Entry":
+        transcript_file = None
+        if parsed.transcript is not None:
+            transcript_file = str(PurePosixPath(file).parent / parsed.transcript.file)
+            transcript_file = transcript_file.removeprefix("./")
+        return cls(parsed.item, file, record_text, transcript_text, transcript_file,
+                   parsed.image, size[0], size[1], parsed.label["nl"], parsed.label["en"],
+                   parsed.credit["nl"], parsed.credit["en"], parsed.date,
+                   int(parsed.date[:4]) if parsed.date else None, parsed.hierarchy, node,
                    parsed.rights, parsed.max_size, parsed.max_width, parsed.max_height,
                    parsed.max_area, stamps, digest)
+
+    def label(self, language: str) -> str:
+        return self.label_en if language == "en" else self.label_nl
+
+    def credit(self, language: str) -> str:
+        return self.credit_en if language == "en" else self.credit_nl
 
 
 def words(parsed: Record) -> str:
@@ -96,9 +181,8 @@ def words(parsed: Record) -> str:
     return "\n".join(texts)
 
 
-_COLUMNS = ("item", "file", "record", "transcript", "image", "label_nl", "label_en", "date",
-            "hierarchy", "rights", "max_size", "max_width", "max_height", "max_area", "stamps",
-            "digest")
+_COLUMNS = tuple(Entry.__dataclass_fields__)
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM items"
 
 
 def put(db: sqlite3.Connection, entry: Entry, parsed: Record) -> None:
@@ -129,13 +213,19 @@ def remove(db: sqlite3.Connection, item: str) -> None:
         db.execute("DELETE FROM items WHERE rowid = ?", (found[0],))
 
 
-def indexed(db: sqlite3.Connection) -> set[str]:
-    return {row[0] for row in db.execute("SELECT item FROM items")}
-
-
-def file_states(db: sqlite3.Connection) -> dict[str, tuple[str, str, str]]:
-    """item -> (stamps, digest, image) of every entry: what a scan compares files with."""
-    return {row[0]: row[1:] for row in db.execute("SELECT item, stamps, digest, image FROM items")}
+def file_states(db: sqlite3.Connection, items: list[str] | None = None
+                ) -> dict[str, tuple[str, str, str, str, str]]:
+    """item -> (stamps, digest, image, file, node) of the entries (all, or these):
+    what a scan compares the files with."""
+    query = "SELECT item, stamps, digest, image, file, node FROM items"
+    if items is None:
+        return {row[0]: row[1:] for row in db.execute(query)}
+    found = {}
+    for start in range(0, len(items), 500):
+        batch = items[start:start + 500]
+        rows = db.execute(f"{query} WHERE item IN ({', '.join('?' for _ in batch)})", batch)
+        found.update((row[0], row[1:]) for row in rows)
+    return found
 
 
 def _entry(row: tuple) -> Entry:
@@ -145,19 +235,216 @@ def _entry(row: tuple) -> Entry:
 
 
 def entry(db: sqlite3.Connection, item: str) -> Entry | None:
-    row = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM items WHERE item = ?", (item,)).fetchone()
+    row = db.execute(f"{_SELECT} WHERE item = ?", (item,)).fetchone()
     return _entry(row) if row else None
 
 
 def showing(db: sqlite3.Connection, image: str) -> list[Entry]:
     """The entries of the items whose image is `image` (an index lookup)."""
-    rows = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM items WHERE image = ? ORDER BY item",
-                      (image,))
+    rows = db.execute(f"{_SELECT} WHERE image = ? ORDER BY item", (image,))
     return [_entry(row) for row in rows]
+
+
+def using_transcript(db: sqlite3.Connection, path: str) -> list[str]:
+    return [row[0] for row in db.execute("SELECT item FROM items WHERE transcript_file = ?",
+                                         (path,))]
 
 
 def count(db: sqlite3.Connection) -> int:
     return db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+
+
+def items_page(db: sqlite3.Connection, offset: int, limit: int) -> list[Entry]:
+    """Published items by id, `limit` from the `offset`-th on."""
+    rows = db.execute(f"{_SELECT} ORDER BY item LIMIT ? OFFSET ?", (limit, offset))
+    return [_entry(row) for row in rows]
+
+
+# --------------------------------------------------------------------------- files
+
+
+def record_files(db: sqlite3.Connection, item: str) -> list[str]:
+    """The files that hold a record with this id: one, or more (refused), or none."""
+    return [row[0] for row in db.execute(
+        "SELECT path FROM record_files WHERE item = ? ORDER BY path", (item,))]
+
+
+def source_files(db: sqlite3.Connection, identifier: str) -> list[str]:
+    return [row[0] for row in db.execute(
+        "SELECT path FROM source_files WHERE identifier = ? ORDER BY path", (identifier,))]
+
+
+def files(db: sqlite3.Connection, table: str) -> dict[str, str]:
+    """path -> id of every file in `record_files` or `source_files`."""
+    column = "item" if table == "record_files" else "identifier"
+    return dict(db.execute(f"SELECT path, {column} FROM {table}"))
+
+
+def set_files(db: sqlite3.Connection, table: str, added: dict[str, str],
+              removed: list[str]) -> None:
+    column = "item" if table == "record_files" else "identifier"
+    db.executemany(f"DELETE FROM {table} WHERE path = ?", [(path,) for path in removed])
+    db.executemany(f"INSERT OR REPLACE INTO {table} (path, {column}) VALUES (?, ?)",
+                   list(added.items()))
+
+
+def ids_of_files(db: sqlite3.Connection, table: str, paths: list[str]) -> dict[str, str]:
+    column = "item" if table == "record_files" else "identifier"
+    found = {}
+    for start in range(0, len(paths), 500):
+        batch = paths[start:start + 500]
+        found.update(db.execute(f"SELECT path, {column} FROM {table} WHERE path IN "
+                                f"({', '.join('?' for _ in batch)})", batch))
+    return found
+
+
+# --------------------------------------------------------------------------- hierarchy
+
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def slug(name: str) -> str:
+    """A level's name as a URL segment: 'Nieuw Land' -> 'nieuw-land' (ASCII, lower case)."""
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return _NOT_SLUG.sub("-", folded).strip("-") or "x"
+
+
+def node_path(db: sqlite3.Connection, levels: tuple[str, ...]) -> str:
+    """The path of the node these levels name ('' for none): each level's slug under its
+    parent's; two sibling names with one slug are told apart by a hash of the name.
+    Paths once made are kept (nodes), so a node's URL does not move."""
+    path = ""
+    for depth in range(1, len(levels) + 1):
+        names = json.dumps(list(levels[:depth]), ensure_ascii=False)
+        found = db.execute("SELECT path FROM nodes WHERE levels = ?", (names,)).fetchone()
+        if found is not None:
+            path = found[0]
+            continue
+        name = levels[depth - 1]
+        candidate = f"{path}/{slug(name)}".lstrip("/")
+        taken = db.execute("SELECT levels FROM nodes WHERE path = ?", (candidate,)).fetchone()
+        if taken is not None and taken[0] != names:
+            digest = hashlib.sha1(name.encode()).hexdigest()[:6]
+            candidate = f"{candidate}-{digest}"
+        db.execute("INSERT INTO nodes (path, levels, parent, name, items, total, thumbnail) "
+                   "VALUES (?, ?, ?, ?, 0, 0, NULL)", (candidate, names, path, name))
+        path = candidate
+    return path
+
+
+@dataclass(frozen=True)
+class Node:
+    path: str
+    levels: tuple[str, ...]
+    parent: str
+    name: str
+    items: int  # directly in it
+    total: int  # in it and below
+    thumbnail: str | None  # an item
+
+
+def _node(row: tuple) -> Node:
+    path, levels, parent, name, items, total, thumbnail = row
+    return Node(path, tuple(json.loads(levels)), parent, name, items, total, thumbnail)
+
+
+_NODE = "SELECT path, levels, parent, name, items, total, thumbnail FROM nodes"
+
+
+def recount_nodes(db: sqlite3.Connection) -> set[str]:
+    """Count each node's items again (inside the write); drop nodes left empty.
+    The paths of the nodes that were dropped."""
+    direct = {node: (count, first) for node, count, first in db.execute(
+        "SELECT node, COUNT(*), MIN(item) FROM items WHERE node != '' GROUP BY node")}
+    nodes = {row[0]: row for row in db.execute("SELECT path, parent FROM nodes")}
+    totals: dict[str, int] = {}
+    for path, (count, _first) in direct.items():
+        while path:
+            totals[path] = totals.get(path, 0) + count
+            path = nodes[path][1] if path in nodes else ""
+    gone = set(nodes) - set(totals)
+    db.executemany("DELETE FROM nodes WHERE path = ?", [(path,) for path in gone])
+    # A node's thumbnail: its first item, or its first child's.
+    thumbnails: dict[str, str] = {}
+    for path in sorted(totals, key=lambda p: -p.count("/")):
+        if path in direct:
+            thumbnails[path] = direct[path][1]
+    for path in sorted(totals, key=lambda p: (-p.count("/"), p)):
+        parent = nodes[path][1]
+        if parent and parent not in thumbnails and path in thumbnails:
+            thumbnails[parent] = thumbnails[path]
+    db.executemany("UPDATE nodes SET items = ?, total = ?, thumbnail = ? WHERE path = ?",
+                   [(direct.get(path, (0, None))[0], total, thumbnails.get(path), path)
+                    for path, total in totals.items()])
+    return gone
+
+
+def node(db: sqlite3.Connection, path: str) -> Node | None:
+    row = db.execute(f"{_NODE} WHERE path = ?", (path,)).fetchone()
+    return _node(row) if row else None
+
+
+def children(db: sqlite3.Connection, path: str) -> list[Node]:
+    """The nodes right below `path` ('' for the top), by name."""
+    return [_node(row) for row in db.execute(
+        f"{_NODE} WHERE parent = ? AND path != '' ORDER BY name, path", (path,))]
+
+
+def nodes_page(db: sqlite3.Connection, offset: int, limit: int) -> list[Node]:
+    return [_node(row) for row in db.execute(f"{_NODE} ORDER BY path LIMIT ? OFFSET ?",
+                                             (limit, offset))]
+
+
+def node_count(db: sqlite3.Connection) -> int:
+    return db.execute("SELECT COUNT(*) FROM nodes").fetchone()[0]
+
+
+def years(db: sqlite3.Connection, path: str) -> list[tuple[int | None, int]]:
+    """(year or None for undated, how many) of the items directly in a node, by year."""
+    return list(db.execute("SELECT year, COUNT(*) FROM items WHERE node = ? "
+                           "GROUP BY year ORDER BY year IS NULL, year", (path,)))
+
+
+def members(db: sqlite3.Connection, path: str, offset: int = 0, limit: int = -1,
+            year: int | None | bool = False) -> list[Entry]:
+    """Items directly in a node by id; `year` (an int, or None for the undated) keeps
+    those of one year (False: all)."""
+    if year is False:
+        rows = db.execute(f"{_SELECT} WHERE node = ? ORDER BY item LIMIT ? OFFSET ?",
+                          (path, limit, offset))
+    elif year is None:
+        rows = db.execute(f"{_SELECT} WHERE node = ? AND year IS NULL ORDER BY item "
+                          "LIMIT ? OFFSET ?", (path, limit, offset))
+    else:
+        rows = db.execute(f"{_SELECT} WHERE node = ? AND year = ? ORDER BY item "
+                          "LIMIT ? OFFSET ?", (path, year, limit, offset))
+    return [_entry(row) for row in rows]
+
+
+# --------------------------------------------------------------------------- generation
+
+
+def generation(db: sqlite3.Connection) -> int:
+    row = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+    return row[0] if row else 0
+
+
+def mark_scanned(db: sqlite3.Connection) -> None:
+    """A full scan finished: the index holds the whole archive (readiness)."""
+    db.execute("INSERT INTO meta (key, value) VALUES ('scanned', 1) "
+               "ON CONFLICT (key) DO UPDATE SET value = value + 1")
+
+
+def is_built(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT 1 FROM meta WHERE key = 'scanned'").fetchone() is not None
+
+
+def advance(db: sqlite3.Connection) -> None:
+    """Inside a write that changed what is served: documents made before are stale."""
+    db.execute("INSERT INTO meta (key, value) VALUES ('generation', 1) "
+               "ON CONFLICT (key) DO UPDATE SET value = value + 1")
 
 
 # --------------------------------------------------------------------------- search
@@ -194,19 +481,54 @@ class Hit:
     label_nl: str
     label_en: str
     snippet: str  # the matching words with [[ ]] around them
+    entry: Entry | None = None
 
 
-def search(db: sqlite3.Connection, query: str, offset: int = 0,
-           limit: int = 20) -> tuple[int, list[Hit]]:
+@dataclass(frozen=True)
+class Filters:
+    """What a search is narrowed to: a node and what lies below it, and years."""
+
+    node: str | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+
+    def where(self) -> tuple[str, list]:
+        clauses, values = [], []
+        if self.node:
+            clauses.append("(i.node = ? OR substr(i.node, 1, ?) = ?)")
+            values += [self.node, len(self.node) + 1, f"{self.node}/"]
+        if self.year_from is not None:
+            clauses.append("i.year >= ?")
+            values.append(self.year_from)
+        if self.year_to is not None:
+            clauses.append("i.year <= ?")
+            values.append(self.year_to)
+        return "".join(f" AND {clause}" for clause in clauses), values
+
+
+def search(db: sqlite3.Connection, query: str, offset: int = 0, limit: int = 20,
+           filters: Filters = Filters()) -> tuple[int, list[Hit]]:
     """(how many items match, `limit` of them from the `offset`-th on, best first)."""
     expression = match_expression(query)
     if expression is None:
         return 0, []
-    total = db.execute("SELECT COUNT(*) FROM item_words WHERE item_words MATCH ?",
-                       (expression,)).fetchone()[0]
+    where, values = filters.where()
+    total = db.execute(
+        "SELECT COUNT(*) FROM item_words AS w JOIN items AS i ON i.rowid = w.rowid "
+        f"WHERE item_words MATCH ?{where}", (expression, *values)).fetchone()[0]
+    columns = ", ".join(f"i.{name}" for name in _COLUMNS)
     rows = db.execute(
-        "SELECT w.item, i.label_nl, i.label_en, snippet(item_words, -1, '[[', ']]', '…', 24) "
+        f"SELECT snippet(item_words, -1, '[[', ']]', '…', 24), {columns} "
         "FROM item_words AS w JOIN items AS i ON i.rowid = w.rowid "
-        "WHERE item_words MATCH ? ORDER BY rank, w.item LIMIT ? OFFSET ?",
-        (expression, limit, offset))
-    return total, [Hit(*row) for row in rows]
+        f"WHERE item_words MATCH ?{where} ORDER BY rank, i.item LIMIT ? OFFSET ?",
+        (expression, *values, limit, offset))
+    hits = []
+    for row in rows:
+        found = _entry(row[1:])
+        hits.append(Hit(found.item, found.label_nl, found.label_en, row[0], found))
+    return total, hits
+
+
+def relative(path: str) -> str:
+    """A path as kept in the index: relative, with /."""
+    return path.replace(os.sep, "/")

@@ -34,21 +34,32 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Callable, Iterable, Iterator, TypeVar
 
-from ..errors import BeeldpostError
+from ..errors import BeeldpostError, SourceError
+from ..image.derivatives import upright_size
+from ..image.sources import is_source_name, walk_sources
 from ..image.service import ImageService
 from . import index
-from .records import RECORD_SUFFIX, BrokenRecord, Record, RecordStore, parse_record
+from .records import (
+    RECORD_SUFFIX,
+    BrokenRecord,
+    Record,
+    RecordStore,
+    check_image,
+    parse_record,
+)
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Object kinds: the top Collection, and each item's manifest in Presentation 3 and 2.1.
 COLLECTION, MANIFEST, MANIFEST_2 = "collection", "manifest", "manifest2"
@@ -73,12 +84,15 @@ CREATE TABLE IF NOT EXISTS state (
     changed     TEXT NOT NULL,        -- end_time of its last activity
     written_at  REAL NOT NULL         -- time.time() of the scan that wrote it
 );
-CREATE TABLE IF NOT EXISTS image_hashes (
+DROP TABLE IF EXISTS image_hashes;
+CREATE TABLE IF NOT EXISTS image_facts (  -- what reading an image told, while it stays the same
     identifier TEXT PRIMARY KEY,
     path       TEXT NOT NULL,
     size       INTEGER NOT NULL,
     mtime_ns   INTEGER NOT NULL,
-    sha256     TEXT NOT NULL
+    sha256     TEXT NOT NULL,
+    width      INTEGER NOT NULL,      -- upright
+    height     INTEGER NOT NULL
 );
 """
 
@@ -104,10 +118,13 @@ class _Parsed:
     digest: str  # of the record and transcript files' bytes
     text: str = ""  # the record file's text
     transcript: str | None = None  # its transcript file's text
+    file: str = ""  # the record's file, relative to the records folder
+    size: tuple[int, int] = (0, 0)  # its image's, upright
 
-    def entry(self) -> index.Entry:
-        return index.Entry.of(self.record, self.record.file, self.text, self.transcript,
-                              _stamps_text(self.stamps, self.record), self.digest)
+    def entry(self, node: str) -> index.Entry:
+        return index.Entry.of(self.record, self.file, self.text, self.transcript, self.size,
+                              node, _stamps_text(self.stamps, self.record, self.file),
+                              self.digest)
 
 
 @dataclass(frozen=True)
@@ -120,9 +137,11 @@ class Observed:
     parsed: _Parsed | None = None  # what the catalogue index keeps of it
 
 
-def _stamps_text(stamps: tuple, record: Record) -> str:
+def _stamps_text(stamps: tuple, record: Record, file: str) -> str:
     """The stamps of a record's files with their names, for the index (JSON)."""
-    names = [record.file] + ([record.transcript.file] if record.transcript is not None else [])
+    folder = str(PurePosixPath(file).parent)
+    names = [file] + ([str(PurePosixPath(folder) / record.transcript.file).removeprefix("./")]
+                      if record.transcript is not None else [])
     return json.dumps([[name, *stamp] for name, stamp in zip(names, stamps) if stamp is not None])
 
 
@@ -150,6 +169,8 @@ class Journal:
         self._ready = False
         self._ready_lock = threading.Lock()
         self.background: threading.Thread | None = None  # the scan started with the app
+        self._readers = threading.local()
+        self._scanning: int | None = None  # the thread scanning now
 
     # ------------------------------------------------------------------ database
 
@@ -162,7 +183,7 @@ class Journal:
                         with sqlite3.connect(self.path, timeout=30) as setup:
                             setup.execute("PRAGMA journal_mode=WAL")
                             setup.executescript(SCHEMA)
-                            setup.executescript(index.SCHEMA)
+                            index.create(setup)
                         setup.close()
                         self._ready = True
             connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -174,13 +195,18 @@ class Journal:
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
-        connection = self._connect()
+        """A connection of this thread's own, kept open: opening one costs more than the
+        index lookups most requests make (each statement reads the latest commit)."""
+        connection = getattr(self._readers, "connection", None)
+        if connection is None or self._readers.pid != os.getpid():
+            connection = self._readers.connection = self._connect()
+            self._readers.pid = os.getpid()
         try:
             yield connection
         except sqlite3.Error as error:
-            raise JournalUnavailable(f"the activity journal cannot be read: {error}") from None
-        finally:
+            self._readers.connection = None
             connection.close()
+            raise JournalUnavailable(f"the activity journal cannot be read: {error}") from None
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
@@ -224,7 +250,7 @@ class Journal:
         """(item, time of its last change) of published items, by item: all of them, or
         `limit` from the `offset`-th on."""
         with self._reading() as db:
-            rows = db.execute("SELECT item, changed FROM state WHERE live = 1 AND item != '' "
+            rows = db.execute("SELECT item, changed FROM state WHERE live = 1 AND item != '' AND substr(item, 1, 1) != '/' "
                               "ORDER BY item LIMIT ? OFFSET ?", (limit, offset)).fetchall()
         return [(item, changed) for item, changed in rows]
 
@@ -232,8 +258,25 @@ class Journal:
         """How many items are published, and the time of the latest change among them."""
         with self._reading() as db:
             count, changed = db.execute("SELECT COUNT(*), MAX(changed) FROM state "
-                                        "WHERE live = 1 AND item != ''").fetchone()
+                                        "WHERE live = 1 AND item != '' AND substr(item, 1, 1) != '/'").fetchone()
         return count, changed
+
+    def live_collections(self, offset: int = 0, limit: int = -1) -> list[tuple[str, str]]:
+        """(path, time of its last change) of the levels of the archive, by path."""
+        with self._reading() as db:
+            rows = db.execute("SELECT substr(item, 2), changed FROM state WHERE live = 1 "
+                              "AND substr(item, 1, 1) = '/' ORDER BY item LIMIT ? OFFSET ?",
+                              (limit, offset)).fetchall()
+        return [(path, changed) for path, changed in rows]
+
+    def live_collection_pages(self, size: int) -> list[str]:
+        with self._reading() as db:
+            rows = db.execute(
+                "SELECT (position - 1) / ?, MAX(changed) FROM ("
+                "  SELECT changed, ROW_NUMBER() OVER (ORDER BY item) AS position"
+                "  FROM state WHERE live = 1 AND substr(item, 1, 1) = '/')"
+                " GROUP BY 1 ORDER BY 1", (size,)).fetchall()
+        return [changed for _page, changed in rows]
 
     def live_pages(self, size: int) -> list[str]:
         """The time of the last change in each run of `size` published items, by item:
@@ -242,53 +285,47 @@ class Journal:
             rows = db.execute(
                 "SELECT (position - 1) / ?, MAX(changed) FROM ("
                 "  SELECT changed, ROW_NUMBER() OVER (ORDER BY item) AS position"
-                "  FROM state WHERE live = 1 AND item != '')"
+                "  FROM state WHERE live = 1 AND item != '' AND substr(item, 1, 1) != '/')"
                 " GROUP BY 1 ORDER BY 1", (size,)).fetchall()
         return [changed for _page, changed in rows]
 
     # ------------------------------------------------------------------ the index
 
-    def entry(self, item: str) -> index.Entry | None:
-        """The item's catalogue entry as last published, or None."""
+    def read(self, query: Callable[..., T], *args, **options) -> T:
+        """One of index.py's reading functions, on this thread's connection:
+        `journal.read(index.node, "batavialand")`."""
         with self._reading() as db:
-            return index.entry(db, item)
-
-    def showing(self, image: str) -> list[index.Entry]:
-        with self._reading() as db:
-            return index.showing(db, image)
-
-    def search(self, query: str, offset: int = 0, limit: int = 20) -> tuple[int, list[index.Hit]]:
-        with self._reading() as db:
-            return index.search(db, query, offset, limit)
-
-    def catalogue_size(self) -> int:
-        with self._reading() as db:
-            return index.count(db)
+            return query(db, *args, **options)
 
     # ------------------------------------------------------------------ scanning
 
     def refresh(self) -> None:
-        """Scan, unless one ran less than `interval` seconds ago (waits for a running one)."""
-        if self._recent():
-            return
+        """Scan, unless one ran less than `interval` seconds ago (waits for a running one).
+        For a process that no watcher keeps current (catalogue.py)."""
+        if self._recent() or self._scanning == threading.get_ident():
+            return  # (a scan's own lookups must not start another)
         if not self._scan_lock.acquire(timeout=60):
             return  # a very long first scan: serve what is journalled
         try:
             if not self._recent():
-                self._scan_locked()
+                self._scan_locked(None)
         except JournalUnavailable as error:  # e.g. locked for long: serve what is journalled
             log.error("checking the records for changes failed: %s", error.message)
         finally:
             self._scan_lock.release()
 
     def _recent(self) -> bool:
-        return (self.interval > 0 and self._last_scan is not None
+        return (self._last_scan is not None
                 and time.monotonic() - self._last_scan < self.interval)
 
-    def scan(self) -> list[Activity]:
-        """Compare the records with the journal now; the activities this scan wrote."""
+    def scan(self, changed: Iterable[Path] | None = None) -> list[Activity]:
+        """Compare the records with the journal now; the activities this scan wrote.
+
+        With `changed` (paths file events named), only what those files touch is looked
+        at: a record, the records using a transcript, the records showing an image.
+        Without, every file is (a full scan: stats, and reads only what changed)."""
         with self._scan_lock:
-            return self._scan_locked()
+            return self._scan_locked(None if changed is None else list(changed))
 
     def scan_in_background(self) -> threading.Thread:
         def run():
@@ -302,70 +339,226 @@ class Journal:
         thread.start()
         return thread
 
-    def _scan_locked(self) -> list[Activity]:
+    def _scan_locked(self, changed: list[Path] | None) -> list[Activity]:
+        self._scanning = threading.get_ident()
+        try:
+            return self._scan_files(changed)
+        finally:
+            self._scanning = None
+
+    def _scan_files(self, changed: list[Path] | None) -> list[Activity]:
         self._last_scan = time.monotonic()
         looked_at = time.time()
-        known_hashes = self._known_image_hashes()
-        with self._reading() as db:  # what the index knows of each item's files
-            files = index.file_states(db)
-            journalled = {row[0]: row[1:] for row in db.execute(
-                "SELECT item, fingerprint, label FROM state WHERE live = 1")}
-        new_hashes: dict[str, tuple] = {}
-        observed = {item: self._unchanged(item, files, journalled, known_hashes, new_hashes)
-                    or self._observe(item, known_hashes, new_hashes)
-                    for item in self.records.items()}
-        with self._writing() as db:
-            for identifier, (path, size, mtime_ns, sha) in new_hashes.items():
-                db.execute("INSERT OR REPLACE INTO image_hashes VALUES (?, ?, ?, ?, ?)",
-                           (identifier, path, size, mtime_ns, sha))
-            written = _Writer(db, looked_at).apply(observed)
+        items = self._update_files(changed)
+        touched: set[str] = set()
+        created = self._create_top_collection(looked_at)
+        written = list(created)
+        ordered = sorted(items)
+        for start in range(0, len(ordered), self.BATCH):
+            batch = ordered[start:start + self.BATCH]
+            written += self._scan_batch(batch, looked_at, touched)
+        if created:  # the top Collection was created by this scan, with its members
+            touched.discard("")
+        written += self._journal_collections(touched, looked_at)
+        if changed is None:
+            with self._writing() as db:
+                index.mark_scanned(db)
         for activity in written:
             log.info("journal: %s %s %s", activity.type, activity.kind, activity.item or "")
         return written
 
-    def _known_image_hashes(self) -> dict[str, tuple]:
+    # Items are read, parsed and written this many at a time: one transaction each, so
+    # that the first scan of a large archive holds one batch in memory, not the archive.
+    BATCH = 1000
+
+    def _update_files(self, changed: list[Path] | None) -> set[str]:
+        """Bring the index's lists of record and image files up to date (one transaction):
+        all of them by walking the folders, or the `changed` paths only. The items the
+        changes touch (all, for a full scan)."""
+        records_folder, images_folder = self.records.folder, self.images.settings.images_dir
         with self._reading() as db:
-            rows = db.execute("SELECT identifier, path, size, mtime_ns, sha256 FROM image_hashes")
+            if changed is None:
+                found_records = self.records.walk()
+                found_sources = walk_sources(images_folder)
+                known_records = index.files(db, "record_files")
+                known_sources = index.files(db, "source_files")
+                affected = set(found_records.values()) | set(known_records.values()) | {
+                    row[0] for row in db.execute("SELECT item FROM state WHERE live = 1 "
+                                                 "AND item != '' AND item NOT LIKE '/%'")}
+                record_changes = _diff(known_records, found_records)
+                source_changes = _diff(known_sources, found_sources)
+                affected |= set(record_changes[0].values())
+            else:
+                record_paths, source_paths, other = _sort_paths(changed, records_folder,
+                                                                images_folder)
+                known_records = index.ids_of_files(db, "record_files", list(record_paths))
+                known_sources = index.ids_of_files(db, "source_files", list(source_paths))
+                record_changes = _diff(known_records, {path: stem for path, stem in
+                                                        record_paths.items()
+                                                        if (records_folder / path).is_file()})
+                source_changes = _diff(known_sources, {path: stem for path, stem in
+                                                        source_paths.items()
+                                                        if (images_folder / path).is_file()})
+                affected = set(record_paths.values()) | set(known_records.values())
+                for path in other:  # a transcript, say
+                    affected.update(index.using_transcript(db, path))
+                identifiers = set(source_paths.values()) | set(known_sources.values())
+                for identifier in identifiers:
+                    affected.update(entry.item for entry in index.showing(db, identifier))
+        if any(record_changes) or any(source_changes):
+            with self._writing() as db:
+                index.set_files(db, "record_files", *record_changes)
+                index.set_files(db, "source_files", *source_changes)
+                index.advance(db)
+        if changed is not None:  # the image may be shown by items not yet journalled
+            with self._reading() as db:
+                for identifier in set(source_changes[0].values()):
+                    affected.update(row[0] for row in db.execute(
+                        "SELECT item FROM items WHERE image = ?", (identifier,)))
+        return {item for item in affected if item}
+
+    def _scan_batch(self, batch: list[str], looked_at: float, touched: set[str]) -> list[Activity]:
+        known_hashes = self._known_image_facts()
+        with self._reading() as db:
+            files = index.file_states(db, batch)
+            journalled = {}
+            for part in range(0, len(batch), 500):
+                names = batch[part:part + 500]
+                journalled.update((row[0], row[1:]) for row in db.execute(
+                    "SELECT item, fingerprint, label FROM state WHERE live = 1 AND item IN "
+                    f"({', '.join('?' for _ in names)})", names))
+            located = {item: index.record_files(db, item) for item in batch}
+        new_hashes: dict[str, tuple] = {}
+        observed: dict[str, Observed] = {}
+        for item in batch:
+            paths = located[item]
+            if not paths:
+                continue  # gone: a Delete, if it was published
+            if len(paths) > 1:
+                log.warning("two records have the id %r: %s; both are refused until one is "
+                            "renamed or removed", item, " and ".join(paths))
+                observed[item] = Observed(item, None)
+                continue
+            observed[item] = (self._unchanged(item, paths[0], files, journalled, known_hashes,
+                                              new_hashes)
+                              or self._observe(item, paths[0], known_hashes, new_hashes))
+        if not new_hashes and all(seen.parsed is None for seen in observed.values()) \
+                and all(item in observed or item not in journalled for item in batch):
+            return []  # nothing new, nothing gone: no write at all (a restart's scan)
+        with self._writing() as db:
+            for identifier, facts in new_hashes.items():
+                db.execute("INSERT OR REPLACE INTO image_facts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           (identifier, *facts))
+            writer = _Writer(db, looked_at, batch)
+            written = writer.apply(observed)
+            touched |= writer.touched
+            if written or writer.indexed:
+                index.recount_nodes(db)
+                index.advance(db)
+        return written
+
+    def _create_top_collection(self, looked_at: float) -> list[Activity]:
+        """The very first scan journals the top Collection first: harvesters then meet
+        the Collection before its members."""
+        with self._reading() as db:
+            if db.execute("SELECT 1 FROM state WHERE item = ''").fetchone() is not None:
+                return []
+        with self._writing() as db:
+            writer = _Writer(db, looked_at, [""])
+            if writer.state.get("") is None:
+                writer.write("", "Create", "", "", True, (COLLECTION,))
+            return writer.written
+
+    def _journal_collections(self, touched: set[str], looked_at: float) -> list[Activity]:
+        """Create, Update or Delete the Collections whose members this scan changed (the
+        top one, '', and each node of the hierarchy, keyed '/path')."""
+        with self._writing() as db:
+            if not touched:
+                return []
+            nodes = {f"/{row[0]}" for row in db.execute("SELECT path FROM nodes")}
+            keys = set(touched)
+            pending = list(keys)
+            while pending:  # a node made or dropped changes its parent's members
+                key = pending.pop()
+                if key and (key in nodes) != self._live(db, key):
+                    parent = key.rsplit("/", 1)[0] if key.count("/") > 1 else ""
+                    if parent not in keys:
+                        keys.add(parent)
+                        pending.append(parent)
+            writer = _Writer(db, looked_at, sorted(keys))
+            for key in sorted(keys, key=lambda k: (k.count("/"), k)):
+                if writer.fresher(key):
+                    continue
+                exists = key == "" or key in nodes
+                previous = writer.state.get(key)
+                live = previous is not None and previous.live
+                if exists and not live:
+                    writer.write(key, "Create", "", "", True, (COLLECTION,))
+                elif exists:
+                    writer.write(key, "Update", "", "", True, (COLLECTION,))
+                elif live:
+                    writer.write(key, "Delete", "", "", False, (COLLECTION,))
+            return writer.written
+
+    @staticmethod
+    def _live(db: sqlite3.Connection, key: str) -> bool:
+        row = db.execute("SELECT live FROM state WHERE item = ?", (key,)).fetchone()
+        return bool(row and row[0])
+
+    def _known_image_facts(self) -> dict[str, tuple]:
+        with self._reading() as db:
+            rows = db.execute("SELECT identifier, path, size, mtime_ns, sha256, width, height "
+                              "FROM image_facts")
             return {row[0]: row[1:] for row in rows}
 
-    def _unchanged(self, item: str, files: dict[str, tuple], journalled: dict[str, tuple],
-                   known: dict[str, tuple], new: dict[str, tuple]) -> Observed | None:
+    def _unchanged(self, item: str, file: str, files: dict[str, tuple],
+                   journalled: dict[str, tuple], known: dict[str, tuple],
+                   new: dict[str, tuple]) -> Observed | None:
         """The item as journalled, when its files are as the index saw them and its image
         has the same content: found with a few stats, no read, no parse. Else None."""
         if item not in files or item not in journalled:
             return None  # new, or never indexed
-        stamps, digest, image = files[item]
+        stamps, digest, image, indexed_file, _node = files[item]
+        if indexed_file != file:
+            return None  # moved to another folder
         folder = self.records.folder
         if any(_stamp(folder / name) != tuple(rest) for name, *rest in json.loads(stamps)):
             return None
-        image_hash = self._image_hash(image, known, new)
-        if image_hash is None:
+        facts = self._image_facts(image, known, new)
+        if facts is None:
             return None
-        fingerprint = hashlib.sha256(f"{digest}\0{image_hash}".encode()).hexdigest()
+        fingerprint = hashlib.sha256(f"{digest}\0{facts[0]}".encode()).hexdigest()
         recorded_fingerprint, label = journalled[item]
         if fingerprint != recorded_fingerprint:
             return None  # its image changed: parse it, an Update follows
         return Observed(item, fingerprint, label)
 
-    def _observe(self, item: str, known: dict[str, tuple], new: dict[str, tuple]) -> Observed:
-        parsed = self._parse(item)
-        if parsed is None:
-            return Observed(item, None)  # the file vanished while listing: seen next scan
+    def _observe(self, item: str, file: str, known: dict[str, tuple],
+                 new: dict[str, tuple]) -> Observed:
+        parsed = self._parse(file)
+        if parsed is None or parsed.record is None:
+            return Observed(item, None)  # vanished while listing (seen next scan), or broken
         record = parsed.record
-        if record is None:
+        facts = self._image_facts(record.image, known, new)
+        if facts is None:
+            log.warning("%s: its image %r is missing, refused or unreadable; left as it was",
+                        file, record.image)
             return Observed(item, None)
-        image_hash = self._image_hash(record.image, known, new)
-        if image_hash is None:
+        image_hash, width, height = facts
+        problems = check_image(record, width, height)
+        if problems:
+            log.warning("broken record: %s", BrokenRecord(problems).message)
             return Observed(item, None)
+        parsed.size = (width, height)
         fingerprint = hashlib.sha256(f"{parsed.digest}\0{image_hash}".encode()).hexdigest()
         return Observed(item, fingerprint, repr(record.label), parsed)
 
-    def _parse(self, item: str) -> _Parsed | None:
+    def _parse(self, file: str) -> _Parsed | None:
         """Read and parse the item's files. Their stamps are taken *before* each is read:
         a file that changes while it is read then differs from its stamp at the next
         scan, which reads it again (the index never keeps new stamps with old text)."""
         folder = self.records.folder
-        path = folder / f"{item}{RECORD_SUFFIX}"
+        path = folder / file
         before = _stamp(path)
         try:
             data = path.read_bytes()
@@ -375,11 +568,15 @@ class Journal:
         text, transcript, transcript_before = "", None, None
         try:
             text = data.decode("utf-8")
-            record = parse_record(path, text)
-        except (BrokenRecord, UnicodeDecodeError):
+            record = parse_record(path, text, file)
+        except BrokenRecord as error:
+            log.warning("broken record: %s", error.message)
+            record = None
+        except UnicodeDecodeError as error:
+            log.warning("broken record: %s: cannot be read as UTF-8: %s", file, error)
             record = None
         if record is not None and record.transcript is not None:
-            transcript_path = folder / record.transcript.file
+            transcript_path = path.parent / record.transcript.file
             transcript_before = _stamp(transcript_path)
             try:
                 transcript_bytes = transcript_path.read_bytes()
@@ -389,90 +586,136 @@ class Journal:
                 record = None
         stamps = (before,) if record is None or record.transcript is None \
             else (before, transcript_before)
-        return _Parsed(stamps, record, digest.hexdigest(), text, transcript)
+        return _Parsed(stamps, record, digest.hexdigest(), text, transcript, file)
 
-    def _image_hash(self, identifier: str, known: dict[str, tuple],
-                    new: dict[str, tuple]) -> str | None:
+    def _image_facts(self, identifier: str, known: dict[str, tuple],
+                     new: dict[str, tuple]) -> tuple[str, int, int] | None:
+        """(content hash, width, height) of the image, or None when it is missing,
+        claimed by two files or unreadable."""
         catalog = self.images.catalog
-        source = catalog.lookup(identifier)
+        try:
+            source = catalog.lookup(identifier)
+        except SourceError as error:  # two folders hold it
+            log.warning("%s", error.message)
+            return None
         if source is None:
             return None
         stamp = (str(source.path), source.size, source.mtime_ns)
-        if identifier in new and new[identifier][:3] == stamp:
-            return new[identifier][3]
-        if identifier in known and tuple(known[identifier][:3]) == stamp:
-            return known[identifier][3]
+        for facts in (new.get(identifier), known.get(identifier)):
+            if facts is not None and tuple(facts[:3]) == stamp:
+                return facts[3], facts[4], facts[5]
         try:
             sha = catalog.content_hash(source)
-        except OSError:
+            width, height = upright_size(source.path, self.images.settings.max_source_pixels)
+        except (OSError, SourceError) as error:
+            log.warning("image %r: %s", identifier, getattr(error, "message", error))
             return None
-        new[identifier] = (*stamp, sha)
-        return sha
+        new[identifier] = (*stamp, sha, width, height)
+        return sha, width, height
+
+
+def _diff(known: dict[str, str], found: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """(paths added or given another id, paths gone) between two path -> id maps."""
+    added = {path: name for path, name in found.items() if known.get(path) != name}
+    return added, [path for path in known if path not in found]
+
+
+def _sort_paths(changed: list[Path], records: Path, images: Path
+                ) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """Changed paths as (record files: path -> id, sources: path -> id, other files in
+    the records folder), relative to their folders."""
+    record_paths, source_paths, other = {}, {}, []
+    for path in changed:
+        path = Path(path)
+        for folder, kind in ((records, "records"), (images, "images")):
+            try:
+                relative = path.relative_to(folder)
+            except ValueError:
+                continue
+            name = index.relative(str(relative))
+            if any(part.startswith(".") for part in relative.parts):
+                break
+            if kind == "records" and name.endswith(RECORD_SUFFIX):
+                record_paths[name] = relative.name[: -len(RECORD_SUFFIX)]
+            elif kind == "images" and is_source_name(relative.name):
+                source_paths[name] = relative.stem
+            elif kind == "records":
+                other.append(name)
+            break
+    return record_paths, source_paths, other
 
 
 class _Writer:
-    """Turns one scan's observations into activities, inside the write transaction."""
+    """Turns one batch's observations into activities, inside the write transaction."""
 
-    def __init__(self, db: sqlite3.Connection, looked_at: float):
+    def __init__(self, db: sqlite3.Connection, looked_at: float, keys: list[str]):
         self.db = db
         self.looked_at = looked_at
         last = db.execute("SELECT MAX(end_time) FROM activities").fetchone()[0]
         now = utc_now()
         # endTime never goes backwards, even if the clock does: lists are ordered by it.
         self.end_time = max(now, last) if last else now
-        self.state: dict[str, _State] = {row[0]: _State(*row[1:]) for row in db.execute(
-            "SELECT item, fingerprint, label, live, version, changed, written_at FROM state")}
+        self.state: dict[str, _State] = {}
+        for start in range(0, len(keys), 500):
+            names = keys[start:start + 500]
+            self.state.update((row[0], _State(*row[1:])) for row in db.execute(
+                "SELECT item, fingerprint, label, live, version, changed, written_at "
+                f"FROM state WHERE item IN ({', '.join('?' for _ in names)})", names))
         self.written: list[Activity] = []
+        self.touched: set[str] = set()  # the Collections whose members changed
+        self.indexed = False  # entries put that the journal already had
 
     def apply(self, observed: dict[str, Observed]) -> list[Activity]:
-        changes: list[tuple[str, str, str, str, bool]] = []  # item, type, fingerprint, label, live
-        in_index = index.indexed(self.db)
-        for item in sorted(observed):
-            seen = observed[item]
-            if seen.fingerprint is None or self._fresher(item):
-                continue  # broken: left as journalled; or another writer was later
+        files = index.file_states(self.db, list(self.state))
+        for item in sorted(set(observed) | {key for key in self.state if key}):
+            seen = observed.get(item)
             previous = self.state.get(item)
+            if self.fresher(item):
+                continue  # another writer was later: theirs stands
+            if seen is None:
+                if previous is not None and previous.live:
+                    self.write(item, "Delete", previous.fingerprint, previous.label, False,
+                               ITEM_KINDS)
+                    self._touch(files.get(item))
+                    index.remove(self.db, item)
+                continue
+            if seen.fingerprint is None:
+                continue  # broken: left as journalled
             if previous is None or not previous.live:
-                changes.append((item, "Create", seen.fingerprint, seen.label, True))
+                kind_type = "Create"
             elif previous.fingerprint != seen.fingerprint:
-                changes.append((item, "Update", seen.fingerprint, seen.label, True))
-            elif item not in in_index:  # journalled before the index existed: add it
-                index.put(self.db, seen.parsed.entry(), seen.parsed.record)
-        for item, previous in sorted(self.state.items()):
-            if item and previous.live and item not in observed and not self._fresher(item):
-                changes.append((item, "Delete", previous.fingerprint, previous.label, False))
-
-        members = {item: state.label for item, state in self.state.items() if item and state.live}
-        for item, _type, _fingerprint, label, live in changes:
-            if live:
-                members[item] = label
+                kind_type = "Update"
             else:
-                members.pop(item, None)
-        membership = hashlib.sha256(repr(sorted(members.items())).encode()).hexdigest()
-
-        collection = self.state.get("")
-        if collection is None:  # the very first scan: the collection comes first
-            self._write("", "Create", membership, "", True, (COLLECTION,))
-        for item, kind_type, fingerprint, label, live in changes:
-            self._write(item, kind_type, fingerprint, label, live, ITEM_KINDS)
-            # The catalogue index changes with the journal, in this one transaction.
-            if live:
-                parsed = observed[item].parsed
-                index.put(self.db, parsed.entry(), parsed.record)
-            else:
-                index.remove(self.db, item)
-        if collection is not None and collection.fingerprint != membership \
-                and not self._fresher(""):
-            self._write("", "Update", membership, "", True, (COLLECTION,))
+                if item not in files:  # journalled before the index existed: add it
+                    self._put(seen)
+                    self.indexed = True
+                continue
+            self.write(item, kind_type, seen.fingerprint, seen.label, True, ITEM_KINDS)
+            old = files.get(item)
+            node = self._put(seen)
+            if kind_type == "Create" or previous.label != seen.label or (old and old[4] != node):
+                self._touch(old)
+                self.touched.add(f"/{node}" if node else "")
         return self.written
 
-    def _fresher(self, item: str) -> bool:
+    def _put(self, seen: Observed) -> str:
+        """The catalogue index changes with the journal, in this one transaction."""
+        parsed = seen.parsed
+        node = index.node_path(self.db, parsed.record.hierarchy)
+        index.put(self.db, parsed.entry(node), parsed.record)
+        return node
+
+    def _touch(self, state: tuple | None) -> None:
+        if state is not None:
+            self.touched.add(f"/{state[4]}" if state[4] else "")
+
+    def fresher(self, item: str) -> bool:
         """Journalled by another writer after this scan looked at the files: theirs stands."""
         previous = self.state.get(item)
         return previous is not None and previous.written_at > self.looked_at
 
-    def _write(self, item: str, kind_type: str, fingerprint: str, label: str, live: bool,
-               kinds: tuple[str, ...]) -> None:
+    def write(self, item: str, kind_type: str, fingerprint: str, label: str, live: bool,
+              kinds: tuple[str, ...]) -> None:
         previous = self.state.get(item)
         version = (previous.version if previous else 0) + 1
         for kind in kinds:

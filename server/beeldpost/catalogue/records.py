@@ -18,7 +18,6 @@ import logging
 import os
 import re
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -27,7 +26,6 @@ from urllib.parse import urlsplit
 import yaml
 
 from ..errors import BeeldpostError, NotFound
-from ..image.service import ImagePolicy
 
 log = logging.getLogger(__name__)
 
@@ -364,9 +362,10 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
-def parse_record(path: Path, text: str) -> Record:
-    """The record in `text` (the contents of `path`), or BrokenRecord listing every problem."""
-    file = path.name
+def parse_record(path: Path, text: str, file: str | None = None) -> Record:
+    """The record in `text` (the contents of `path`, named `file` in messages: its path
+    in the records folder), or BrokenRecord listing every problem."""
+    file = file or path.name
     check = _Checker(file, path.parent)
     try:
         data = _read_yaml(text)
@@ -557,99 +556,89 @@ class _Cached:
 class RecordStore:
     folder: Path
     image_size: ImageSize
+    # item -> the files (relative to the folder) holding a record with that id: the
+    # catalogue's index in the server; None walks the folder (commands, tools).
+    locate: Callable[[str], list[str]] | None = None
     _cache: dict[str, _Cached] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _by_image: tuple[float, object, dict[str, list[str]]] = (float("-inf"), None, {})
+
+    def walk(self) -> dict[str, str]:
+        """relative path (with /) -> item of every record file in the folder and below
+        (hidden files and folders left out). For the catalogue's scan and commands:
+        requests never list a folder."""
+        found: dict[str, str] = {}
+        pending = [""]
+        while pending:
+            relative = pending.pop()
+            try:
+                entries = list(os.scandir(self.folder / relative if relative else self.folder))
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                path = f"{relative}/{entry.name}" if relative else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(path)
+                elif entry.name.endswith(RECORD_SUFFIX) and entry.is_file():
+                    found[path] = entry.name[: -len(RECORD_SUFFIX)]
+        return found
 
     def items(self) -> list[str]:
         """Every item that has a record file, valid or not, sorted."""
-        try:
-            names = os.listdir(self.folder)
-        except OSError:
-            return []
-        return sorted(name[: -len(RECORD_SUFFIX)] for name in names
-                      if name.endswith(RECORD_SUFFIX) and not name.startswith("."))
+        return sorted(set(self.walk().values()))
+
+    def files_of(self, item: str) -> list[str]:
+        if self.locate is not None:
+            return self.locate(item)
+        return sorted(path for path, found in self.walk().items() if found == item)
 
     def load(self, item: str) -> Record:
         """The checked record of `item`; NotFound or BrokenRecord otherwise.
 
-        One stat of the item's own file, never a listing of the folder: the
-        identifier's grammar (ITEM_ID) already keeps it a plain file name.
+        Its file is looked up (the catalogue's index in the server), then read, or
+        taken from the cache while its stamp is the same: never a listing of the folder.
         """
         if not ITEM_ID.match(item):
             raise NotFound(f"no item {item!r}; the collection at /iiif/collection lists them all.")
-        return self._checked(self.folder / f"{item}{RECORD_SUFFIX}")
+        files = self.files_of(item)
+        if len(files) > 1:
+            raise BrokenRecord([Problem(" and ".join(files), "id",
+                                        f"two records have the id {item!r}; both are refused "
+                                        "until one is renamed or removed")])
+        if not files:
+            raise NotFound(f"no item {item!r}; the collection at /iiif/collection lists them all.")
+        return self._checked(self.folder / files[0], files[0])
 
     def load_all(self) -> tuple[list[Record], list[BrokenRecord]]:
-        """Every record, checked: one listing of the folder, then each file once."""
+        """Every record, checked: one walk of the folder, then each file once (commands)."""
+        by_item: dict[str, list[str]] = {}
+        for path, item in self.walk().items():
+            by_item.setdefault(item, []).append(path)
         records, broken = [], []
-        for item in self.items():
+        for item in sorted(by_item):
+            files = sorted(by_item[item])
             try:
-                records.append(self._checked(self.folder / f"{item}{RECORD_SUFFIX}"))
+                if len(files) > 1:
+                    raise BrokenRecord([Problem(" and ".join(files), "id",
+                                                f"two records have the id {item!r}; both are "
+                                                "refused until one is renamed or removed")])
+                records.append(self._checked(self.folder / files[0], files[0]))
             except BrokenRecord as error:
                 broken.append(error)
             except NotFound:  # removed while we were reading
                 continue
         return records, broken
 
-    def rights_for_image(self, identifier: str) -> str | None:
-        """The rights URI of an image, when the records showing it agree on one."""
-        rights = {record.rights for record in self._showing(identifier)}
-        return rights.pop() if len(rights) == 1 else None
-
-    def policy_for_image(self, identifier: str) -> ImagePolicy:
-        """The strictest cap and limits of the records showing this image."""
-        showing = self._showing(identifier)
-
-        def strictest(name: str) -> int | None:
-            values = [getattr(record, name) for record in showing if getattr(record, name)]
-            return min(values) if values else None
-
-        return ImagePolicy(strictest("max_size"), strictest("max_width"),
-                           strictest("max_height"), strictest("max_area"))
-
-    # The map of images to the records showing them is asked once per image while a
-    # collection is built; made anew for each, it read the whole folder every time.
-    # It is made again when the folder changes (a record added, removed or replaced)
-    # and at least every SHOWING_SECONDS (a record edited in place to show another
-    # image). Each record found is still checked against its file's stamp.
-    SHOWING_SECONDS = 2.0
-
-    def _showing(self, identifier: str) -> list[Record]:
-        """The parsed records whose image is `identifier`.
-        (The catalogue's index replaces this map.)"""
-        folder = _file_stamp(self.folder)
-        with self._lock:
-            made, stamp, by_image = self._by_image
-        if stamp != folder or time.monotonic() - made >= self.SHOWING_SECONDS:
-            by_image = {}
-            for item in self.items():  # one listing; parses are kept by file stamp
-                try:
-                    record = self._parsed(self.folder / f"{item}{RECORD_SUFFIX}")
-                except (BrokenRecord, NotFound):
-                    continue
-                by_image.setdefault(record.image, []).append(item)
-            with self._lock:
-                self._by_image = (time.monotonic(), folder, by_image)
-        showing = []
-        for item in by_image.get(identifier, ()):
-            try:
-                record = self._parsed(self.folder / f"{item}{RECORD_SUFFIX}")
-            except (BrokenRecord, NotFound):
-                continue
-            if record.image == identifier:
-                showing.append(record)
-        return showing
-
-    def _checked(self, path: Path) -> Record:
-        """The parsed record at `path`, checked against its image."""
+    def _checked(self, path: Path, file: str) -> Record:
+        """The parsed record at `path` (`file` in the folder), checked against its image."""
         try:
             is_file = path.is_file()
         except OSError:  # a name too long for the file system, for one
             is_file = False
         if not is_file:
             raise NotFound(f"no item {path.stem!r}; the collection at /iiif/collection lists them all.")
-        record = self._parsed(path)
+        record = self._parsed(path, file)
         # Checked on every load, not cached: an image can change without its record changing.
         problems = self._image_problems(record)
         if problems:
@@ -663,7 +652,7 @@ class RecordStore:
             return [Problem(record.file, "image", error.message)]
         return check_image(record, width, height)
 
-    def _parsed(self, path: Path) -> Record:
+    def _parsed(self, path: Path, file: str) -> Record:
         key = str(path)
         with self._lock:
             cached = self._cache.get(key)
@@ -671,7 +660,7 @@ class RecordStore:
             result = cached.result
         else:
             before = _file_stamp(path)
-            result = self._read(path)
+            result = self._read(path, file)
             stamp = self._stamp(path, result)
             if stamp[0] == before:  # not cached if the file changed while it was read
                 with self._lock:
@@ -682,15 +671,15 @@ class RecordStore:
             raise result
         return result
 
-    def _read(self, path: Path) -> Record | BrokenRecord:
+    def _read(self, path: Path, file: str) -> Record | BrokenRecord:
         try:
             text = path.read_bytes().decode("utf-8")
         except FileNotFoundError:
             raise NotFound(f"no item {path.stem!r}.") from None
         except (OSError, UnicodeDecodeError) as error:
-            return BrokenRecord([Problem(path.name, "(file)", f"cannot be read as UTF-8: {error}")])
+            return BrokenRecord([Problem(file, "(file)", f"cannot be read as UTF-8: {error}")])
         try:
-            return parse_record(path, text)
+            return parse_record(path, text, file)
         except BrokenRecord as error:
             return error
 

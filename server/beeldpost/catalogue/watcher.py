@@ -6,7 +6,10 @@ images folders change, as file events tell it (watchdog: inotify on Linux), and 
 least every `interval` seconds besides, for file systems that send no events (NFS,
 SMB, some container mounts). Events arrive in bursts (an editor writes a temporary
 file and renames it; an import writes thousands), so a scan starts once they have
-been quiet for `settle` seconds, or `settle_at_most` after the first.
+been quiet for `settle` seconds, or `settle_at_most` after the first. Such a scan
+looks only at what the changed files touch (a record, the records using a transcript
+or showing an image: the edit of one record in 100,000 is a few lookups); a folder
+made, moved or removed, a burst of thousands, and the periodic scan look at everything.
 
 One writer at a time: of all the processes sharing a cache folder (gunicorn's
 workers), only the one holding the writer lock (an flock on a file there) watches.
@@ -29,10 +32,12 @@ RETRY_SECONDS = 5.0  # how often a process without the writer lock tries to take
 
 
 class Watcher:
-    def __init__(self, scan: Callable[[], object], folders: list[Path], lock_path: Path,
+    def __init__(self, scan: Callable[..., object], folders: list[Path], lock_path: Path,
                  interval: float = 30.0, events: bool = True, settle: float = 0.3,
-                 settle_at_most: float = 2.0):
+                 settle_at_most: float = 2.0, partial: bool = True):
+        # scan() looks at everything; scan(paths), with `partial`, at what those touch.
         self.scan = scan
+        self.partial = partial
         self.folders = [Path(folder) for folder in folders]
         self.lock_path = Path(lock_path)
         self.interval = interval
@@ -46,6 +51,8 @@ class Watcher:
         self._observer = None
         self._thread: threading.Thread | None = None
         self.scans = 0  # scans run by this watcher (for tests and /metrics)
+        self._paths: set[str] | None = set()  # changed since the last scan; None: anything
+        self._paths_lock = threading.Lock()
 
     # ------------------------------------------------------------------ life
 
@@ -66,11 +73,25 @@ class Watcher:
     def is_writer(self) -> bool:
         return self._lock_file is not None
 
-    def changed(self, *_args) -> None:
-        """A file event (or a caller) says something changed: scan soon."""
+    # Past this many changed paths before a scan, the scan looks at everything instead.
+    MAX_PATHS = 5000
+
+    def changed(self, *paths: str) -> None:
+        """A file event says these paths changed (none: something did, a folder say):
+        scan soon, looking at what they touch, or at everything."""
+        with self._paths_lock:
+            if not paths or self._paths is None or len(self._paths) >= self.MAX_PATHS:
+                self._paths = None
+            else:
+                self._paths.update(paths)
         if self._first_change is None:
             self._first_change = time.monotonic()
         self._changed.set()
+
+    def _take_paths(self) -> list[Path] | None:
+        with self._paths_lock:
+            paths, self._paths = self._paths, set()
+        return None if paths is None else [Path(path) for path in sorted(paths)]
 
     # ------------------------------------------------------------------ the loop
 
@@ -81,13 +102,17 @@ class Watcher:
                     self._stopped.wait(RETRY_SECONDS)
                     continue
                 self._start_observing()
-                self._scan()  # whatever changed while nobody watched
+                self._take_paths()
+                self._scan(None)  # whatever changed while nobody watched
             woken = self._changed.wait(self.interval)
             if self._stopped.is_set():
                 break
             if woken:
                 self._settle()
-            self._scan()
+                self._scan(self._take_paths())
+            else:
+                self._take_paths()
+                self._scan(None)  # the periodic full scan
 
     def _settle(self) -> None:
         """Wait until events have been quiet for `settle` seconds (at most `settle_at_most`)."""
@@ -101,9 +126,12 @@ class Watcher:
         self._changed.clear()
         self._first_change = None
 
-    def _scan(self) -> None:
+    def _scan(self, paths: list[Path] | None) -> None:
         try:
-            self.scan()
+            if paths is None or not self.partial:
+                self.scan()
+            elif paths:
+                self.scan(paths)
             self.scans += 1
         except Exception:  # noqa: BLE001 - the watcher must outlive any one scan's failure
             log.exception("keeping the catalogue current failed; trying again later")
@@ -155,17 +183,32 @@ class Watcher:
             def on_any_event(self, event):
                 if event.event_type in ("opened", "closed_no_write"):
                     return  # reading a file changes nothing
-                watcher.changed()
+                if event.is_directory:
+                    if event.event_type in ("modified", "opened", "closed"):
+                        return  # a file in it changed: that file's own event says which
+                    watcher.changed()  # a folder made, moved or removed: look at all
+                    return
+                watcher.changed(*(os.fsdecode(path) for path in
+                                  (event.src_path, getattr(event, "dest_path", "")) if path))
 
         observer = Observer()
         for folder in self.folders:
+            if not folder.is_dir():  # watched once made: the periodic scan finds it
+                log.warning("%s is not a folder (yet): scanning for it every %g s", folder,
+                            self.interval)
+                continue
             try:
                 observer.schedule(_Handler(), str(folder), recursive=True)
             except OSError as error:
                 log.warning("cannot watch %s (%s): scanning it every %g s", folder, error,
                             self.interval)
         observer.daemon = True
-        observer.start()
+        try:
+            observer.start()
+        except OSError as error:  # gone since, or out of inotify watches
+            log.warning("cannot watch the folders (%s): scanning them every %g s", error,
+                        self.interval)
+            return
         self._observer = observer
 
     def _stop_observing(self) -> None:

@@ -50,8 +50,9 @@ def activity_url(base: str, n: int) -> str:
 
 
 def activity_object(activity: Activity, urls: Urls) -> dict:
-    if activity.kind == COLLECTION:
-        return {"id": urls.collection, "type": "Collection", "canonical": urls.collection}
+    if activity.kind == COLLECTION:  # the top ('') or a level of the archive ('/path')
+        collection = urls.collection_part(activity.item.lstrip("/"))
+        return {"id": collection, "type": "Collection", "canonical": collection}
     manifest = urls.manifest(activity.item)
     return {
         "id": manifest_v2_url(manifest) if activity.kind == MANIFEST_2 else manifest,
@@ -90,7 +91,7 @@ def make_blueprint() -> Blueprint:
     @blueprint.before_request
     def _fresh():
         g.route = "discovery"
-        _journal().refresh()
+        current_app.extensions["beeldpost.catalogue"].current()
 
     @blueprint.route("/iiif/discovery", methods=["GET"])
     def collection():

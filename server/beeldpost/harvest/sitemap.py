@@ -28,6 +28,10 @@ def _journal() -> Journal:
     return current_app.extensions["beeldpost.journal"]
 
 
+def _current() -> None:
+    current_app.extensions["beeldpost.catalogue"].current()
+
+
 URLS_PER_ITEM = 3  # its page, its manifest, its Presentation 2.1 manifest
 
 
@@ -41,15 +45,33 @@ def _xml(root: ET.Element) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def build_sitemap_index(base: str, last_changes: list[str]) -> str:
-    """The index: one sitemap per run of items, with the latest change in it."""
+def build_sitemap_index(base: str, last_changes: list[str],
+                        collection_changes: list[str] = ()) -> str:
+    """The index: one sitemap per run of items, then one per run of the archive's
+    levels (Collections), each with the latest change in it."""
     index = ET.Element("sitemapindex", {"xmlns": SITEMAP_NS})
-    for number, changed in enumerate(last_changes or [None]):
+    listed = [(f"{base}/sitemap/{number}.xml", changed)
+              for number, changed in enumerate(last_changes or [None])]
+    listed += [(f"{base}/sitemap/collections/{number}.xml", changed)
+               for number, changed in enumerate(collection_changes)]
+    for location, changed in listed:
         entry = ET.SubElement(index, "sitemap")
-        ET.SubElement(entry, "loc").text = f"{base}/sitemap/{number}.xml"
+        ET.SubElement(entry, "loc").text = location
         if changed:
             ET.SubElement(entry, "lastmod").text = changed
     return _xml(index)
+
+
+def build_collections_sitemap(base: str, collections: list[tuple[str, str]]) -> str:
+    """A sitemap of levels of the archive: each one's Collection."""
+    urls = Urls(base)
+    urlset = ET.Element("urlset", {"xmlns": SITEMAP_NS})
+    for path, changed in collections:
+        entry = ET.SubElement(urlset, "url")
+        ET.SubElement(entry, "loc").text = urls.collection_part(path)
+        if changed:
+            ET.SubElement(entry, "lastmod").text = changed
+    return _xml(urlset)
 
 
 def build_sitemap(base: str, items: list[tuple[str, str]], with_collection: bool = True,
@@ -95,15 +117,28 @@ def make_blueprint() -> Blueprint:
     @blueprint.route("/sitemap.xml", methods=["GET"])
     def sitemap_index():
         journal = _journal()
-        journal.refresh()
-        size = items_per_sitemap(current_app.config["BEELDPOST"].sitemap_urls)
-        return _answer(build_sitemap_index(base_url(), journal.live_pages(size)),
+        _current()
+        settings = current_app.config["BEELDPOST"]
+        size = items_per_sitemap(settings.sitemap_urls)
+        return _answer(build_sitemap_index(base_url(), journal.live_pages(size),
+                                           journal.live_collection_pages(settings.sitemap_urls)),
+                       "application/xml; charset=utf-8")
+
+    @blueprint.route("/sitemap/collections/<int:number>.xml", methods=["GET"])
+    def collections_sitemap(number: int):
+        journal = _journal()
+        _current()
+        size = current_app.config["BEELDPOST"].sitemap_urls
+        collections = journal.live_collections(number * size, size)
+        if not collections:
+            raise NotFound(f"there is no collections sitemap {number}: /sitemap.xml lists them.")
+        return _answer(build_collections_sitemap(base_url(), collections),
                        "application/xml; charset=utf-8")
 
     @blueprint.route("/sitemap/<int:number>.xml", methods=["GET"])
     def sitemap(number: int):
         journal = _journal()
-        journal.refresh()
+        _current()
         size = items_per_sitemap(current_app.config["BEELDPOST"].sitemap_urls)
         count, latest = journal.live_summary()
         sitemaps = max(1, -(-count // size))

@@ -104,4 +104,7 @@ class BeeldpostWorker(UvicornWorker):
         watcher = self.wsgi.extensions.get("beeldpost.watcher")
         if watcher is not None:
             watcher.start()
+        # Requests only read the index: the watcher (here or in `beeldpost watch`)
+        # keeps it current, so no request scans the folders.
+        self.wsgi.extensions["beeldpost.catalogue"].check_on_request = False
         self.wsgi = AsgiFront(self.wsgi, threads=self.cfg.threads)

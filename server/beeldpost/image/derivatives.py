@@ -13,7 +13,6 @@ import fcntl
 import json
 import logging
 import os
-import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -172,9 +171,30 @@ def load_source(path: Path, max_pixels: int = 1_000_000_000) -> pyvips.Image:
         raise SourceError(f"Source image {path.name!r} cannot be read: {_first_line(error)}") from None
 
 
+def upright_size(path: Path, max_pixels: int = 1_000_000_000) -> tuple[int, int]:
+    """The source's size as served (upright), from its header: no pixel is decoded."""
+    try:
+        if path.suffix.lower() in PILLOW_EXTENSIONS:
+            with PILImage.open(path) as opened:
+                width, height = opened.size
+                turned = opened.getexif().get(0x0112, 1)
+        else:
+            image = pyvips.Image.new_from_file(str(path), fail_on="error")
+            width, height, turned = image.width, image.height, orientation(image)
+        _guard_size(path, width, height, max_pixels)
+    except (pyvips.Error, OSError, ValueError, SyntaxError, PILImage.DecompressionBombError) as error:
+        raise SourceError(f"Source image {path.name!r} cannot be read: {_first_line(error)}") from None
+    return (height, width) if turned in (5, 6, 7, 8) else (width, height)
+
+
 def _first_line(error: Exception) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+# The temporary files of a build, beside its derivative: the upright copy of a sideways
+# source, the pyramid being written, its sidecar.
+TEMPORARY_ROLES = ("upright", "pyramid", "sidecar")
 
 
 class DerivativeStore:
@@ -253,24 +273,24 @@ class DerivativeStore:
                 pass
 
     def _write_sidecar(self, target: Path, record: dict) -> None:
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp",
-                                                 dir=target.parent)
-        with os.fdopen(descriptor, "w") as handle:
+        temporary = self._temporary(target, "sidecar")
+        with open(temporary, "w") as handle:
             json.dump(record, handle)
         os.replace(temporary, self.sidecar(target))
 
     def _build(self, source: Source, target: Path) -> None:
         # Called under the build lock: any temporary file of this derivative still
-        # here was left by a builder that died, and nobody else is writing one.
-        for leftover in target.parent.glob(f".{target.stem}.*.tmp"):
-            leftover.unlink(missing_ok=True)
+        # here was left by a builder that died, and nobody else is writing one. Their
+        # names are known, so none is looked for in a folder of 100,000 derivatives.
+        for role in TEMPORARY_ROLES:
+            Path(self._temporary(target, role)).unlink(missing_ok=True)
         image = load_source(source.path, self.max_source_pixels)
         pending = orientation(image)
         temporaries = []
         try:
             if pending in TURNED_ORIENTATIONS:
                 image = self._turned_upright(image, pending, target, temporaries)
-            temporaries.append(self._temporary(target))
+            temporaries.append(self._temporary(target, "pyramid"))
             temporary = temporaries[-1]
             image.tiffsave(
                 temporary,
@@ -315,7 +335,7 @@ class DerivativeStore:
         mapped from a file in TMPDIR (about three times the peak RSS); compressing this
         file saves half its disk space but doubles the time or more.
         """
-        temporaries.append(self._temporary(target))
+        temporaries.append(self._temporary(target, "upright"))
         stored = image.copy()
         stored.remove("orientation")
         stored.tiffsave(temporaries[-1], tile=True, tile_width=256, tile_height=256,
@@ -323,11 +343,12 @@ class DerivativeStore:
         return oriented(pyvips.Image.new_from_file(temporaries[-1], access="random"), value)
 
     @staticmethod
-    def _temporary(target: Path) -> str:
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp",
-                                                 dir=target.parent)
-        os.close(descriptor)
-        return temporary
+    def _temporary(target: Path, role: str) -> str:
+        """The one temporary file of this role for this derivative (builds of one
+        derivative hold its lock, so two never share a name), made empty."""
+        temporary = target.parent / f".{target.stem}.{role}.tmp"
+        temporary.write_bytes(b"")
+        return str(temporary)
 
 
 def _needs_bigtiff(image: pyvips.Image) -> bool:

@@ -130,18 +130,25 @@ class ImageService:
         return self._remembered("rights", identifier, self.rights_for, at_hand)
 
     def _public(self, pyramid: Pyramid, policy: ImagePolicy) -> tuple[int, int, Limits]:
+        return self.public(pyramid.width, pyramid.height, policy)
+
+    def public(self, full_width: int, full_height: int,
+               policy: ImagePolicy) -> tuple[int, int, Limits]:
+        """The size and limits the public service gives an image of this full size
+        under this policy (what lists need, without opening the image)."""
         # Asked on every request, the same few answers: kept (settings never change).
-        key = (pyramid.width, pyramid.height, policy)
+        key = (full_width, full_height, policy)
         found = self._publics.get(key)
         if found is None:
             if len(self._publics) > 10_000:
                 self._publics.clear()
-            found = self._publics[key] = self._public_uncached(pyramid, policy)
+            found = self._publics[key] = self._public_uncached(full_width, full_height, policy)
         return found
 
-    def _public_uncached(self, pyramid: Pyramid, policy: ImagePolicy) -> tuple[int, int, Limits]:
-        width, height = public_size(pyramid.width, pyramid.height, policy.max_size)
-        capped = (width, height) != (pyramid.width, pyramid.height)
+    def _public_uncached(self, full_width: int, full_height: int,
+                         policy: ImagePolicy) -> tuple[int, int, Limits]:
+        width, height = public_size(full_width, full_height, policy.max_size)
+        capped = (width, height) != (full_width, full_height)
         limits = Limits(
             # A capped image may not be upscaled past its cap either (`^max`, `^w,`).
             _tighter(_tighter(self.settings.max_width, policy.max_width), width if capped else None),

@@ -1,9 +1,15 @@
 """The resolver: which source file an identifier names.
 
-An identifier is a file's stem in the images folder. Identifiers are looked up in
-a listing of that folder, never joined into a path, so no identifier (decoded or
-not, with dots, slashes or NULs) can reach a file outside it. The listing is read
-again whenever the folder changes, so a file dropped in is served without a restart.
+An identifier is a file's stem in the images folder or any folder below it (archives
+file scans by fonds and series). Identifiers are looked up, never joined into a path,
+so no identifier (decoded or not, with dots, slashes or NULs) can reach a file outside
+it. In the server they are looked up in the catalogue's index of the images folder
+(`locate`, kept by the catalogue's scan: no request lists a folder); on its own (the
+ingest command) the catalog walks the folder, again whenever it changes.
+
+One stem in one folder may have several files (a master TIFF beside an access JPEG):
+the preferred extension is served. One stem in two folders is two images claiming one
+identifier: both are refused, and the problem names them.
 """
 
 from __future__ import annotations
@@ -14,6 +20,9 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
+
+from ..errors import SourceError
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +39,65 @@ class Source:
     mtime_ns: int
 
 
+RANK = {extension: index for index, extension in enumerate(SOURCE_EXTENSIONS)}
+
+
+def is_source_name(name: str) -> bool:
+    stem, extension = os.path.splitext(name)
+    return extension.lower() in RANK and bool(stem) and not stem.startswith(".")
+
+
+def walk_sources(folder: Path) -> dict[str, str]:
+    """relative path (with /) -> identifier of every source file in `folder` and below
+    (hidden files and folders left out)."""
+    found: dict[str, str] = {}
+    folder = Path(folder)
+    pending = [""]
+    while pending:
+        relative = pending.pop()
+        try:
+            entries = list(os.scandir(folder / relative if relative else folder))
+        except OSError as error:
+            log.error("cannot list images folder %s: %s", folder / relative, error)
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = f"{relative}/{entry.name}" if relative else entry.name
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(path)
+            elif is_source_name(entry.name) and entry.is_file():
+                found[path] = os.path.splitext(entry.name)[0]
+    return found
+
+
+class DuplicateSource(SourceError):
+    """One identifier, files in two folders: neither is served (a 422 naming both)."""
+
+    def __init__(self, identifier: str, paths: list[str]):
+        self.paths = paths
+        super().__init__(f"two images have the identifier {identifier!r}: "
+                         f"{' and '.join(sorted(paths))}; both are refused until one is "
+                         "renamed or removed")
+
+
+def choose_source(identifier: str, paths: list[str]) -> str | None:
+    """Which of the files with this identifier is served (DuplicateSource when they lie
+    in different folders)."""
+    if not paths:
+        return None
+    folders = {os.path.dirname(path) for path in paths}
+    if len(folders) > 1:
+        raise DuplicateSource(identifier, paths)
+    return min(paths, key=lambda path: (RANK[os.path.splitext(path)[1].lower()], path))
+
+
 class SourceCatalog:
-    def __init__(self, images_dir: Path):
+    def __init__(self, images_dir: Path, locate: Callable[[str], list[str]] | None = None):
         self.images_dir = Path(images_dir)
+        # identifier -> the files (relative paths) holding it, from the catalogue's index;
+        # None: walk the folder.
+        self.locate = locate
         self._lock = threading.Lock()
         self._listing: dict[str, Path] = {}
         self._listing_stamp: tuple[int, int] | None = None
@@ -47,25 +112,15 @@ class SourceCatalog:
         return stat.st_mtime_ns, stat.st_ino
 
     def _scan(self) -> dict[str, Path]:
+        by_identifier: dict[str, list[str]] = {}
+        for path, identifier in walk_sources(self.images_dir).items():
+            by_identifier.setdefault(identifier, []).append(path)
         found: dict[str, Path] = {}
-        try:
-            entries = list(os.scandir(self.images_dir))
-        except OSError as error:
-            log.error("cannot list images folder %s: %s", self.images_dir, error)
-            return found
-        rank = {ext: index for index, ext in enumerate(SOURCE_EXTENSIONS)}
-        for entry in sorted(entries, key=lambda e: e.name):
-            stem, ext = os.path.splitext(entry.name)
-            ext = ext.lower()
-            if ext not in rank or stem.startswith(".") or not entry.is_file():
-                continue
-            current = found.get(stem)
-            if current is not None:
-                keep = current if rank[current.suffix.lower()] <= rank[ext] else Path(entry.path)
-                log.warning("two sources for %r: serving %s", stem, keep.name)
-                found[stem] = keep
-            else:
-                found[stem] = Path(entry.path)
+        for identifier, paths in by_identifier.items():
+            try:
+                found[identifier] = self.images_dir / choose_source(identifier, paths)
+            except DuplicateSource as error:
+                log.warning("%s", error)
         return found
 
     def listing(self) -> dict[str, Path]:
@@ -79,8 +134,17 @@ class SourceCatalog:
     def identifiers(self) -> list[str]:
         return sorted(self.listing())
 
+    def find(self, identifier: str) -> Path | None:
+        """The file served for this identifier (DuplicateSource when two claim it)."""
+        if self.locate is None:
+            return self.listing().get(identifier)
+        chosen = choose_source(identifier, self.locate(identifier))
+        return None if chosen is None else self.images_dir / chosen
+
     def lookup(self, identifier: str) -> Source | None:
-        path = self.listing().get(identifier)
+        """The source served for this identifier, None when there is none, DuplicateSource
+        when two folders hold one."""
+        path = self.find(identifier)
         if path is None:
             return None
         try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import mimetypes
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -36,14 +37,16 @@ from flask import (
     send_file,
 )
 
-from ..catalogue.records import Record, RecordStore
-from ..errors import BeeldpostError, NotFound
+from ..catalogue.index import Entry
+from ..catalogue.records import Record
+from ..catalogue.store import Catalogue
+from ..errors import BadRequest, BeeldpostError, NotFound
 from ..http.responses import base_url, content_response, json_body
 from ..image.info import VERSION_3
 from ..image.operations import resolve
 from ..image.parameters import parse_image_request
 from ..presentation import content_state
-from ..presentation.manifests import ImageFacts, Urls, build_manifest
+from ..presentation.manifests import ImageFacts, Urls, build_manifest, thumbnail
 from . import oembed
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "site": "Beeldpost",
         "skip": "Naar de inhoud",
         "all_items": "Alle stukken",
+        "search_label": "Zoek in de collectie",
+        "search_button": "Zoeken",
+        "search_nav": "Zoeken",
+        "levels_title": "Archief",
+        "items_title": "Stukken",
+        "pages_label": "Pagina's",
+        "previous_page": "Vorige",
+        "next_page": "Volgende",
+        "page_of": "Pagina {number} van {pages}",
         "collection_title": "Beeldpost: alle stukken",
         "collection_intro": "Foto's uit het archief. Open een stuk om het in te zoomen, de "
                             "naamsvermelding en de rechten te zien en de transcriptie te lezen.",
@@ -109,6 +121,15 @@ TEXTS: dict[str, dict[str, str]] = {
         "site": "Beeldpost",
         "skip": "Skip to content",
         "all_items": "All items",
+        "search_label": "Search the collection",
+        "search_button": "Search",
+        "search_nav": "Search",
+        "levels_title": "Archive",
+        "items_title": "Items",
+        "pages_label": "Pages",
+        "previous_page": "Previous",
+        "next_page": "Next",
+        "page_of": "Page {number} of {pages}",
         "collection_title": "Beeldpost: all items",
         "collection_intro": "Photographs from the archive. Open an item to zoom in, see its credit "
                             "and rights, and read its transcript.",
@@ -195,8 +216,8 @@ class ViewerAssets:
 # --------------------------------------------------------------------------- helpers
 
 
-def _records() -> RecordStore:
-    return current_app.extensions["beeldpost.records"]
+def _catalogue() -> Catalogue:
+    return current_app.extensions["beeldpost.catalogue"]
 
 
 def _viewers() -> ViewerAssets:
@@ -492,8 +513,90 @@ class ItemView:
         return tags
 
 
+@dataclass
+class ListedView:
+    """An item as lists show it (home page, search results), from the catalogue's index
+    alone: no record is parsed and no image opened for a list."""
+
+    entry: Entry
+    image: ImageFacts
+    urls: Urls
+    lang: str
+    snippet: str | None = None  # search: the matching words, [[marked]]
+
+    @property
+    def item(self) -> str:
+        return self.entry.item
+
+    @property
+    def t(self) -> dict[str, str]:
+        return TEXTS[self.lang]
+
+    @property
+    def title(self) -> str:
+        return self.entry.label(self.lang)
+
+    @property
+    def credit(self) -> str:
+        return self.entry.credit(self.lang)
+
+    @property
+    def date(self) -> str | None:
+        return self.entry.date
+
+    @property
+    def alt(self) -> str:
+        return f"{self.t['photo_of']}: {self.title}"
+
+    @property
+    def page(self) -> str:
+        return self.urls.item_page(self.item)
+
+    @property
+    def links(self) -> dict[str, str]:
+        manifest = self.urls.manifest(self.item)
+        return {"page": self.page, "manifest": manifest,
+                "manifest_drag": f"{manifest}?{urlencode({'manifest': manifest})}"}
+
+    @cached_property
+    def thumbnail(self) -> dict:
+        body = thumbnail(self.image, self.urls)
+        return {"url": body.id, "width": body.width, "height": body.height}
+
+    @property
+    def snippet_parts(self) -> list[tuple[str, bool]]:
+        """The snippet as (text, marked) runs, for the template to escape and mark."""
+        parts, marked = [], False
+        for piece in re.split(r"(\[\[|\]\])", self.snippet or ""):
+            if piece in ("[[", "]]"):
+                marked = piece == "[["
+            elif piece:
+                parts.append((piece, marked))
+        return parts
+
+
+def listed_views(entries: list[Entry], lang: str, snippets: list[str] | None = None
+                 ) -> list[ListedView]:
+    images = current_app.extensions["beeldpost.images"]
+    urls = Urls(base_url())
+    return [ListedView(entry, ImageFacts.of_entry(images, entry), urls, lang,
+                       snippets[index] if snippets else None)
+            for index, entry in enumerate(entries)]
+
+
+def page_number(count: int, size: int) -> int:
+    """The `page` parameter (1-based), within the pages there are (400 otherwise)."""
+    value = request.args.get("page", "1")
+    if not value.isdigit() or int(value) < 1:
+        raise BadRequest(f"page must be a whole number from 1, got {value!r}.")
+    pages = max(1, -(-count // size))
+    if int(value) > pages:
+        raise NotFound(f"there are {pages} page(s); there is no page {value}.")
+    return int(value)
+
+
 def item_view(item: str, lang: str) -> ItemView:
-    record = _records().load(item)
+    record = _catalogue().record(item)
     image = ImageFacts.of(current_app.extensions["beeldpost.images"], record.image)
     return ItemView(record, image, Urls(base_url()), lang)
 
@@ -523,6 +626,21 @@ def initial_view(view: ItemView) -> tuple[list[int] | None, bool]:
 # --------------------------------------------------------------------------- blueprint
 
 
+def _pagination(number: int, count: int, size: int, lang: str, **arguments: str) -> dict:
+    """Links to the previous and next page of a paged list (page numbers from 1)."""
+    pages = max(1, -(-count // size))
+
+    def link(page: int) -> str:
+        query = {**{k: v for k, v in arguments.items() if v}, "page": str(page)}
+        if request.args.get("lang"):
+            query["lang"] = lang
+        return f"?{urlencode(query)}"
+
+    return {"number": number, "pages": pages,
+            "previous": link(number - 1) if number > 1 else None,
+            "next": link(number + 1) if number < pages else None}
+
+
 def make_blueprint() -> Blueprint:
     blueprint = Blueprint("pages", __name__, template_folder="templates")
 
@@ -530,22 +648,20 @@ def make_blueprint() -> Blueprint:
     def home():
         lang = page_language()
         urls = Urls(base_url())
-        records, _broken = _records().load_all()
-        entries = []
-        images = current_app.extensions["beeldpost.images"]
-        for record in records:
-            try:
-                image = ImageFacts.of(images, record.image)
-            except BeeldpostError as error:
-                log.warning("left out of the collection page: %s: %s", record.file, error.message)
-                continue
-            view = ItemView(record, image, urls, lang)
-            entries.append(view)
+        catalogue = _catalogue()
+        count = catalogue.count()
+        size = current_app.config["BEELDPOST"].home_page_size
+        number = page_number(count, size)
+        entries = listed_views(catalogue.items_page((number - 1) * size, size), lang)
         collection = urls.collection
+        levels = [{"name": node.name, "count": node.total,
+                   "url": urls.collection_part(node.path)} for node in catalogue.children("")]
         body = render_template(
-            "collection.html", lang=lang, t=TEXTS[lang], items=entries,
+            "collection.html", lang=lang, t=TEXTS[lang], items=entries, levels=levels,
+            pages=_pagination(number, count, size, lang), count=count,
             languages=language_links(lang), asset=asset_url,
             links={"home": f"{urls.base}/", "collection": collection,
+                   "search": f"{urls.base}/search",
                    "collection_drag": f"{collection}?{urlencode({'collection': collection})}"},
         )
         return html_response(body)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html import escape
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from iiif_prezi3 import (
     Annotation,
@@ -34,6 +34,7 @@ from iiif_prezi3 import (
     AnnotationPage,
     Canvas,
     Collection,
+    CollectionRef,
     Homepage,
     KeyValueString,
     LinkedResource,
@@ -45,7 +46,10 @@ from iiif_prezi3 import (
     TextualBody,
 )
 
+from ..catalogue.hierarchy import Slice
+from ..catalogue.index import Entry, Node
 from ..catalogue.records import REQUIRED_LANGUAGES, Record, Text
+from ..catalogue.store import Level
 from ..image.info import (
     PROFILE_2,
     VERSION_2,
@@ -57,8 +61,9 @@ from ..image.info import (
 )
 from ..image.operations import Limits, resolve
 from ..image.parameters import parse_image_request
+from ..image.resolved import ImagePolicy
 from ..image.service import ImageService
-from .links import search_services, see_also
+from .links import search_service_v2, search_services, see_also
 
 CONTEXT = "http://iiif.io/api/presentation/3/context.json"
 # Thumbnails are the largest advertised size that fits this box: a whole pyramid
@@ -102,6 +107,10 @@ class Urls:
     def collection(self) -> str:
         return f"{self.base}/iiif/collection"
 
+    def collection_part(self, path: str, part: Slice = Slice()) -> str:
+        """A node of the hierarchy ('' for the top), or a slice of one."""
+        return "/".join([self.collection, *([path] if path else []), *part.segments()])
+
     def manifest(self, item: str) -> str:
         return f"{self.base}/iiif/manifests/{item}"
 
@@ -134,6 +143,15 @@ class ImageFacts:
     canvas_height: int | None = None
 
     @classmethod
+    def of_entry(cls, images: ImageService, entry: Entry) -> "ImageFacts":
+        """As the catalogue's index knows the item's image: for lists, which must not
+        open every member's image (the item's own caps; its manifest has them all)."""
+        width, height, limits = images.public(entry.width, entry.height, ImagePolicy(
+            entry.max_size, entry.max_width, entry.max_height, entry.max_area))
+        return cls(entry.image, width, height, images.settings.tile_size, limits,
+                   entry.width, entry.height)
+
+    @classmethod
     def of(cls, images: ImageService, identifier: str) -> "ImageFacts":
         """As the image service serves it now (NotFound / SourceError otherwise)."""
         resolved = images.resolve(identifier)
@@ -150,8 +168,9 @@ def as_document(model: Any) -> dict:
     return {"@context": CONTEXT, **model.model_dump(mode="json", by_alias=True, exclude_none=True)}
 
 
-def build_manifest(record: Record, image: ImageFacts, urls: Urls) -> dict:
-    return as_document(manifest_model(record, image, urls))
+def build_manifest(record: Record, image: ImageFacts, urls: Urls,
+                   part_of: tuple[str, dict] | None = None) -> dict:
+    return as_document(manifest_model(record, image, urls, part_of))
 
 
 def build_collection(entries: list[tuple[Record, ImageFacts]], urls: Urls) -> dict:
@@ -168,6 +187,55 @@ def build_collection(entries: list[tuple[Record, ImageFacts]], urls: Urls) -> di
         ],
     )
     return as_document(collection)
+
+
+def node_label(node: Node | None) -> dict[str, list[str]]:
+    return COLLECTION_LABEL if node is None else {"nl": [node.name], "en": [node.name]}
+
+
+def count_summary(count: int) -> dict[str, list[str]]:
+    return {"nl": [f"{count} {'stuk' if count == 1 else 'stukken'}"],
+            "en": [f"{count} {'item' if count == 1 else 'items'}"]}
+
+
+def build_level(level: Level, urls: Urls, facts: Callable[[Entry], ImageFacts],
+                thumbnail_of: Callable[[str | None], ImageFacts | None]) -> dict:
+    """A Collection document: the top of the archive, one of its levels (fonds, series,
+    …) or a slice of one (a year, a run), listing at most `collection_size` members:
+    child levels, then child slices or items. Each has a label, a summary, a thumbnail,
+    `partOf` its parent and a Content Search 2.0 service over its items."""
+    node, part = level.node, level.part
+    path = node.path if node is not None else ""
+    own = urls.collection_part(path, part)
+    name = node.name if node is not None else ""
+    label = part.label(name) if part != Slice() else node_label(node)
+    members: list = []
+    for child in level.children:
+        members.append(CollectionRef(id=urls.collection_part(child.path), type="Collection",
+                                     label=node_label(child),
+                                     thumbnail=_thumbnails(thumbnail_of(child.thumbnail), urls)))
+    for child_part in level.slices:
+        members.append(CollectionRef(id=urls.collection_part(path, child_part), type="Collection",
+                                     label=child_part.label(name)))
+    for entry in level.items:
+        members.append(ManifestRef(id=urls.manifest(entry.item),
+                                   label={"nl": [entry.label_nl], "en": [entry.label_en]},
+                                   thumbnail=[thumbnail(facts(entry), urls)]))
+    fields: dict[str, Any] = dict(id=own, label=label, items=members)
+    if node is not None:
+        fields["summary"] = count_summary(node.total)
+        fields["thumbnail"] = _thumbnails(thumbnail_of(node.thumbnail), urls)
+        parent = (urls.collection_part(path) if part != Slice() else
+                  urls.collection_part(node.parent))
+        parent_label = (node_label(node) if part != Slice() else None)
+        fields["partOf"] = [{"id": parent, "type": "Collection",
+                             **({"label": parent_label} if parent_label else {})}]
+    fields["service"] = [search_service_v2(own)]
+    return as_document(Collection(**fields))
+
+
+def _thumbnails(image: "ImageFacts | None", urls: Urls) -> list | None:
+    return [thumbnail(image, urls)] if image is not None else None
 
 
 def find_part(document: dict, part_id: str) -> dict | None:
@@ -191,7 +259,10 @@ def _walk(value: Any) -> Iterator[dict]:
 # --------------------------------------------------------------------------- the manifest
 
 
-def manifest_model(record: Record, image: ImageFacts, urls: Urls) -> Manifest:
+def manifest_model(record: Record, image: ImageFacts, urls: Urls,
+                   part_of: tuple[str, dict] | None = None) -> Manifest:
+    """`part_of`: the (id, label) of the level of the archive the item is in, when its
+    record names one; else the top Collection."""
     item = record.item
     fields: dict[str, Any] = dict(
         id=urls.manifest(item),
@@ -203,7 +274,8 @@ def manifest_model(record: Record, image: ImageFacts, urls: Urls) -> Manifest:
         homepage=[Homepage(id=urls.item_page(item), type="Text", format="text/html",
                            label=record.label.language_map())],
         thumbnail=[thumbnail(image, urls)],
-        partOf=[{"id": urls.collection, "type": "Collection", "label": COLLECTION_LABEL}],
+        partOf=[{"id": part_of[0] if part_of else urls.collection, "type": "Collection",
+                 "label": part_of[1] if part_of else COLLECTION_LABEL}],
         items=[canvas(record, image, urls)],
     )
     if record.nav_date:

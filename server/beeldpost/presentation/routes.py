@@ -12,9 +12,11 @@ import logging
 
 from flask import Blueprint, current_app, request
 
-from ..catalogue.records import Record, RecordStore
+from ..catalogue import hierarchy
+from ..catalogue.records import Record
+from ..catalogue.store import Catalogue
 from ..catalogue.transcripts import transcript_html, transcript_text
-from ..errors import BeeldpostError, NotFound
+from ..errors import NotFound
 from ..http.negotiation import presentation_version
 from ..http.responses import base_url, content_response, json_ld_response
 from ..image.service import ImageService
@@ -22,8 +24,9 @@ from .manifests import (
     CONTEXT,
     ImageFacts,
     Urls,
-    build_collection,
+    build_level,
     build_manifest,
+    node_label,
     find_part,
 )
 from .manifests_v2 import CONTEXT as CONTEXT_2
@@ -37,8 +40,8 @@ log = logging.getLogger(__name__)
 PRESENTATION_MAX_AGE = 0
 
 
-def _records() -> RecordStore:
-    return current_app.extensions["beeldpost.records"]
+def _catalogue() -> Catalogue:
+    return current_app.extensions["beeldpost.catalogue"]
 
 
 def _images() -> ImageService:
@@ -50,8 +53,42 @@ def image_facts(identifier: str) -> ImageFacts:
 
 
 def manifest_document(item: str) -> tuple[Record, dict]:
-    record = _records().load(item)
-    return record, build_manifest(record, image_facts(record.image), Urls(base_url()))
+    catalogue = _catalogue()
+    record = catalogue.record(item)
+    urls = Urls(base_url())
+    part_of = None
+    entry = catalogue.entry(item)
+    if entry is not None and entry.node:
+        node = catalogue.node(entry.node)
+        if node is not None:
+            part_of = (urls.collection_part(node.path), node_label(node))
+    return record, build_manifest(record, image_facts(record.image), urls, part_of)
+
+
+def collection_document(segments: list[str]) -> dict:
+    """The Collection at /iiif/collection/{segments}: a level of the archive or a slice."""
+    parsed = hierarchy.parse_segments(segments)
+    catalogue = _catalogue()
+    if parsed is None:
+        raise NotFound(f"no collection {'/'.join(segments)!r}; /iiif/collection lists them.")
+    path, part = "/".join(parsed[0]), parsed[1]
+    base = base_url()
+
+    def build() -> dict:
+        level = catalogue.level(path, part)
+        if level is None:
+            raise NotFound(f"no collection {'/'.join(segments)!r}; /iiif/collection lists them.")
+        images = _images()
+
+        def thumbnail_of(item: str | None):
+            entry = catalogue.entry(item) if item else None
+            return ImageFacts.of_entry(images, entry) if entry is not None else None
+
+        return build_level(level, Urls(base), lambda entry: ImageFacts.of_entry(images, entry),
+                           thumbnail_of)
+
+    # Kept while the catalogue stays the same: a level of 1,000 members is built once.
+    return catalogue.kept(("collection", base, path, part), build)
 
 
 def _json(document: dict):
@@ -71,16 +108,11 @@ def make_blueprint() -> Blueprint:
 
     @blueprint.route("/iiif/collection", methods=["GET"])
     def collection():
-        records, broken = _records().load_all()
-        for error in broken:  # already logged when read; the rest of the collection is served
-            log.debug("left out of the collection: %s", error.message)
-        entries = []
-        for record in records:
-            try:
-                entries.append((record, image_facts(record.image)))
-            except BeeldpostError as error:  # its image broke since its record was checked
-                log.warning("left out of the collection: %s: %s", record.file, error.message)
-        return _json(build_collection(entries, Urls(base_url())))
+        return _json(collection_document([]))
+
+    @blueprint.route("/iiif/collection/<path:segments>", methods=["GET"])
+    def collection_level(segments: str):
+        return _json(collection_document(segments.split("/")))
 
     @blueprint.route("/iiif/manifests/<item>", methods=["GET"])
     def manifest(item: str):
@@ -122,7 +154,7 @@ def make_blueprint() -> Blueprint:
 
 
 def _with_transcript(item: str) -> Record:
-    record = _records().load(item)
+    record = _catalogue().record(item)
     if record.transcript is None:
         raise NotFound(f"the item {item!r} has no transcript.")
     return record

@@ -1,0 +1,173 @@
+"""The catalogue as requests read it: one interface over the index, the journal's
+database and the records (the store that a shared database will stand behind next).
+
+Every answer is an index lookup, or the item's own record read from its own file; no
+request lists a folder or parses another item's record. What keeps the index current
+is the journal's scan, run by the watcher in one process of the server (watcher.py).
+An app that no watcher keeps current (one made with `create_app()` and served by some
+other WSGI server, or in a test) checks for changes before it reads, at most every
+`journal_interval` seconds: `check_on_request`, which the server's own worker turns off.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Callable
+
+from ..image.resolved import ImagePolicy
+from ..image.service import ImageService
+from . import hierarchy, index
+from .index import Entry, Filters, Hit, Node
+from .journal import Journal
+from .records import Record, RecordStore
+
+
+@dataclass(frozen=True)
+class Level:
+    """One Collection document's worth of a node: the node (None at the top), the slice
+    shown, the child nodes and child slices it lists, and its items."""
+
+    node: Node | None
+    part: hierarchy.Slice
+    children: list[Node]
+    slices: tuple[hierarchy.Slice, ...]
+    items: list[Entry]
+
+
+class Catalogue:
+    def __init__(self, journal: Journal, records: RecordStore, images: ImageService,
+                 collection_size: int = 1000):
+        self.journal = journal
+        self.records = records
+        self.images = images
+        self.collection_size = collection_size
+        self.check_on_request = True
+        records.locate = self._record_files
+        images.catalog.locate = self._source_files
+        # info.json (3.0) states the rights of the item showing the image, and a
+        # record's size cap and limits shape its image's public service.
+        images.rights_for = self.rights_for_image
+        images.policy_for = self.policy_for_image
+        self._kept: dict[tuple, tuple[int, object]] = {}
+        self._kept_lock = threading.Lock()
+
+    def current(self) -> None:
+        if self.check_on_request:
+            self.journal.refresh()
+
+    def _read(self, query: Callable, *args, **options):
+        return self.journal.read(query, *args, **options)
+
+    # ------------------------------------------------------------------ one item
+
+    def record(self, item: str) -> Record:
+        """The item's checked record, read from its own file (NotFound, BrokenRecord)."""
+        self.current()
+        return self.records.load(item)
+
+    def entry(self, item: str) -> Entry | None:
+        self.current()
+        return self._read(index.entry, item)
+
+    def _record_files(self, item: str) -> list[str]:
+        return self._read(index.record_files, item)
+
+    def _source_files(self, identifier: str) -> list[str]:
+        self.current()
+        return self._read(index.source_files, identifier)
+
+    def rights_for_image(self, identifier: str) -> str | None:
+        """The rights URI of an image, when the records showing it agree on one."""
+        self.current()
+        rights = {entry.rights for entry in self._read(index.showing, identifier)}
+        return rights.pop() if len(rights) == 1 else None
+
+    def policy_for_image(self, identifier: str) -> ImagePolicy:
+        """The strictest cap and limits of the records showing this image."""
+        self.current()
+        showing = self._read(index.showing, identifier)
+
+        def strictest(name: str) -> int | None:
+            values = [getattr(entry, name) for entry in showing if getattr(entry, name)]
+            return min(values) if values else None
+
+        return ImagePolicy(strictest("max_size"), strictest("max_width"),
+                           strictest("max_height"), strictest("max_area"))
+
+    def is_built(self) -> bool:
+        """Whether the index has been made from the whole archive at least once (until
+        then a fresh server does not call itself ready)."""
+        self.current()
+        return self._read(index.is_built)
+
+    # ------------------------------------------------------------------ lists
+
+    def generation(self) -> int:
+        """Raised by every change to what is served: documents built from the index at
+        one generation may be kept until it moves (`kept`)."""
+        self.current()
+        return self._read(index.generation)
+
+    def kept(self, key: tuple, build: Callable[[], object]) -> object:
+        """`build()`, or what it gave at this generation (one per key; a few hundred)."""
+        generation = self.generation()
+        with self._kept_lock:
+            found = self._kept.get(key)
+        if found is not None and found[0] == generation:
+            return found[1]
+        value = build()
+        with self._kept_lock:
+            if len(self._kept) > 512:
+                self._kept.clear()
+            self._kept[key] = (generation, value)
+        return value
+
+    def count(self) -> int:
+        self.current()
+        return self._read(index.count)
+
+    def items_page(self, offset: int, limit: int) -> list[Entry]:
+        self.current()
+        return self._read(index.items_page, offset, limit)
+
+    def node(self, path: str) -> Node | None:
+        self.current()
+        return self._read(index.node, path)
+
+    def children(self, path: str = "") -> list[Node]:
+        self.current()
+        return self._read(index.children, path)
+
+    def level(self, path: str, part: hierarchy.Slice = hierarchy.Slice()) -> Level | None:
+        """The Collection document's worth of node `path` ('' for the top) or of a
+        slice of it; None when there is no such node or slice."""
+        self.current()
+        node = None
+        if path:
+            node = self._read(index.node, path)
+            if node is None:
+                return None
+        children = self._read(index.children, path)
+        years = self._read(index.years, path)
+        page = hierarchy.plan(part, len(children), years, self.collection_size)
+        if page is None:
+            return None
+        items: list[Entry] = []
+        if page.items is not None:
+            offset, count = page.items
+            items = self._read(index.members, path, offset, count, part.year)
+        return Level(node, part, children if page.with_children else [], page.slices, items)
+
+    def search(self, query: str, offset: int = 0, limit: int = 20,
+               filters: Filters = Filters()) -> tuple[int, list[Hit]]:
+        self.current()
+        return self._read(index.search, query, offset, limit, filters)
+
+    def nodes_page(self, offset: int, limit: int) -> list[Node]:
+        self.current()
+        return self._read(index.nodes_page, offset, limit)
+
+    def node_count(self) -> int:
+        self.current()
+        return self._read(index.node_count)

@@ -1,0 +1,232 @@
+"""The catalogue as requests read it (catalogue/store.py): every request is answered from
+the index and the item's own record, on a store of a few thousand items filed in
+subfolders; identifiers held twice are refused; image policies and rights come from
+the index."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from beeldpost import create_app
+from beeldpost.catalogue import journal as journal_module
+from beeldpost.catalogue import records as records_module
+from beeldpost.catalogue.records import RecordStore
+
+from support.presentation import make_jpeg, record_data, write_record
+
+ITEMS = 2400
+SERIES = ("Wijkgericht Werken", "Wijkposten", "Woningbouw")
+BASE = "http://localhost"
+
+
+def place(number: int) -> tuple[list[str], str]:
+    """The item's levels and its records subfolder, as an archive files them."""
+    series = SERIES[number % len(SERIES)]
+    levels = ["Batavialand", "Nieuw Land", series]
+    return levels, f"nieuw-land/{series.lower().replace(' ', '-')}"
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    root = tmp_path_factory.mktemp("many-records")
+    images, manifests = root / "images", root / "manifests"
+    for number in range(ITEMS):
+        item = f"stuk-{number:05d}"
+        levels, folder = place(number)
+        (manifests / folder).mkdir(parents=True, exist_ok=True)
+        (images / folder).mkdir(parents=True, exist_ok=True)
+        make_jpeg(images / folder / f"{item}.jpg", 96, 64)
+        write_record(manifests / folder, item, record_data(
+            item, people=None, collection=levels, date=1990 + number % 12,
+            transcript=None if number % 10 else record_data(item)["transcript"]),
+            transcript=f"Interview {number} over de wijkpost.\n")
+    # (The response cache counts its own folder once per worker, and again after every
+    # twentieth of its size written: an image cost, amortised, and not the catalogue's.)
+    app = create_app({"images_dir": images, "manifests_dir": manifests, "cache_dir": root / "cache",
+                      "viewers_dir": root / "no-viewers", "response_cache": False})
+    app.extensions["beeldpost.journal"].scan()
+    # As in the server: the watcher keeps the index current, requests only read it.
+    app.extensions["beeldpost.catalogue"].check_on_request = False
+    return app.test_client()
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Folder listings (any module) and record parses (records and journal)."""
+    counts = {"listings": 0, "parses": 0}
+    real_listdir, real_scandir = os.listdir, os.scandir
+    real_parse = records_module.parse_record
+
+    def listdir(*args):
+        counts["listings"] += 1
+        return real_listdir(*args)
+
+    def scandir(*args):
+        counts["listings"] += 1
+        return real_scandir(*args)
+
+    def parse(*args, **kwargs):
+        counts["parses"] += 1
+        return real_parse(*args, **kwargs)
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(records_module, "parse_record", parse)
+    monkeypatch.setattr(journal_module, "parse_record", parse)
+    return counts
+
+
+def deep() -> str:
+    return "/iiif/collection/batavialand/nieuw-land/wijkposten"
+
+
+@pytest.mark.parametrize("path", [
+    "/iiif/collection",
+    "/iiif/collection/batavialand",
+    deep(),
+    "/",
+    "/?page=20",
+    "/iiif/discovery",
+    "/iiif/discovery/page/0",
+    "/sitemap.xml",
+    "/sitemap/0.xml",
+    "/sitemap/collections/0.xml",
+    "/ready",
+])
+def test_lists_read_the_index_only(archive, counted, path):
+    answer = archive.get(path)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert counted == {"listings": 0, "parses": 0}
+
+
+def test_a_manifest_parses_its_own_record_only_and_lists_no_folder(archive, counted):
+    folder = archive.application.config["BEELDPOST"].manifests_dir / "nieuw-land" / "wijkposten"
+    path = folder / "stuk-00007.yaml"
+    path.write_text(path.read_text("utf-8").replace("Proefstuk", "Ander proefstuk"), "utf-8")
+    os.utime(path, ns=(1, 1))  # a stamp of its own, however fast the edit
+    answer = archive.get("/iiif/manifests/stuk-00007")
+    assert answer.status_code == 200
+    assert answer.get_json()["label"]["nl"] == ["Ander proefstuk stuk-00007"]
+    assert counted == {"listings": 0, "parses": 1}
+    # Again, unchanged: from the cache kept by its file's stamp.
+    assert archive.get("/iiif/manifests/stuk-00007").status_code == 200
+    assert counted["parses"] == 1
+    assert archive.get("/iiif/manifests/nothing-here").status_code == 404
+    assert counted == {"listings": 0, "parses": 1}
+
+
+def test_images_in_subfolders_are_found_by_index_lookup(archive, counted):
+    for path in ("/iiif/3/stuk-00011/info.json", "/iiif/3/stuk-00011/full/max/0/default.jpg",
+                 "/iiif/2/stuk-00011/info.json"):
+        assert archive.get(path).status_code == 200, path
+    assert archive.get("/iiif/3/stuk-99999/info.json").status_code == 404
+    assert counted["listings"] == 0
+
+
+def test_a_level_of_the_hierarchy_lists_its_items_in_order(archive):
+    document = archive.get(deep()).get_json()
+    assert document["type"] == "Collection"
+    assert document["label"] == {"nl": ["Wijkposten"], "en": ["Wijkposten"]}
+    assert document["partOf"][0]["id"] == f"{BASE}/iiif/collection/batavialand/nieuw-land"
+    assert document["summary"]["en"] == [f"{ITEMS // 3} items"]
+    assert document["thumbnail"][0]["type"] == "Image"
+    ids = [member["id"].rsplit("/", 1)[1] for member in document["items"]]
+    assert ids == sorted(f"stuk-{n:05d}" for n in range(ITEMS) if n % 3 == 1)
+    assert all(member["type"] == "Manifest" and member["thumbnail"] for member in document["items"])
+    manifest = archive.get("/iiif/manifests/stuk-00001").get_json()
+    assert manifest["partOf"] == [{"id": f"{BASE}{deep()}", "type": "Collection",
+                                   "label": {"nl": ["Wijkposten"], "en": ["Wijkposten"]}}]
+
+
+# --------------------------------------------------------------------------- refused
+
+
+@pytest.fixture
+def small(tmp_path):
+    images, manifests = tmp_path / "images", tmp_path / "manifests"
+    (images / "a").mkdir(parents=True)
+    (images / "b").mkdir(parents=True)
+    (manifests / "a").mkdir(parents=True)
+    (manifests / "b").mkdir(parents=True)
+    for item in ("een", "twee"):
+        make_jpeg(images / "a" / f"{item}.jpg", 1200, 800)
+        write_record(manifests / "a", item)
+    app = create_app({"images_dir": images, "manifests_dir": manifests,
+                      "cache_dir": tmp_path / "cache", "journal_interval": 0})
+    return app, images, manifests
+
+
+def items_of(client) -> list[str]:
+    return [m["id"].rsplit("/", 1)[1] for m in client.get("/iiif/collection").get_json()["items"]]
+
+
+def test_two_records_with_one_id_are_both_refused(small):
+    app, images, manifests = small
+    client = app.test_client()
+    assert items_of(client) == ["een", "twee"]
+    shutil.copy(manifests / "a" / "een.yaml", manifests / "b" / "een.yaml")
+    answer = client.get("/iiif/manifests/een")
+    assert answer.status_code == 422
+    text = answer.get_data(as_text=True)
+    assert "a/een.yaml and b/een.yaml" in text and "two records have the id 'een'" in text
+    assert items_of(client) == ["een", "twee"]  # its last good state stays listed
+    # A new id held twice is never published.
+    make_jpeg(images / "a" / "drie.jpg", 1200, 800)
+    write_record(manifests / "a", "drie")
+    write_record(manifests / "b", "drie")
+    assert client.get("/iiif/manifests/drie").status_code == 422
+    assert items_of(client) == ["een", "twee"]
+    (manifests / "b" / "een.yaml").unlink()
+    (manifests / "b" / "drie.yaml").unlink()
+    assert client.get("/iiif/manifests/een").status_code == 200
+    assert items_of(client) == ["drie", "een", "twee"]
+
+
+def test_two_images_with_one_stem_in_two_folders_are_both_refused(small):
+    app, images, manifests = small
+    client = app.test_client()
+    assert client.get("/iiif/3/een/info.json").status_code == 200
+    make_jpeg(images / "b" / "een.jpg", 600, 400)
+    answer = client.get("/iiif/3/een/info.json")
+    assert answer.status_code == 422
+    assert "a/een.jpg and b/een.jpg" in answer.get_data(as_text=True)
+    (images / "b" / "een.jpg").unlink()
+    assert client.get("/iiif/3/een/info.json").status_code == 200
+
+
+def test_a_master_beside_its_access_copy_in_one_folder_is_served(small):
+    app, images, _manifests = small
+    client = app.test_client()
+    make_jpeg(images / "a" / "twee.png", 1200, 800)
+    assert client.get("/iiif/3/twee/info.json").status_code == 200
+
+
+# --------------------------------------------------------------------------- policies
+
+
+def test_rights_and_size_caps_of_an_image_come_from_the_records_showing_it(small):
+    app, _images, manifests = small
+    catalogue = app.extensions["beeldpost.catalogue"]
+    write_record(manifests / "a", "twee", record_data(
+        "twee", rights="http://creativecommons.org/publicdomain/zero/1.0/", max_size=600))
+    assert catalogue.rights_for_image("een") == "http://rightsstatements.org/vocab/InC/1.0/"
+    assert catalogue.rights_for_image("twee") == "http://creativecommons.org/publicdomain/zero/1.0/"
+    assert catalogue.rights_for_image("geen-record") is None
+    assert catalogue.policy_for_image("twee").max_size == 600
+    # Two records showing one image: no single rights, the strictest cap.
+    write_record(manifests / "b", "drie", record_data(
+        "drie", image="twee", rights="http://rightsstatements.org/vocab/CNE/1.0/", max_size=400))
+    assert catalogue.rights_for_image("twee") is None
+    assert catalogue.policy_for_image("twee").max_size == 400
+
+
+def test_commands_walk_the_subfolders(small):
+    _app, _images, manifests = small
+    store = RecordStore(manifests, lambda identifier: (1200, 800))
+    assert store.walk() == {"a/een.yaml": "een", "a/twee.yaml": "twee"}
+    records, broken = store.load_all()
+    assert [record.item for record in records] == ["een", "twee"] and broken == []
+    assert records[0].file == "a/een.yaml"
