@@ -498,6 +498,8 @@ class Journal:
                     writer.write(key, "Update", "", "", True, (COLLECTION,))
                 elif live:
                     writer.write(key, "Delete", "", "", False, (COLLECTION,))
+            if writer.written:
+                index.advance(db)  # what lists show of the journal changed
             return writer.written
 
     @staticmethod
@@ -505,14 +507,11 @@ class Journal:
         row = db.execute("SELECT live FROM state WHERE item = ?", (key,)).fetchone()
         return bool(row and row[0])
 
-    def _known_image_facts(self) -> dict[str, tuple]:
-        with self._reading() as db:
-            rows = db.execute("SELECT identifier, path, size, mtime_ns, sha256, width, height "
-                              "FROM image_facts")
-            return {row[0]: row[1:] for row in rows}
+    def _known_image_facts(self) -> _StoredFacts:
+        return _StoredFacts(self)
 
     def _unchanged(self, item: str, file: str, files: dict[str, tuple],
-                   journalled: dict[str, tuple], known: dict[str, tuple],
+                   journalled: dict[str, tuple], known: _StoredFacts,
                    new: dict[str, tuple]) -> Observed | None:
         """The item as journalled, when its files are as the index saw them and its image
         has the same content: found with a few stats, no read, no parse. Else None."""
@@ -533,7 +532,7 @@ class Journal:
             return None  # its image changed: parse it, an Update follows
         return Observed(item, fingerprint, label)
 
-    def _observe(self, item: str, file: str, known: dict[str, tuple],
+    def _observe(self, item: str, file: str, known: _StoredFacts,
                  new: dict[str, tuple]) -> Observed:
         parsed = self._parse(file)
         if parsed is None or parsed.record is None:
@@ -588,7 +587,7 @@ class Journal:
             else (before, transcript_before)
         return _Parsed(stamps, record, digest.hexdigest(), text, transcript, file)
 
-    def _image_facts(self, identifier: str, known: dict[str, tuple],
+    def _image_facts(self, identifier: str, known: _StoredFacts,
                      new: dict[str, tuple]) -> tuple[str, int, int] | None:
         """(content hash, width, height) of the image, or None when it is missing,
         claimed by two files or unreadable."""
@@ -612,6 +611,19 @@ class Journal:
             return None
         new[identifier] = (*stamp, sha, width, height)
         return sha, width, height
+
+
+class _StoredFacts:
+    """What the journal's table says of an image, looked up one identifier at a time (a
+    scan holds one batch's, never every image's)."""
+
+    def __init__(self, journal: Journal):
+        self.journal = journal
+
+    def get(self, identifier: str) -> tuple | None:
+        with self.journal._reading() as db:
+            return db.execute("SELECT path, size, mtime_ns, sha256, width, height "
+                              "FROM image_facts WHERE identifier = ?", (identifier,)).fetchone()
 
 
 def _diff(known: dict[str, str], found: dict[str, str]) -> tuple[dict[str, str], list[str]]:

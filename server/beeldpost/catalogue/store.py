@@ -33,6 +33,7 @@ class Level:
     children: list[Node]
     slices: tuple[hierarchy.Slice, ...]
     items: list[Entry]
+    count: int  # the items it holds, below it included (a slice: the slice's)
 
 
 class Catalogue:
@@ -157,7 +158,14 @@ class Catalogue:
         if page.items is not None:
             offset, count = page.items
             items = self._read(index.members, path, offset, count, part.year)
-        return Level(node, part, children if page.with_children else [], page.slices, items)
+        if part.first is not None:
+            held = part.last - part.first + 1
+        elif part.year is not hierarchy.ALL:
+            held = dict(years)[part.year]
+        else:
+            held = node.total if node is not None else self._read(index.count)
+        return Level(node, part, children if page.with_children else [], page.slices, items,
+                     held)
 
     def search(self, query: str, offset: int = 0, limit: int = 20,
                filters: Filters = Filters()) -> tuple[int, list[Hit]]:

@@ -117,12 +117,15 @@ def make_blueprint() -> Blueprint:
     @blueprint.route("/sitemap.xml", methods=["GET"])
     def sitemap_index():
         journal = _journal()
-        _current()
         settings = current_app.config["BEELDPOST"]
         size = items_per_sitemap(settings.sitemap_urls)
-        return _answer(build_sitemap_index(base_url(), journal.live_pages(size),
-                                           journal.live_collection_pages(settings.sitemap_urls)),
-                       "application/xml; charset=utf-8")
+        base = base_url()
+        # One pass over every published item: kept until the catalogue changes.
+        body = current_app.extensions["beeldpost.catalogue"].kept(
+            ("sitemap index", base, size), lambda: build_sitemap_index(
+                base, journal.live_pages(size),
+                journal.live_collection_pages(settings.sitemap_urls)))
+        return _answer(body, "application/xml; charset=utf-8")
 
     @blueprint.route("/sitemap/collections/<int:number>.xml", methods=["GET"])
     def collections_sitemap(number: int):

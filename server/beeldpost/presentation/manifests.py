@@ -223,13 +223,15 @@ def build_level(level: Level, urls: Urls, facts: Callable[[Entry], ImageFacts],
                                    thumbnail=[thumbnail(facts(entry), urls)]))
     fields: dict[str, Any] = dict(id=own, label=label, items=members)
     if node is not None:
-        fields["summary"] = count_summary(node.total)
+        fields["summary"] = count_summary(level.count)
         fields["thumbnail"] = _thumbnails(thumbnail_of(node.thumbnail), urls)
-        parent = (urls.collection_part(path) if part != Slice() else
-                  urls.collection_part(node.parent))
-        parent_label = (node_label(node) if part != Slice() else None)
-        fields["partOf"] = [{"id": parent, "type": "Collection",
-                             **({"label": parent_label} if parent_label else {})}]
+        if part != Slice():  # a year or a run: part of its level
+            parent, parent_label = urls.collection_part(path), node_label(node)
+        else:
+            parent = urls.collection_part(node.parent)
+            parent_label = ({"nl": [node.levels[-2]], "en": [node.levels[-2]]}
+                            if node.parent else COLLECTION_LABEL)
+        fields["partOf"] = [{"id": parent, "type": "Collection", "label": parent_label}]
     fields["service"] = [search_service_v2(own)]
     return as_document(Collection(**fields))
 
