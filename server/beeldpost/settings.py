@@ -200,7 +200,7 @@ class Settings(_Declared):
         30.0, "BEELDPOST_SCAN_INTERVAL",
         "seconds between scans of the records and images folders besides file events (for "
         "network file systems, which send none)", gt=0)
-    home_page_size: int = setting(100, "BEELDPOST_HOME_PAGE_SIZE",
+    home_page_size: int = setting(20, "BEELDPOST_HOME_PAGE_SIZE",
                                   "items per page of the home page and of search results", ge=1)
     collection_size: int = setting(
         1000, "BEELDPOST_COLLECTION_SIZE",

@@ -11,6 +11,7 @@ import shutil
 import pytest
 
 from beeldpost import create_app
+from beeldpost.catalogue import index
 from beeldpost.catalogue import journal as journal_module
 from beeldpost.catalogue import records as records_module
 from beeldpost.catalogue.records import RecordStore
@@ -230,3 +231,18 @@ def test_commands_walk_the_subfolders(small):
     records, broken = store.load_all()
     assert [record.item for record in records] == ["een", "twee"] and broken == []
     assert records[0].file == "a/een.yaml"
+
+
+def test_a_record_moved_to_another_folder_is_the_same_item(small):
+    app, _images, manifests = small
+    client = app.test_client()
+    journal = app.extensions["beeldpost.journal"]
+    assert items_of(client) == ["een", "twee"]
+    before = journal.count()
+    (manifests / "a" / "een.yaml").rename(manifests / "b" / "een.yaml")
+    (manifests / "a" / "een.transcript.txt").rename(manifests / "b" / "een.transcript.txt")
+    assert client.get("/iiif/manifests/een").status_code == 200
+    assert items_of(client) == ["een", "twee"]
+    assert journal.count() == before  # the same record: no Update, no Delete and Create
+    entry = journal.read(index.entry, "een")
+    assert entry.file == "b/een.yaml" and entry.transcript_file == "b/een.transcript.txt"

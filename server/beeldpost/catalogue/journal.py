@@ -698,7 +698,10 @@ class _Writer:
             elif previous.fingerprint != seen.fingerprint:
                 kind_type = "Update"
             else:
-                if item not in files:  # journalled before the index existed: add it
+                # Read again but the same (journalled before the index existed, moved to
+                # another folder, touched): the entry takes the files as they are now,
+                # so the next scan need not read them; nothing to journal.
+                if seen.parsed is not None:
                     self._put(seen)
                     self.indexed = True
                 continue

@@ -17,7 +17,7 @@ from typing import Callable
 
 from ..image.resolved import ImagePolicy
 from ..image.service import ImageService
-from . import hierarchy, index
+from . import hierarchy, index, vocabulary
 from .index import Entry, Filters, Hit, Node
 from .journal import Journal
 from .records import Record, RecordStore
@@ -171,6 +171,12 @@ class Catalogue:
                filters: Filters = Filters()) -> tuple[int, list[Hit]]:
         self.current()
         return self._read(index.search, query, offset, limit, filters)
+
+    def completions(self, prefix: str, filters: Filters = Filters(), within: str | None = None,
+                    minimum: int = 1, limit: int = 20) -> list[tuple[str, int]]:
+        """Words of the index starting with `prefix` (vocabulary.py), with their counts."""
+        self.current()
+        return self._read(vocabulary.completions, prefix, filters, within, minimum, limit)
 
     def nodes_page(self, offset: int, limit: int) -> list[Node]:
         self.current()

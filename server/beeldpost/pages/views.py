@@ -1,6 +1,7 @@
 """Web pages for people and portals: the collection, each item in a viewer, an embed page, oEmbed.
 
     /                       the collection: every item with thumbnail, title, date and credit
+    /search?q=…             search every item's words, by level of the archive and years (search_page.py)
     /items/{item}           the item in Mirador 4, with credit, rights, metadata and transcript
     /items/{item}/uv        the same in Universal Viewer 4.4
     /embed/{item}           a minimal page for an <iframe> elsewhere (the only frameable page)
@@ -47,7 +48,7 @@ from ..image.operations import resolve
 from ..image.parameters import parse_image_request
 from ..presentation import content_state
 from ..presentation.manifests import ImageFacts, Urls, build_manifest, thumbnail
-from . import oembed
+from . import oembed, search_page
 
 log = logging.getLogger(__name__)
 
@@ -652,17 +653,46 @@ def make_blueprint() -> Blueprint:
         count = catalogue.count()
         size = current_app.config["BEELDPOST"].home_page_size
         number = page_number(count, size)
-        entries = listed_views(catalogue.items_page((number - 1) * size, size), lang)
-        collection = urls.collection
-        levels = [{"name": node.name, "count": node.total,
-                   "url": urls.collection_part(node.path)} for node in catalogue.children("")]
+        asked = tuple(sorted(request.args.items(multi=True)))  # the language links keep them
+
+        def build() -> str:
+            entries = listed_views(catalogue.items_page((number - 1) * size, size), lang)
+            collection = urls.collection
+            levels = [{"name": node.name, "count": node.total,
+                       "url": urls.collection_part(node.path)} for node in catalogue.children("")]
+            return render_template(
+                "collection.html", lang=lang, t=TEXTS[lang], items=entries, levels=levels,
+                pages=_pagination(number, count, size, lang), count=count,
+                languages=language_links(lang), asset=asset_url,
+                links={"home": f"{urls.base}/", "collection": collection,
+                       "search": f"{urls.base}/search",
+                       "collection_drag": f"{collection}?{urlencode({'collection': collection})}"},
+            )
+
+        # A page of the archive is the same for everyone until the catalogue changes.
+        return html_response(catalogue.kept(("home", urls.base, lang, asked, size), build))
+
+    @blueprint.route("/search", methods=["GET"])
+    def search():
+        """The search page: its parameters, checks and search are in search_page.py."""
+        lang = page_language()
+        urls = Urls(base_url())
+        catalogue = _catalogue()
+        size = current_app.config["BEELDPOST"].home_page_size
+        found = search_page.find(catalogue, search_page.parse(request.args), size)
+        texts = {**TEXTS[lang], **search_page.TEXTS[lang]}
+        results = listed_views([hit.entry for hit in found.hits], lang,
+                               [hit.snippet for hit in found.hits])
         body = render_template(
-            "collection.html", lang=lang, t=TEXTS[lang], items=entries, levels=levels,
-            pages=_pagination(number, count, size, lang), count=count,
+            "search.html", lang=lang, t=texts, found=found, results=results,
+            count_text=search_page.count_text(texts, found.total),
+            first_number=(found.asked.page - 1) * size + 1,
+            options=search_page.collection_options(catalogue, found.asked.collection),
+            pages=search_page.page_links(found, request.args.get("lang") and lang),
+            max_query=search_page.MAX_QUERY_CHARS, current="search",
             languages=language_links(lang), asset=asset_url,
-            links={"home": f"{urls.base}/", "collection": collection,
-                   "search": f"{urls.base}/search",
-                   "collection_drag": f"{collection}?{urlencode({'collection': collection})}"},
+            links={"home": f"{urls.base}/", "search": f"{urls.base}/search",
+                   "collection": urls.collection},
         )
         return html_response(body)
 

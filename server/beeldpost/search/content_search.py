@@ -4,6 +4,8 @@
     /iiif/manifests/{item}/autocomplete?q=…     Search 1.0: search:TermList
     /iiif/manifests/{item}/search2?q=…          Search 2.0: AnnotationPage (+ highlighting)
     /iiif/manifests/{item}/autocomplete2?q=…    Search 2.0: TermPage
+    /iiif/collection[/{level}…]/search2?q=…     Search 2.0 over the items below a Collection
+    /iiif/collection[/{level}…]/autocomplete2?q=…   its TermPage, from the index's vocabulary
 
 What is searched: the textual bodies of the annotations the item's manifest carries
 (transcript paragraphs, people, caption), with the very ids the manifest gives them,
@@ -20,10 +22,20 @@ after it in its annotation. `motivation` is applied (commenting, tagging,
 non-painting, …); `date` and `user` are not (annotations here carry neither) and are
 listed in `ignored`. Results beyond BEELDPOST_SEARCH_PAGE_SIZE hits (1.0) or
 annotations (2.0) are paged with `page=2`, `page=3`, ….
+
+A Collection's search (the top, a level of the archive, or a year or run of one: the
+`search_service_v2` every Collection document declares) first asks the catalogue's
+full-text index which items below it match, best first, then answers with those
+items' own matching annotations, found in their manifests exactly as above, each with
+`partOf` naming its manifest (a client of a Collection has not loaded it). A page is
+a run of COLLECTION_ITEMS_PER_PAGE matching items from the index, so a request builds
+no more manifests than that; when their annotations are more than
+BEELDPOST_SEARCH_PAGE_SIZE, the page is continued with `part=2`, `part=3`, ….
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -33,16 +45,22 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, g, request
 
-from ..errors import BadRequest, NotFound
-from ..http.responses import json_ld_response
+from ..catalogue import hierarchy
+from ..catalogue.index import Filters
+from ..catalogue.store import Catalogue
+from ..errors import BadRequest, BeeldpostError, NotFound
+from ..http.responses import base_url, json_ld_response
 from ..presentation.links import (
     SEARCH1_CONTEXT,
     SEARCH2_CONTEXT,
     autocomplete_url,
     search_url,
 )
+from ..presentation.manifests import Urls
 from ..presentation.manifests_v2 import CONTEXT as PRESENTATION_2_CONTEXT
 from ..presentation.manifests_v2 import annotation_v2
+
+log = logging.getLogger(__name__)
 
 # Letters and digits, with any combining marks that follow them (decomposed input).
 WORD = re.compile(r"[^\W_][\w\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]*")
@@ -52,6 +70,10 @@ CONTEXT_CHARS = 60
 AUTOCOMPLETE_TERMS = 20
 IGNORED = ("date", "user")
 MAX_AGE = 0
+# A Collection's search: matching items whose manifests one page builds, at most.
+COLLECTION_ITEMS_PER_PAGE = 10
+MAX_QUERY_CHARS = 500  # far above any typed search; keeps the index's work bounded
+LAST = "last"  # `part=last`: the last part of a page (what `prev` and `last` link to)
 
 
 def normalise(text: str) -> str:
@@ -326,12 +348,9 @@ def search_v2(item: str):
     shown = matched[(page - 1) * size: page * size]
     page_id = _url(base, page)
 
-    document: dict = {"@context": SEARCH2_CONTEXT, "id": page_id, "type": "AnnotationPage"}
-    ignored = ignored_parameters()
-    if ignored:
-        document["ignored"] = ignored
+    paging: dict = {}
     if last > 1:
-        document["partOf"] = {
+        paging["partOf"] = {
             "id": _url(base),
             "type": "AnnotationCollection",
             "total": len(matched),
@@ -339,20 +358,37 @@ def search_v2(item: str):
             "last": {"id": _url(base, last), "type": "AnnotationPage"},
         }
         if page < last:
-            document["next"] = {"id": _url(base, page + 1), "type": "AnnotationPage"}
+            paging["next"] = {"id": _url(base, page + 1), "type": "AnnotationPage"}
         if page > 1:
-            document["prev"] = {"id": _url(base, page - 1), "type": "AnnotationPage"}
-        document["startIndex"] = (page - 1) * size
-    document["items"] = [entry.annotation for entry in shown]
+            paging["prev"] = {"id": _url(base, page - 1), "type": "AnnotationPage"}
+        paging["startIndex"] = (page - 1) * size
+    document = _annotation_page(page_id, paging, [entry.annotation for entry in shown],
+                                _highlighted(hits, shown))
+    return json_ld_response(document, SEARCH2_CONTEXT, MAX_AGE)
+
+
+def _highlighted(hits: list[Hit], shown: Iterable[Entry]) -> list[Hit]:
+    """The hits inside the annotations on the page (those of an empty query have no span)."""
     on_page = {entry.id for entry in shown}
-    highlights = [hit for hit in hits if hit.entry.id in on_page and hit.end > hit.start]
+    return [hit for hit in hits if hit.entry.id in on_page and hit.end > hit.start]
+
+
+def _annotation_page(page_id: str, paging: dict, items: list[dict],
+                     highlights: list[Hit]) -> dict:
+    """A Search 2.0 answer: the annotations, where in them each match is, and paging."""
+    document: dict = {"@context": SEARCH2_CONTEXT, "id": page_id, "type": "AnnotationPage"}
+    ignored = ignored_parameters()
+    if ignored:
+        document["ignored"] = ignored
+    document.update(paging)
+    document["items"] = items
     if highlights:
         document["annotations"] = [{
             "type": "AnnotationPage",
             "items": [_highlight(hit, f"{page_id}#hit-{number}")
                       for number, hit in enumerate(highlights, start=1)],
         }]
-    return json_ld_response(document, SEARCH2_CONTEXT, MAX_AGE)
+    return document
 
 
 def _highlight(hit: Hit, identifier: str) -> dict:
@@ -443,6 +479,206 @@ def _term_url(search_base: str, term: str) -> str:
     return f"{search_base}?{urlencode(params)}"
 
 
+# --------------------------------------------------------------------------- Collections
+
+
+@dataclass(frozen=True)
+class SliceFilters(Filters):
+    """What a slice of a level holds (hierarchy.py): only the items directly in its
+    node, of one year (or the undated), and for a run, those between its first and
+    last item in the stable order (by id)."""
+
+    undated: bool = False
+    first_item: str | None = None
+    last_item: str | None = None
+
+    def where(self) -> tuple[str, list]:
+        clauses, values = super().where()
+        clauses += " AND i.node = ?"
+        values = [*values, self.node or ""]
+        if self.undated:
+            clauses += " AND i.year IS NULL"
+        if self.first_item is not None:
+            clauses += " AND i.item BETWEEN ? AND ?"
+            values += [self.first_item, self.last_item]
+        return clauses, values
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A Collection a search was asked of: its id and what of the index it holds."""
+
+    id: str
+    filters: Filters
+
+
+def _catalogue() -> Catalogue:
+    return current_app.extensions["beeldpost.catalogue"]
+
+
+def collection_scope(segments: list[str]) -> Scope:
+    """The Collection at /iiif/collection/{segments} (none: the top), or NotFound."""
+    catalogue = _catalogue()
+    parsed = hierarchy.parse_segments(segments) if segments else ([], hierarchy.Slice())
+    unknown = NotFound(f"no collection {'/'.join(segments)!r}; /iiif/collection lists them.")
+    if parsed is None:
+        raise unknown
+    path, part = "/".join(parsed[0]), parsed[1]
+    if path and catalogue.node(path) is None:
+        raise unknown
+    own = Urls(base_url()).collection_part(path, part)
+    if part == hierarchy.Slice():
+        return Scope(own, Filters(node=path or None))
+    level = catalogue.level(path, part)
+    if level is None:
+        raise unknown
+    year = {} if part.year is hierarchy.ALL or part.year is None else \
+        {"year_from": part.year, "year_to": part.year}
+    bounds = {}
+    if part.first is not None:
+        first = last = level
+        while not first.items and first.slices:  # a run of runs: its first and last run
+            first = catalogue.level(path, first.slices[0])
+        while not last.items and last.slices:
+            last = catalogue.level(path, last.slices[-1])
+        if not first.items or not last.items:
+            raise unknown
+        bounds = {"first_item": first.items[0].item, "last_item": last.items[-1].item}
+    return Scope(own, SliceFilters(node=path or None, undated=part.year is None, **year,
+                                   **bounds))
+
+
+def _collection_terms() -> list[Term]:
+    """The terms of q, which a Collection's search needs: without them it would answer
+    every annotation of every item below it."""
+    q = request.args.get("q", "")
+    if not q.strip():
+        raise BadRequest("a Collection's search needs q, the words to find: ?q=wijkpost")
+    if len(q) > MAX_QUERY_CHARS:
+        raise BadRequest(f"q is at most {MAX_QUERY_CHARS} characters, got {len(q)}.")
+    return parse_query(q)
+
+
+def index_query(terms: list[Term]) -> str:
+    """What the index is asked for: the items holding every term, and, when none is a
+    prefix, holding them as the phrase the annotations are then searched for."""
+    words = [term.norm + ("*" if term.prefix else "") for term in terms]
+    if len(terms) > 1 and not any(term.prefix for term in terms):
+        return '"' + " ".join(words) + '"'
+    return " ".join(words)
+
+
+def _part_number() -> int | str:
+    raw = request.args.get("part", "1")
+    if raw == LAST:
+        return LAST
+    if not raw.isdigit() or int(raw) < 1:
+        raise BadRequest(f"part must be a whole number from 1 or {LAST!r}, not {raw!r}.")
+    return int(raw)
+
+
+def _collection_url(base: str, page: int = 1, part: int | str = 1) -> str:
+    """A page of a Collection's search: its q and motivation, `page` and `part`."""
+    params = [(name, request.args[name]) for name in ("q", "motivation") if name in request.args]
+    if page > 1 or part != 1:
+        params.append(("page", str(page)))
+    if part != 1:
+        params.append(("part", str(part)))
+    return f"{base}?{urlencode(params)}" if params else base
+
+
+def _page_link(base: str, page: int, part: int | str) -> dict:
+    return {"id": _collection_url(base, page, part), "type": "AnnotationPage"}
+
+
+def collection_search_v2(segments: str | None = None):
+    from ..presentation.routes import manifest_document
+
+    scope = collection_scope(segments.split("/") if segments else [])
+    terms = _collection_terms()
+    size, page, asked_part = _page_size(), _page_number(), _part_number()
+    total, found = 0, []
+    if terms:  # (a query of punctuation alone matches nothing)
+        total, found = _catalogue().search(index_query(terms),
+                                           (page - 1) * COLLECTION_ITEMS_PER_PAGE,
+                                           COLLECTION_ITEMS_PER_PAGE, scope.filters)
+    pages = max(1, -(-total // COLLECTION_ITEMS_PER_PAGE))
+    if page > pages:
+        raise NotFound(f"there are {pages} page(s) of results; there is no page {page}.")
+
+    keep = motivation_filter(request.args.get("motivation"))
+    matched: list[tuple[Entry, dict]] = []  # each annotation once, with its manifest
+    hits: list[Hit] = []
+    for item in (hit.item for hit in found):
+        try:
+            _record, manifest = manifest_document(item)
+        except BeeldpostError as error:  # broken or gone since the index was read
+            log.warning("left out of a collection search: %s: %s", item, error.message)
+            continue
+        manifest_ref = {"id": manifest["id"], "type": "Manifest", "label": manifest["label"]}
+        found_in_item = find([entry for entry in index(manifest) if keep(entry)], terms)
+        seen: set[str] = set()
+        for hit in found_in_item:
+            if hit.entry.id not in seen:
+                seen.add(hit.entry.id)
+                matched.append((hit.entry, manifest_ref))
+        hits.extend(found_in_item)
+
+    parts = max(1, -(-len(matched) // size))
+    part = parts if asked_part == LAST else asked_part
+    if part > parts:
+        raise NotFound(f"page {page} has {parts} part(s); there is no part {part}.")
+    shown = matched[(part - 1) * size: part * size]
+    base = search_url(scope.id, 2)
+    paging: dict = {}
+    if pages > 1 or parts > 1:
+        paging["partOf"] = {
+            "id": _collection_url(base),
+            "type": "AnnotationCollection",
+            "first": _page_link(base, 1, 1),
+            "last": _page_link(base, pages, LAST),
+        }
+        if part < parts:
+            paging["next"] = _page_link(base, page, part + 1)
+        elif page < pages:
+            paging["next"] = _page_link(base, page + 1, 1)
+        if part > 1:
+            paging["prev"] = _page_link(base, page, part - 1)
+        elif page > 1:
+            paging["prev"] = _page_link(base, page - 1, LAST)
+    items = [{**entry.annotation, "partOf": [manifest_ref]} for entry, manifest_ref in shown]
+    document = _annotation_page(_collection_url(base, page, part), paging, items,
+                                _highlighted(hits, (entry for entry, _ref in shown)))
+    return json_ld_response(document, SEARCH2_CONTEXT, MAX_AGE)
+
+
+def collection_autocomplete_v2(segments: str | None = None):
+    """Words that begin with the last word of q, from the index's vocabulary, in the
+    items below the Collection (and holding the words before it, when there are any)."""
+    q, minimum = _autocomplete_query()
+    scope = collection_scope(segments.split("/") if segments else [])
+    words = list(WORD.finditer(q))
+    typed, found = "", []
+    if words:
+        last = words[-1]
+        typed = q[:last.start()].replace("*", " ").strip()
+        earlier = parse_query(typed)
+        found = _catalogue().completions(normalise(last.group()), scope.filters,
+                                         index_query(earlier) if earlier else None, minimum,
+                                         AUTOCOMPLETE_TERMS)
+    document: dict = {
+        "@context": SEARCH2_CONTEXT,
+        "id": _url(autocomplete_url(scope.id, 2)),
+        "type": "TermPage",
+    }
+    ignored = ignored_parameters() + (["motivation"] if "motivation" in request.args else [])
+    if ignored:
+        document["ignored"] = ignored
+    document["items"] = [{"value": f"{typed} {word}".lstrip(), "total": total}
+                         for word, total in found]
+    return json_ld_response(document, SEARCH2_CONTEXT, MAX_AGE)
+
+
 # --------------------------------------------------------------------------- HTTP
 
 
@@ -459,4 +695,10 @@ def make_blueprint() -> Blueprint:
                            autocomplete_v1)
     blueprint.add_url_rule("/iiif/manifests/<item>/autocomplete2", "autocomplete_v2",
                            autocomplete_v2)
+    # Beside /iiif/collection/<path:segments> (presentation/routes.py): the router
+    # prefers these, whose last segment is fixed, for a path ending in search2.
+    for rule in ("/iiif/collection", "/iiif/collection/<path:segments>"):
+        blueprint.add_url_rule(f"{rule}/search2", "collection_search_v2", collection_search_v2)
+        blueprint.add_url_rule(f"{rule}/autocomplete2", "collection_autocomplete_v2",
+                               collection_autocomplete_v2)
     return blueprint
