@@ -246,3 +246,27 @@ def test_a_record_moved_to_another_folder_is_the_same_item(small):
     assert journal.count() == before  # the same record: no Update, no Delete and Create
     entry = journal.read(index.entry, "een")
     assert entry.file == "b/een.yaml" and entry.transcript_file == "b/een.transcript.txt"
+
+
+def test_kept_documents_last_until_the_catalogue_changes_and_stay_within_their_bytes(small):
+    app, _images, manifests = small
+    catalogue = app.extensions["beeldpost.catalogue"]
+    catalogue.KEPT_BYTES = 1000
+    builds = []
+
+    def build(name: str, size: int):
+        return lambda: builds.append(name) or "x" * size
+
+    assert catalogue.kept(("a",), build("a", 400)) == "x" * 400
+    assert catalogue.kept(("a",), build("a", 400)) and builds == ["a"]  # kept
+    catalogue.kept(("b",), build("b", 400))
+    catalogue.kept(("c",), build("c", 400))  # over 1,000 bytes: the oldest, a, goes
+    catalogue.kept(("b",), build("b", 400))
+    catalogue.kept(("a",), build("a", 400))
+    assert builds == ["a", "b", "c", "a"]
+    catalogue.kept(("huge",), build("huge", 5000))  # larger than all: given, not kept
+    catalogue.kept(("huge",), build("huge", 5000))
+    assert builds[-2:] == ["huge", "huge"] and catalogue._kept_size <= 1000
+    write_record(manifests / "a", "twee", record_data("twee", label={"nl": "Ander", "en": "Other"}))
+    catalogue.kept(("a",), build("a", 400))  # the catalogue changed: made again
+    assert builds[-1] == "a" and builds.count("a") == 3

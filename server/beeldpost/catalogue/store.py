@@ -50,7 +50,8 @@ class Catalogue:
         # record's size cap and limits shape its image's public service.
         images.rights_for = self.rights_for_image
         images.policy_for = self.policy_for_image
-        self._kept: dict[tuple, tuple[int, object]] = {}
+        self._kept: dict[tuple, tuple[int, int, object]] = {}  # key -> generation, size, value
+        self._kept_size = 0
         self._kept_lock = threading.Lock()
 
     def current(self) -> None:
@@ -110,18 +111,30 @@ class Catalogue:
         self.current()
         return self._read(index.generation)
 
+    # What `kept` holds at most, in bytes of text (other values count as KEPT_OTHER):
+    # every worker keeps its own.
+    KEPT_BYTES = 32 * 1024 * 1024
+    KEPT_OTHER = 64 * 1024
+
     def kept(self, key: tuple, build: Callable[[], object]) -> object:
-        """`build()`, or what it gave at this generation (one per key; a few hundred)."""
+        """`build()`, or what it gave at this generation; the oldest kept go first."""
         generation = self.generation()
         with self._kept_lock:
             found = self._kept.get(key)
         if found is not None and found[0] == generation:
-            return found[1]
+            return found[2]
         value = build()
+        size = len(value) if isinstance(value, (bytes, str)) else self.KEPT_OTHER
         with self._kept_lock:
-            if len(self._kept) > 512:
-                self._kept.clear()
-            self._kept[key] = (generation, value)
+            old = self._kept.pop(key, None)
+            self._kept_size -= old[1] if old else 0
+            while self._kept and self._kept_size + size > self.KEPT_BYTES:
+                _key, (_generation, dropped, _value) = next(iter(self._kept.items()))
+                del self._kept[_key]
+                self._kept_size -= dropped
+            if size <= self.KEPT_BYTES:
+                self._kept[key] = (generation, size, value)
+                self._kept_size += size
         return value
 
     def count(self) -> int:

@@ -11,6 +11,7 @@ of the journal, so its cost does not grow with the archive.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape
 
 from flask import Blueprint, current_app, g
 
@@ -76,15 +77,16 @@ def build_collections_sitemap(base: str, collections: list[tuple[str, str]]) -> 
 
 def build_sitemap(base: str, items: list[tuple[str, str]], with_collection: bool = True,
                   collection_changed: str | None = None) -> str:
-    """A sitemap of these items, and of the collection (the first sitemap lists it)."""
+    """A sitemap of these items, and of the collection (the first sitemap lists it).
+
+    Written as text: 50,000 URLs through ElementTree and its indent took over a second."""
     urls = Urls(base)
-    urlset = ET.Element("urlset", {"xmlns": SITEMAP_NS})
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', f'<urlset xmlns="{SITEMAP_NS}">']
 
     def add(location: str, modified: str | None = None) -> None:
-        entry = ET.SubElement(urlset, "url")
-        ET.SubElement(entry, "loc").text = location
-        if modified:
-            ET.SubElement(entry, "lastmod").text = modified
+        lines.append(f"  <url>\n    <loc>{escape(location)}</loc>"
+                     + (f"\n    <lastmod>{escape(modified)}</lastmod>" if modified else "")
+                     + "\n  </url>")
 
     if with_collection:
         add(urls.collection, collection_changed)
@@ -92,7 +94,8 @@ def build_sitemap(base: str, items: list[tuple[str, str]], with_collection: bool
         add(urls.item_page(item), changed)
         add(urls.manifest(item), changed)
         add(manifest_v2_url(urls.manifest(item)), changed)
-    return _xml(urlset)
+    lines.append("</urlset>")
+    return "\n".join(lines) + "\n"
 
 
 def build_robots(base: str) -> str:

@@ -165,11 +165,13 @@ def content_response(data: bytes | str, mimetype: str, max_age: int,
 
 
 def json_ld_response(
-    document: dict, profile_context: str, max_age: int, last_modified: datetime | None = None,
-    headers: dict[str, str] | None = None,
+    document: dict | bytes, profile_context: str, max_age: int,
+    last_modified: datetime | None = None, headers: dict[str, str] | None = None,
 ) -> Response:
-    """JSON-LD when asked for it, plain JSON otherwise (the IIIF specs' conneg rule)."""
+    """JSON-LD when asked for it, plain JSON otherwise (the IIIF specs' conneg rule).
+    `document` as a dict, or as json_body() wrote it (a document kept written)."""
     mimetype = json_ld_mimetype(request.headers.get("Accept", ""), profile_context)
-    response = content_response(json_body(document), mimetype, max_age, last_modified, headers)
+    body = document if isinstance(document, bytes) else json_body(document)
+    response = content_response(body, mimetype, max_age, last_modified, headers)
     response.vary.add("Accept")
     return response

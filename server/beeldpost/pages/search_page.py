@@ -156,7 +156,11 @@ def find(catalogue: Catalogue, asked: SearchRequest, size: int) -> Found:
         name = node.name
     total, hits = 0, []
     if asked.asks:
-        total, hits = catalogue.search(asked.q, (asked.page - 1) * size, size, asked.filters)
+        # Kept until the catalogue changes: a query many ask (or one paged back and
+        # forth) is matched and ranked once.
+        total, hits = catalogue.kept(
+            ("search", asked.q, asked.filters, asked.page, size),
+            lambda: catalogue.search(asked.q, (asked.page - 1) * size, size, asked.filters))
     pages = max(1, -(-total // size))
     if asked.page > pages:
         raise NotFound(f"there are {pages} page(s) of results; there is no page {asked.page}.")
