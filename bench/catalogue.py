@@ -715,7 +715,13 @@ def discover(server: servers.Server, n: int, top: Fetched | None) -> tuple[dict[
                                                      if m.get("type") == "Manifest"), None)}
     rows["collection_deep"] = deep
     rows["home_1"] = Row("home_1", "home page 1 `/`", ["/"])
-    rows["home_500"] = Row("home_500", "home page 500 `/?page=500`", ["/?page=500"])
+    home_500 = Row("home_500", "home page 500 `/?page=500`", ["/?page=500"])
+    if fetch(port, "/?page=500").status == 404:  # fewer pages: the last one (rel="last")
+        last_page = re.search(r'rel="last" href="([^"]+)"', fetch(port, "/").body.decode("utf-8", "replace"))
+        if last_page:
+            home_500.paths = [f"/{last_page.group(1).replace('&amp;', '&')}"]
+            home_500.title = f"home page 500 (here the last, `{home_500.paths[0]}`)"
+    rows["home_500"] = home_500
     rows["search"] = Row("search", f"search page `/search?q={WORD}`", [SEARCH_PATH], na_on_404=True)
     items = sample_items(n)
     facts["sample_items"] = len(items)

@@ -198,8 +198,9 @@ class Settings(_Declared):
         shown="`on`")
     scan_interval: float = setting(
         30.0, "BEELDPOST_SCAN_INTERVAL",
-        "seconds between scans of the records and images folders besides file events (for "
-        "network file systems, which send none)", gt=0)
+        "seconds between full scans of the records and images folders besides file events "
+        "(for network file systems, which send none); while events arrive, at least ten "
+        "times as long as the last full scan took", gt=0)
     home_page_size: int = setting(20, "BEELDPOST_HOME_PAGE_SIZE",
                                   "items per page of the home page and of search results", ge=1)
     collection_size: int = setting(
@@ -209,8 +210,9 @@ class Settings(_Declared):
     discovery_page_size: int = setting(100, "BEELDPOST_DISCOVERY_PAGE_SIZE",
                                        "activities per Change Discovery page", ge=1)
     sitemap_urls: int = setting(
-        50_000, "BEELDPOST_SITEMAP_URLS",
-        "URLs per sitemap listed in the sitemap index `/sitemap.xml` (at most 50,000, the protocol's limit)",
+        5_000, "BEELDPOST_SITEMAP_URLS",
+        "URLs per sitemap listed in the sitemap index `/sitemap.xml` (at most 50,000, the "
+        "protocol's limit; smaller ones are quicker to serve and their `lastmod` says more)",
         ge=4, le=50_000)
     search_page_size: int = setting(
         50, "BEELDPOST_SEARCH_PAGE_SIZE",

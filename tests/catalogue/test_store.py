@@ -6,6 +6,7 @@ the index."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 
 import pytest
@@ -270,3 +271,101 @@ def test_kept_documents_last_until_the_catalogue_changes_and_stay_within_their_b
     write_record(manifests / "a", "twee", record_data("twee", label={"nl": "Ander", "en": "Other"}))
     catalogue.kept(("a",), build("a", 400))  # the catalogue changed: made again
     assert builds[-1] == "a" and builds.count("a") == 3
+
+
+# --------------------------------------------------------------------------- served ⇒ journalled
+
+
+def test_what_lists_show_is_journalled_while_two_workers_change_and_read_at_once(tmp_path):
+    """Two processes' worth of apps on one catalogue: both scan while records come and
+    go; a third only reads (as a served worker does). Whatever a list shows has its
+    Create journalled, and whatever left a list has its Delete: the journal only grows,
+    so looking at it right after reading a list is enough."""
+    import threading
+    import time
+
+    images, manifests = tmp_path / "images", tmp_path / "manifests"
+    (manifests / "serie").mkdir(parents=True)
+    images.mkdir()
+    for number in range(40):
+        make_jpeg(images / f"beeld-{number:02d}.jpg", 96, 64)
+    settings = {"images_dir": images, "manifests_dir": manifests, "cache_dir": tmp_path / "cache",
+                "journal_interval": 0}
+    writers = [create_app(settings), create_app(settings)]
+    reader = create_app(settings)
+    reader.extensions["beeldpost.catalogue"].check_on_request = False
+    writers[0].extensions["beeldpost.journal"].scan()
+    stop = threading.Event()
+    failures = []
+
+    def change():
+        step = 0
+        while not stop.is_set():
+            item = f"stuk-{step % 40:02d}"
+            path = manifests / "serie" / f"{item}.yaml"
+            if path.exists():
+                path.unlink()
+            else:
+                write_record(manifests / "serie", item, record_data(
+                    item, image=f"beeld-{step % 40:02d}", people=None, transcript=None,
+                    collection=["Archief", "Serie"]))
+            step += 1
+            time.sleep(0.01)
+
+    def scan(app):
+        while not stop.is_set():
+            try:
+                app.extensions["beeldpost.journal"].scan()
+            except Exception as error:  # noqa: BLE001 - reported below
+                failures.append(repr(error))
+
+    threads = [threading.Thread(target=change)] + \
+        [threading.Thread(target=scan, args=(app,)) for app in writers]
+    for thread in threads:
+        thread.start()
+    client = reader.test_client()
+    journal = reader.extensions["beeldpost.journal"]
+    seen_ever: set[str] = set()
+    previous: dict[str, set[str]] = {"level": set(), "sitemap": set()}
+    departures = 0
+    created_when_seen: dict[str, int] = {}
+    try:
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            before = journal.count()  # activities are numbered 1, 2, … (journal.py)
+            lists = {"level": set(), "sitemap": set()}
+            level = client.get("/iiif/collection/archief/serie")
+            if level.status_code == 200:
+                lists["level"] = {m["id"].rsplit("/", 1)[1] for m in level.get_json()["items"]}
+            sitemap = client.get("/sitemap/0.xml").get_data(as_text=True)
+            lists["sitemap"] = set(re.findall(r"/iiif/manifests/(stuk-\d\d)</loc>", sitemap))
+            page = client.get("/search?q=Proefstuk").get_data(as_text=True)
+            searched = set(re.findall(r'href="http://localhost/items/(stuk-\d\d)"', page))
+            after = journal.count()
+            history: dict[str, list[tuple[int, str]]] = {}
+            for activity in journal.activities(0, after):
+                if activity.kind == "manifest":
+                    history.setdefault(activity.item, []).append((activity.n, activity.type))
+            for item in lists["level"] | lists["sitemap"] | searched:
+                # Listed: published when the lists were read, so journalled by then: its
+                # last activity before them a Create or Update, or a Create while they
+                # were read.
+                acts = history.get(item, [])
+                earlier = [kind for n, kind in acts if n <= before]
+                assert (earlier and earlier[-1] in ("Create", "Update")) or any(
+                    kind == "Create" and before < n <= after for n, kind in acts), (item, acts)
+                created_when_seen[item] = max(n for n, kind in acts if kind == "Create")
+            for name, shown in lists.items():
+                for item in previous[name] - shown:  # left this list: its Delete is in
+                    departures += 1
+                    assert any(kind == "Delete" and n > created_when_seen[item]
+                               for n, kind in history[item]), (name, item, history[item])
+            previous = lists
+            seen_ever |= lists["level"]
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    assert failures == []
+    # The lists did change under the readers, both ways.
+    assert len(seen_ever) >= 10 and departures >= 5, (len(seen_ever), departures)

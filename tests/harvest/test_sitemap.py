@@ -143,7 +143,7 @@ def test_the_sitemap_index_splits_the_archive_into_sitemaps_of_bounded_size(arch
 def test_the_sitemaps_size_is_a_setting_within_the_protocol():
     from beeldpost.settings import Settings
 
-    assert Settings.from_env({}).sitemap_urls == 50_000
+    assert Settings.from_env({}).sitemap_urls == 5_000
     with pytest.raises(ValueError, match="BEELDPOST_SITEMAP_URLS"):
         Settings.from_env({"BEELDPOST_SITEMAP_URLS": "50001"})
 

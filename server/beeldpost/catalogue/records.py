@@ -560,6 +560,9 @@ class RecordStore:
     # catalogue's index in the server; None walks the folder (commands, tools).
     locate: Callable[[str], list[str]] | None = None
     _cache: dict[str, _Cached] = field(default_factory=dict)
+    # Parsed records kept by file stamp: the items being looked at, not the archive
+    # (100,000 parsed records would be most of a worker's memory).
+    CACHED_RECORDS = 2000
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def walk(self) -> dict[str, str]:
@@ -664,6 +667,8 @@ class RecordStore:
             stamp = self._stamp(path, result)
             if stamp[0] == before:  # not cached if the file changed while it was read
                 with self._lock:
+                    if len(self._cache) >= self.CACHED_RECORDS:  # a crawler reads them all
+                        del self._cache[next(iter(self._cache))]  # the longest kept first
                     self._cache[key] = _Cached(stamp, result)
             if isinstance(result, BrokenRecord):
                 log.warning("broken record: %s", result.message)

@@ -53,6 +53,7 @@ class Watcher:
         self.scans = 0  # scans run by this watcher (for tests and /metrics)
         self._paths: set[str] | None = set()  # changed since the last scan; None: anything
         self._paths_lock = threading.Lock()
+        self._full_seconds = 0.0  # what the last full scan took
 
     # ------------------------------------------------------------------ life
 
@@ -104,7 +105,7 @@ class Watcher:
                 self._start_observing()
                 self._take_paths()
                 self._scan(None)  # whatever changed while nobody watched
-            woken = self._changed.wait(self.interval)
+            woken = self._changed.wait(self._period())
             if self._stopped.is_set():
                 break
             if woken:
@@ -126,10 +127,22 @@ class Watcher:
         self._changed.clear()
         self._first_change = None
 
+    # While file events arrive, the periodic full scan is only a safety net: it waits at
+    # least this many times as long as the last one took (a full scan of 100,000 records
+    # takes seconds of a worker's CPU; every 30 s that would be a sixth of it).
+    QUIET_FACTOR = 10
+
+    def _period(self) -> float:
+        if self._observer is None:  # no events: the periodic scan is all there is
+            return self.interval
+        return max(self.interval, self.QUIET_FACTOR * self._full_seconds)
+
     def _scan(self, paths: list[Path] | None) -> None:
         try:
             if paths is None or not self.partial:
+                started = time.monotonic()
                 self.scan()
+                self._full_seconds = time.monotonic() - started
             elif paths:
                 self.scan(paths)
             self.scans += 1

@@ -152,9 +152,11 @@ def make_blueprint() -> Blueprint:
             listed = "one sitemap, /sitemap/0.xml" if sitemaps == 1 else \
                 f"{sitemaps} sitemaps, numbered from 0"
             raise NotFound(f"there is no sitemap {number}: /sitemap.xml lists {listed}.")
-        items = journal.live_items(number * size, size)
+        base = base_url()
         # The collection changes whenever its members do: the latest change of all.
-        return _answer(build_sitemap(base_url(), items, number == 0, latest),
-                       "application/xml; charset=utf-8")
+        body = current_app.extensions["beeldpost.catalogue"].kept(
+            ("sitemap", base, number, size), lambda: build_sitemap(
+                base, journal.live_items(number * size, size), number == 0, latest))
+        return _answer(body, "application/xml; charset=utf-8")
 
     return blueprint

@@ -39,6 +39,8 @@ class Source:
     mtime_ns: int
 
 
+KEPT_HASHES = 20_000  # content hashes a worker remembers (about 200 bytes each)
+
 RANK = {extension: index for index, extension in enumerate(SOURCE_EXTENSIONS)}
 
 
@@ -171,5 +173,7 @@ class SourceCatalog:
                 digest.update(block)
         value = digest.hexdigest()
         with self._lock:  # replaces the file's older hash (was a copy of all: quadratic)
+            if len(self._hashes) >= KEPT_HASHES:  # the images in use, not the archive's
+                del self._hashes[next(iter(self._hashes))]
             self._hashes[str(source.path)] = (source.size, source.mtime_ns, value)
         return value

@@ -72,6 +72,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "pages_label": "Pagina's",
         "previous_page": "Vorige",
         "next_page": "Volgende",
+        "last_page": "Laatste",
         "page_of": "Pagina {number} van {pages}",
         "collection_title": "Beeldpost: alle stukken",
         "collection_intro": "Foto's uit het archief. Open een stuk om het in te zoomen, de "
@@ -130,6 +131,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "pages_label": "Pages",
         "previous_page": "Previous",
         "next_page": "Next",
+        "last_page": "Last",
         "page_of": "Page {number} of {pages}",
         "collection_title": "Beeldpost: all items",
         "collection_intro": "Photographs from the archive. Open an item to zoom in, see its credit "
@@ -639,7 +641,8 @@ def _pagination(number: int, count: int, size: int, lang: str, **arguments: str)
 
     return {"number": number, "pages": pages,
             "previous": link(number - 1) if number > 1 else None,
-            "next": link(number + 1) if number < pages else None}
+            "next": link(number + 1) if number < pages else None,
+            "last": link(pages) if number < pages else None}
 
 
 def make_blueprint() -> Blueprint:
