@@ -53,6 +53,7 @@ class LiveServer:
                 return
             except OSError:
                 time.sleep(0.1)
+        self.stop()  # not left running behind a failed test
         raise RuntimeError("gunicorn was not ready within 60 s")
 
     def wait_for(self, path: str, status: int = 200, within: float = 15.0) -> None:
