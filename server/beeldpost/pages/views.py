@@ -682,7 +682,14 @@ def make_blueprint() -> Blueprint:
         urls = Urls(base_url())
         catalogue = _catalogue()
         size = current_app.config["BEELDPOST"].home_page_size
-        found = search_page.find(catalogue, search_page.parse(request.args), size)
+        asked = search_page.parse(request.args)
+        # A page of results is the same for everyone until the catalogue changes.
+        key = ("search page", urls.base, lang, tuple(sorted(request.args.items(multi=True))), size)
+        return html_response(catalogue.kept(key, lambda: _search_page(catalogue, asked, lang,
+                                                                      urls, size)))
+
+    def _search_page(catalogue: Catalogue, asked, lang: str, urls: Urls, size: int) -> str:
+        found = search_page.find(catalogue, asked, size)
         texts = {**TEXTS[lang], **search_page.TEXTS[lang]}
         results = listed_views([hit.entry for hit in found.hits], lang,
                                [hit.snippet for hit in found.hits])
@@ -697,7 +704,7 @@ def make_blueprint() -> Blueprint:
             links={"home": f"{urls.base}/", "search": f"{urls.base}/search",
                    "collection": urls.collection},
         )
-        return html_response(body)
+        return body
 
     @blueprint.route("/items/<item>", methods=["GET"])
     def item_page(item: str):
