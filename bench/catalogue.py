@@ -847,11 +847,11 @@ def measure_row(server: servers.Server, row: Row, folder: Path, deadline: Deadli
         result["note"] = (result.get("note", "") + f"; a probe answered "
                           f"{bad[0].error or bad[0].status}").lstrip("; ")
     if row.key == "home_1":
-        context["home_1_items"] = len(set(ITEM_LINK.findall(first.body)))
-        result["note"] = f"lists {context['home_1_items']} items, {len(first.body) / 1e6:.1f} MB"
+        context["home_1_items"] = set(ITEM_LINK.findall(first.body))
+        result["note"] = f"lists {len(context['home_1_items'])} items, {len(first.body) / 1e6:.1f} MB"
     if row.key == "home_500" and first.status == 200:
         listed = set(ITEM_LINK.findall(first.body))
-        same = context.get("home_1_items") == len(listed)
+        same = context.get("home_1_items") == listed  # the same items: no paging
         result["note"] = (f"answers 200 listing {len(listed)} items"
                           + (", as page 1 does: no paging" if same else ""))
     later = [p.seconds for p in probes[1:] if not p.error] or [first.seconds]
