@@ -269,6 +269,17 @@ def record_files(db: sqlite3.Connection, item: str) -> list[str]:
         "SELECT path FROM record_files WHERE item = ? ORDER BY path", (item,))]
 
 
+def record_files_of(db: sqlite3.Connection, items: list[str]) -> dict[str, list[str]]:
+    """record_files() of many items at once (a scan's batch: one query per 500)."""
+    found: dict[str, list[str]] = {item: [] for item in items}
+    for start in range(0, len(items), 500):
+        batch = items[start:start + 500]
+        for path, item in db.execute(f"SELECT path, item FROM record_files WHERE item IN "
+                                     f"({', '.join('?' for _ in batch)}) ORDER BY path", batch):
+            found[item].append(path)
+    return found
+
+
 def source_files(db: sqlite3.Connection, identifier: str) -> list[str]:
     return [row[0] for row in db.execute(
         "SELECT path FROM source_files WHERE identifier = ? ORDER BY path", (identifier,))]
