@@ -13,7 +13,7 @@ from .catalogue.records import RecordStore
 from .catalogue.store import Catalogue
 from .harvest import discovery, edm
 from .harvest import sitemap as harvest
-from .http import compression, health, metrics, request_log
+from .http import cdn, compression, health, metrics, request_log
 from .http.image_api import ImageApi
 from .http.responses import add_cors, install_error_handlers
 from .image.service import ImageService
@@ -65,6 +65,7 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
     request_log.install(app)
     metrics.install(app)
     app.after_request(add_cors)
+    cdn.install(app)  # tags for purging one item from a shared cache
     compression.install(app)  # runs before the hooks above: the log counts gzipped bytes
     install_error_handlers(app)
     if not app.debug:

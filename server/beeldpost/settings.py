@@ -174,6 +174,10 @@ class Settings(_Declared):
                                  "`Cache-Control: max-age` of images, seconds", ge=0)
     info_max_age: int = setting(3600, "BEELDPOST_INFO_MAX_AGE",
                                 "`Cache-Control: max-age` of `info.json`, seconds", ge=0)
+    shared_max_age: int = setting(
+        86400, "BEELDPOST_SHARED_MAX_AGE",
+        "`Cache-Control: s-maxage` of images and `info.json`: how long a shared cache (a CDN, "
+        "nginx) keeps them; purge one image or item by its `Surrogate-Key` / `Cache-Tag`", ge=0)
     response_cache: bool = setting(
         True, "BEELDPOST_RESPONSE_CACHE",
         "keep rendered images on disk (`responses/` in the cache folder) so a repeated request is "

@@ -23,7 +23,10 @@ def free_port() -> int:
 class LiveServer:
     """gunicorn with the production config, on temporary folders."""
 
-    def __init__(self, root: Path, images: Path):
+    def __init__(self, root: Path, images: Path, name: str = "server",
+                 settings: dict[str, str] | None = None):
+        """`name` names its log files in `root` (several servers may share one root, as
+        nodes share one catalogue); `settings` adds environment variables."""
         self.root = root
         self.images = images
         self.port = free_port()
@@ -34,20 +37,24 @@ class LiveServer:
             BEELDPOST_IMAGES=str(images),
             BEELDPOST_CACHE=str(root / "cache"),
             BEELDPOST_MANIFESTS=str(root / "manifests"),
-            BEELDPOST_ACCESS_LOG=str(root / "access.log"),
+            BEELDPOST_ACCESS_LOG=str(root / f"{name}-access.log" if name != "server"
+                                     else root / "access.log"),
             HOST="127.0.0.1",
             PORT=str(self.port),
         )
-        self.log = open(root / "server.log", "wb")
+        env.update(settings or {})
+        self.log_path = root / f"{name}.log"
+        self.log = open(self.log_path, "wb")
         gunicorn = Path(sys.executable).with_name("gunicorn")
         self.process = subprocess.Popen(
             [str(gunicorn), "--config", "python:beeldpost.http.gunicorn_conf", "beeldpost:create_app()"],
             cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: kill() takes the workers too
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {(root / 'server.log').read_text()}")
+                raise RuntimeError(f"gunicorn exited: {self.log_path.read_text()}")
             try:  # ready: up, and the catalogue index made from the records
                 urllib.request.urlopen(f"{self.url}/ready", timeout=2)
                 return
@@ -71,6 +78,16 @@ class LiveServer:
                 return
             time.sleep(0.05)
         raise AssertionError(f"{path} answered {found}, not {status}, for {within} s")
+
+    def kill(self) -> None:
+        """As a machine that dies: SIGKILL to the master and every worker at once."""
+        import signal
+
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=15)
 
     def stop(self) -> None:
         self.process.terminate()

@@ -37,6 +37,7 @@ from ..image.plan import Plan
 from ..image.response_cache import KeptFile
 from ..image.service import ImageService, NotAtHand, ResolvedImage
 from . import metrics, request_log
+from .cdn import image_tag, shared_cache_control, tag_headers
 from .compression import entity_tags, gzip_selected, gzipped
 from .conditional import current_tag
 from .cors import ALLOWED_METHODS, cors_headers
@@ -195,8 +196,10 @@ class ImageApi:
                          f'<{version.profile}>;rel="profile"'),
                 ("ETag", f'"{plan.key}"'),
                 ("Last-Modified", modified_text),
-                ("Cache-Control", f"public, max-age={images.settings.cache_max_age}"),
+                ("Cache-Control", shared_cache_control(images.settings.cache_max_age,
+                                                       images.settings.shared_max_age)),
                 ("Vary", "Accept"),
+                *tag_headers([image_tag(identifier)]),
             ]
             exchange.plan = plan
             if current_tag(exchange.environ, (plan.key,), modified) is not None:
@@ -237,8 +240,10 @@ class ImageApi:
             ("Link", f'<{version.profile}>;rel="profile"'),
             ("ETag", f'"{held or tags[0]}"'),
             ("Last-Modified", modified_text),
-            ("Cache-Control", f"public, max-age={images.settings.info_max_age}"),
+            ("Cache-Control", shared_cache_control(images.settings.info_max_age,
+                                                   images.settings.shared_max_age)),
             ("Vary", "Accept, Accept-Encoding"),
+            *tag_headers([image_tag(identifier)]),
         ]
         if held is not None:
             return 304, _without_last_modified(headers), b""

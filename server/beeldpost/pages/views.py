@@ -42,6 +42,7 @@ from ..catalogue.index import Entry
 from ..catalogue.records import Record
 from ..catalogue.store import Catalogue
 from ..errors import BadRequest, BeeldpostError, NotFound
+from ..http import cdn
 from ..http.responses import base_url, content_response, json_body
 from ..image.info import VERSION_3
 from ..image.operations import resolve
@@ -600,6 +601,7 @@ def page_number(count: int, size: int) -> int:
 
 def item_view(item: str, lang: str) -> ItemView:
     record = _catalogue().record(item)
+    cdn.tag(cdn.item_tag(item), cdn.image_tag(record.image))
     image = ImageFacts.of(current_app.extensions["beeldpost.images"], record.image)
     return ItemView(record, image, Urls(base_url()), lang)
 

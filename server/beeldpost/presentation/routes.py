@@ -17,6 +17,8 @@ from ..catalogue.records import Record
 from ..catalogue.store import Catalogue
 from ..catalogue.transcripts import transcript_html, transcript_text
 from ..errors import NotFound
+from ..http import cdn
+from ..http.cdn import image_tag, item_tag
 from ..http.negotiation import presentation_version
 from ..http.responses import base_url, content_response, json_body, json_ld_response
 from ..image.service import ImageService
@@ -55,6 +57,7 @@ def image_facts(identifier: str) -> ImageFacts:
 def manifest_document(item: str) -> tuple[Record, dict]:
     catalogue = _catalogue()
     record = catalogue.record(item)
+    cdn.tag(item_tag(item), image_tag(record.image))  # a CDN purges them by these
     urls = Urls(base_url())
     part_of = None
     entry = catalogue.entry(item)
@@ -161,6 +164,7 @@ def make_blueprint() -> Blueprint:
 
 def _with_transcript(item: str) -> Record:
     record = _catalogue().record(item)
+    cdn.tag(item_tag(item), image_tag(record.image))
     if record.transcript is None:
         raise NotFound(f"the item {item!r} has no transcript.")
     return record
