@@ -277,23 +277,24 @@ class Journal:
                               (limit, offset)).fetchall()
         return [(path, changed) for path, changed in rows]
 
+    # Which rows of `state` are items and which are levels of the archive ('/path').
+    ITEMS = "item != '' AND substr(item, 1, 1) != '/'"
+    LEVELS = "substr(item, 1, 1) = '/'"
+
     def live_collection_pages(self, size: int) -> list[str]:
-        with self._reading() as db:
-            rows = db.execute(
-                "SELECT (position - 1) / ?, MAX(changed) FROM ("
-                "  SELECT changed, ROW_NUMBER() OVER (ORDER BY item) AS position"
-                "  FROM state WHERE live = 1 AND substr(item, 1, 1) = '/')"
-                " GROUP BY 1 ORDER BY 1", (size,)).fetchall()
-        return [changed for _page, changed in rows]
+        return self._last_changes(self.LEVELS, size)
 
     def live_pages(self, size: int) -> list[str]:
         """The time of the last change in each run of `size` published items, by item:
         one query, however many items (a sitemap index's lastmod per sitemap)."""
+        return self._last_changes(self.ITEMS, size)
+
+    def _last_changes(self, which: str, size: int) -> list[str]:
         with self._reading() as db:
             rows = db.execute(
                 "SELECT (position - 1) / ?, MAX(changed) FROM ("
                 "  SELECT changed, ROW_NUMBER() OVER (ORDER BY item) AS position"
-                "  FROM state WHERE live = 1 AND item != '' AND substr(item, 1, 1) != '/')"
+                f"  FROM state WHERE live = 1 AND {which})"
                 " GROUP BY 1 ORDER BY 1", (size,)).fetchall()
         return [changed for _page, changed in rows]
 

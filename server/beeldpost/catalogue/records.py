@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from ..errors import BeeldpostError, NotFound
+from ..image.sources import walk_files
 
 log = logging.getLogger(__name__)
 
@@ -566,26 +566,11 @@ class RecordStore:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def walk(self) -> dict[str, str]:
-        """relative path (with /) -> item of every record file in the folder and below
-        (hidden files and folders left out). For the catalogue's scan and commands:
-        requests never list a folder."""
-        found: dict[str, str] = {}
-        pending = [""]
-        while pending:
-            relative = pending.pop()
-            try:
-                entries = list(os.scandir(self.folder / relative if relative else self.folder))
-            except OSError:
-                continue
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
-                path = f"{relative}/{entry.name}" if relative else entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append(path)
-                elif entry.name.endswith(RECORD_SUFFIX) and entry.is_file():
-                    found[path] = entry.name[: -len(RECORD_SUFFIX)]
-        return found
+        """relative path (with /) -> item of every record file in the folder and below.
+        For the catalogue's scan and commands: requests never list a folder."""
+        if not self.folder.is_dir():
+            return {}
+        return walk_files(self.folder, lambda name: name.endswith(RECORD_SUFFIX))
 
     def items(self) -> list[str]:
         """Every item that has a record file, valid or not, sorted."""

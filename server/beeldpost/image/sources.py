@@ -49,9 +49,10 @@ def is_source_name(name: str) -> bool:
     return extension.lower() in RANK and bool(stem) and not stem.startswith(".")
 
 
-def walk_sources(folder: Path) -> dict[str, str]:
-    """relative path (with /) -> identifier of every source file in `folder` and below
-    (hidden files and folders left out)."""
+def walk_files(folder: Path, keep: Callable[[str], bool]) -> dict[str, str]:
+    """relative path (with /) -> stem of every file in `folder` and below whose name
+    `keep` accepts (hidden files and folders left out; symlinked folders not followed).
+    For the catalogue's scan and the commands: requests never walk a folder."""
     found: dict[str, str] = {}
     folder = Path(folder)
     pending = [""]
@@ -60,7 +61,7 @@ def walk_sources(folder: Path) -> dict[str, str]:
         try:
             entries = list(os.scandir(folder / relative if relative else folder))
         except OSError as error:
-            log.error("cannot list images folder %s: %s", folder / relative, error)
+            log.error("cannot list %s: %s", folder / relative, error)
             continue
         for entry in entries:
             if entry.name.startswith("."):
@@ -68,9 +69,14 @@ def walk_sources(folder: Path) -> dict[str, str]:
             path = f"{relative}/{entry.name}" if relative else entry.name
             if entry.is_dir(follow_symlinks=False):
                 pending.append(path)
-            elif is_source_name(entry.name) and entry.is_file():
+            elif keep(entry.name) and entry.is_file():
                 found[path] = os.path.splitext(entry.name)[0]
     return found
+
+
+def walk_sources(folder: Path) -> dict[str, str]:
+    """relative path -> identifier of every source file in `folder` and below."""
+    return walk_files(folder, is_source_name)
 
 
 class DuplicateSource(SourceError):
