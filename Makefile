@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 VIEWERS ?= $(or $(BEELDPOST_VIEWERS),var/viewers)
 IN_CI := $(if $(filter 1 true yes TRUE True,$(CI)),true,)
 
-.PHONY: run test bench bench-catalogue fuzz viewers chromium nginx install install-test ingest standins wheel clean
+.PHONY: run test bench bench-catalogue fuzz viewers chromium nginx postgresql install install-test ingest standins wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,7 @@ run: install
 # In CI (CI=true) missing viewers or chromium fail the run; elsewhere the browser tests skip.
 test: install-test
 	@bash frontend/ensure.sh $(VIEWERS) || { [ "$(IN_CI)" != true ] && echo "make: viewers not built; browser tests will be skipped" >&2; }
-	@$(MAKE) --no-print-directory chromium nginx
+	@$(MAKE) --no-print-directory chromium nginx postgresql
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Mirador 4 and Universal Viewer 4.4 from frontend/package-lock.json (npm ci, esbuild), built
@@ -62,6 +62,22 @@ nginx:
 	  status=$$?; [ -n "$$made" ] && rm -f $$policy; exit $$status; \
 	else \
 	  echo "make: the proxy tests need nginx: install it (Debian: sudo apt-get install nginx)" >&2; \
+	  [ "$(IN_CI)" != true ]; \
+	fi
+
+# Debian's PostgreSQL server for the tests of the catalogue in PostgreSQL: the tests start
+# their own in a temporary folder (as an unprivileged user when run as root), never the
+# system service, which is installed without being started.
+postgresql:
+	@if ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "make: installing postgresql for the catalogue tests" >&2; \
+	  policy=/usr/sbin/policy-rc.d; made=; \
+	  if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' > $$policy; chmod +x $$policy; made=1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql postgresql-contrib >/dev/null; \
+	  status=$$?; [ -n "$$made" ] && rm -f $$policy; exit $$status; \
+	else \
+	  echo "make: the PostgreSQL tests need a PostgreSQL server: install it (Debian: sudo apt-get install postgresql)" >&2; \
 	  [ "$(IN_CI)" != true ]; \
 	fi
 
