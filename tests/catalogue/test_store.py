@@ -369,3 +369,33 @@ def test_what_lists_show_is_journalled_while_two_workers_change_and_read_at_once
     assert failures == []
     # The lists did change under the readers, both ways.
     assert len(seen_ever) >= 10 and departures >= 5, (len(seen_ever), departures)
+
+
+def test_a_server_without_the_records_folder_serves_what_was_journalled(small, counted):
+    """Several servers share one catalogue: a node that has the index but no records
+    folder of its own builds every item from the texts the index holds (the transcript
+    included), and its own checks never take the missing folder for an emptied archive."""
+    app, images, manifests = small
+    writer = app.test_client()
+    assert writer.get("/iiif/collection").status_code == 200  # scanned: both published
+    settings = app.config["BEELDPOST"]
+    node = create_app({"images_dir": images, "manifests_dir": manifests.parent / "not-here",
+                       "cache_dir": settings.cache_dir, "journal_interval": 0, "watch": False})
+    reader = node.test_client()
+    for path in ("/iiif/manifests/een", "/iiif/manifests/twee", "/items/een",
+                 "/items/een/transcript.txt"):
+        mine, theirs = reader.get(path), writer.get(path)
+        assert mine.status_code == 200, (path, mine.get_data(as_text=True))
+        assert mine.get_data() == theirs.get_data(), path
+    transcript = (manifests / "a" / "een.transcript.txt").read_text("utf-8").split("\n\n")[0]
+    assert transcript.strip() in reader.get("/items/een/transcript.txt").get_data(as_text=True)
+    journal = node.extensions["beeldpost.journal"]
+    before = journal.count()
+    assert journal.scan() == [] and journal.count() == before  # no Delete of anything
+    assert reader.get("/iiif/manifests/nothing").status_code == 404
+    # An edit the writer journals is what the node serves next.
+    (manifests / "a" / "een.yaml").write_text(
+        (manifests / "a" / "een.yaml").read_text("utf-8").replace("Proefstuk", "Herzien"), "utf-8")
+    os.utime(manifests / "a" / "een.yaml", ns=(1, 1))
+    app.extensions["beeldpost.journal"].scan()
+    assert reader.get("/iiif/manifests/een").get_json()["label"]["nl"] == ["Herzien een"]

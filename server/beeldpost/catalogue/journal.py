@@ -358,6 +358,12 @@ class Journal:
     def _scan_files(self, changed: list[Path] | None) -> list[Activity]:
         self._last_scan = time.monotonic()
         looked_at = time.time()
+        if not self.records.folder.is_dir() and self.read(index.count):
+            # An unmounted share or a server given no records folder is not an archive
+            # emptied: journalling it would tell every aggregator to delete every item.
+            log.error("the records folder %s is missing; nothing journalled until it is back",
+                      self.records.folder)
+            return []
         items = self._update_files(changed)
         touched: set[str] = set()
         created = self._create_top_collection(looked_at)

@@ -219,9 +219,10 @@ def _yaml_problem(error: yaml.YAMLError) -> tuple[str, str]:
 class _Checker:
     """Reads one record's fields, collecting every problem instead of stopping at the first."""
 
-    def __init__(self, file: str, folder: Path):
+    def __init__(self, file: str, folder: Path, transcript: str | None = None):
         self.file = file
         self.folder = folder
+        self.transcript = transcript  # the transcript's text, when given rather than read
         self.problems: list[Problem] = []
 
     def problem(self, where: str, message: str) -> None:
@@ -362,11 +363,14 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
-def parse_record(path: Path, text: str, file: str | None = None) -> Record:
+def parse_record(path: Path, text: str, file: str | None = None,
+                 transcript: str | None = None) -> Record:
     """The record in `text` (the contents of `path`, named `file` in messages: its path
-    in the records folder), or BrokenRecord listing every problem."""
+    in the records folder), or BrokenRecord listing every problem. `transcript` is its
+    transcript file's text when it is known already (a server with no records folder
+    builds from the catalogue index, which holds both texts as published)."""
     file = file or path.name
-    check = _Checker(file, path.parent)
+    check = _Checker(file, path.parent, transcript)
     try:
         data = _read_yaml(text)
     except yaml.YAMLError as error:
@@ -499,7 +503,8 @@ def _transcript(check: _Checker, value: Any, where: str) -> Transcript | None:
                                         "not a path")
         return None
     try:
-        raw = (check.folder / name).read_bytes()
+        raw = (check.transcript.encode("utf-8") if check.transcript is not None
+               else (check.folder / name).read_bytes())
     except OSError as error:
         check.problem(f"{where}.file", f"{name!r} cannot be read: {error.strerror}")
         return None

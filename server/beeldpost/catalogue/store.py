@@ -1,7 +1,7 @@
 """The catalogue as requests read it: one interface over the index, the journal's
 database and the records (the store that a shared database will stand behind next).
 
-Every answer is an index lookup, or the item's own record read from its own file; no
+Every answer is an index lookup, or the item's own record as the index holds it; no
 request lists a folder or parses another item's record. What keeps the index current
 is the journal's scan, run by the watcher in one process of the server (watcher.py).
 An app that no watcher keeps current (one made with `create_app()` and served by some
@@ -11,6 +11,7 @@ other WSGI server, or in a test) checks for changes before it reads, at most eve
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from typing import Callable
@@ -18,9 +19,10 @@ from typing import Callable
 from ..image.resolved import ImagePolicy
 from ..image.service import ImageService
 from . import hierarchy, index, vocabulary
+from . import records as record_files
 from .index import Entry, Filters, Hit, Node
 from .journal import Journal
-from .records import Record, RecordStore
+from .records import ITEM_ID, Record, RecordStore
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class Catalogue:
         self._kept: dict[tuple, tuple[int, int, object]] = {}  # key -> generation, size, value
         self._kept_size = 0
         self._kept_lock = threading.Lock()
+        self._records: dict[tuple[str, str], Record] = {}  # (item, digest) -> parsed entry
 
     def current(self) -> None:
         if self.check_on_request:
@@ -64,9 +67,45 @@ class Catalogue:
     # ------------------------------------------------------------------ one item
 
     def record(self, item: str) -> Record:
-        """The item's checked record, read from its own file (NotFound, BrokenRecord)."""
+        """The item's checked record (NotFound, BrokenRecord).
+
+        A published item is built from the index, which holds its record's and its
+        transcript's text as they were checked and journalled: what is served is what
+        Change Discovery announced, and a server needs no records folder of its own
+        (several servers share one database). Where the records folder is at hand and
+        the item's files no longer match what was published (edited, broken, claimed by
+        a second file, and not yet scanned), the files answer instead, as they always
+        have: a broken edit is a 422 naming the file."""
         self.current()
-        return self.records.load(item)
+        entry = self._read(index.entry, item) if ITEM_ID.match(item) else None
+        if entry is None or self._files_differ(entry):
+            return self.records.load(item)
+        key = (entry.item, entry.digest)
+        with self._kept_lock:
+            found = self._records.get(key)
+        if found is None:
+            found = record_files.parse_record(self.records.folder / entry.file, entry.record, entry.file,
+                                 transcript=entry.transcript)
+            with self._kept_lock:
+                if len(self._records) >= self.records.CACHED_RECORDS:
+                    del self._records[next(iter(self._records))]
+                self._records[key] = found
+        return found
+
+    def _files_differ(self, entry: Entry) -> bool:
+        """Whether the records folder holds other files for this item than were published
+        (False on a server without the records folder)."""
+        folder = self.records.folder
+        if not folder.is_dir():
+            return False
+        for name, *stamp in json.loads(entry.stamps):
+            try:
+                found = (folder / name).stat()
+            except OSError:
+                return True
+            if [found.st_mtime_ns, found.st_size, found.st_ino] != stamp:
+                return True
+        return self._read(index.record_files, entry.item) != [entry.file]
 
     def entry(self, item: str) -> Entry | None:
         self.current()
