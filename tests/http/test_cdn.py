@@ -42,6 +42,22 @@ def test_images_say_how_long_a_shared_cache_keeps_them_and_name_their_image(clie
     assert again.status_code == 304 and again.headers["Surrogate-Key"] == f"image-{PHOTO}"
 
 
+def test_vary_names_only_what_the_answer_varies_by(client):
+    """A shared cache keeps one copy per Vary value: an image's bytes depend on its URL
+    alone, while info.json's media type follows `Accept` and its encoding follows
+    `Accept-Encoding`."""
+    tile = f"/iiif/3/{PHOTO}/0,0,256,256/256,/0/default.jpg"
+    answers = [client.get(tile, headers={"Accept": accept})
+               for accept in ("image/avif,image/webp,*/*", "image/jpeg", "")]
+    assert len({answer.get_data() for answer in answers}) == 1
+    assert len({answer.headers["ETag"] for answer in answers}) == 1
+    assert all("Vary" not in answer.headers for answer in answers)
+    info = f"/iiif/3/{PHOTO}/info.json"
+    plain, linked = client.get(info), client.get(info, headers={"Accept": "application/ld+json"})
+    assert plain.headers["Content-Type"] != linked.headers["Content-Type"]
+    assert {"Accept", "Accept-Encoding"} <= {v.strip() for v in plain.headers["Vary"].split(",")}
+
+
 def test_a_tag_holds_no_space_or_comma(client):
     identifier = "scan 12,b"
     answer = client.get(f"/iiif/3/{quote(identifier)}/info.json")

@@ -198,7 +198,8 @@ class ImageApi:
                 ("Last-Modified", modified_text),
                 ("Cache-Control", shared_cache_control(images.settings.cache_max_age,
                                                        images.settings.shared_max_age)),
-                ("Vary", "Accept"),
+                # No Vary: the bytes depend on the URL alone (the format is its suffix),
+                # and a shared cache keeps one copy for every browser's own `Accept`.
                 *tag_headers([image_tag(identifier)]),
             ]
             exchange.plan = plan
