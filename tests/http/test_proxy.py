@@ -10,66 +10,23 @@ its ports and folders changed.
 from __future__ import annotations
 
 import concurrent.futures
-import os
-import re
 import shutil
-import subprocess
 import time
 import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 from iiif_validator.validator import ImageAPI, ValidationInfo
 from iiif_validator.validator import TestSuite as ValidatorSuite
 
-from support.browser import CI
+from support.cluster import Nginx, get
 from support.live import LiveServer, free_port
-from support.paths import IMAGES, MANIFESTS, REPO
+from support.paths import IMAGES, MANIFESTS
 from support.validator import VALIDATOR_IDENTIFIER
 
 pytestmark = pytest.mark.live
 
-NGINX_CONF = REPO / "deploy" / "nginx.conf"
 PHOTO = "wijkgericht-werken-1999"
-
-
-def nginx_binary() -> str:
-    """Debian's nginx; skip without it locally, fail in CI (where `make test` installs it)."""
-    for candidate in (shutil.which("nginx"), "/usr/sbin/nginx"):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    reason = ("nginx is not installed: `apt-get install nginx` (Debian); `make test` "
-              "installs it when run as root")
-    if CI:
-        pytest.fail(f"the proxy tests cannot run in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def nginx_config(root: Path, port: int, nodes: list[LiveServer]) -> str:
-    """The shipped configuration, with this test's ports and folders."""
-    text = NGINX_CONF.read_text("utf-8")
-    servers = "".join(f"        server {node.host} max_fails=1 fail_timeout=10s;\n"
-                      for node in nodes)
-    text, count = re.subn(r"(        server 127\.0\.0\.1:800\d[^\n]*\n)+", servers, text)
-    assert count == 1, "deploy/nginx.conf no longer lists its servers as this test expects"
-    replacements = {
-        "listen 8080;": f"listen 127.0.0.1:{port};",
-        "worker_processes auto;": "worker_processes 1;",
-        "/run/nginx-beeldpost.pid": str(root / "nginx.pid"),
-        "/var/log/nginx/beeldpost-error.log": str(root / "nginx-error.log"),
-        "/var/log/nginx/beeldpost-access.log": str(root / "nginx-access.log"),
-        "/var/cache/nginx/beeldpost": str(root / "nginx-cache"),
-    }
-    for old, new in replacements.items():
-        assert old in text, f"deploy/nginx.conf no longer has {old!r}"
-        text = text.replace(old, new)
-    if os.geteuid() == 0:  # its workers would run as nobody, who cannot enter tmp folders
-        text = "user root;\n" + text
-    # Temporary files of proxied answers, in the test's own folder too.
-    temporaries = "".join(f"    {name}_temp_path {root / ('nginx-' + name)};\n"
-                          for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    return text.replace("http {\n", "http {\n" + temporaries, 1)
 
 
 class Cluster:
@@ -82,25 +39,15 @@ class Cluster:
         self.url = f"http://127.0.0.1:{self.port}"
         settings = {"BEELDPOST_PUBLIC_URL": self.url}
         self.nodes = [LiveServer(root, self.images, f"node-{n}", settings) for n in (1, 2)]
-        (root / "nginx.conf").write_text(nginx_config(root, self.port, self.nodes), "utf-8")
-        self.nginx = subprocess.Popen(
-            [nginx_binary(), "-c", str(root / "nginx.conf"), "-p", str(root),
-             "-e", str(root / "nginx-error.log"), "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.nginx.poll() is not None:
-                raise RuntimeError(f"nginx exited: {(root / 'nginx-error.log').read_text()}")
-            try:
-                urllib.request.urlopen(f"{self.url}/ready", timeout=2).read()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("nginx did not answer within 20 s")
+        try:
+            self.nginx = Nginx(root, self.port, self.nodes)
+        except BaseException:
+            for node in self.nodes:
+                node.stop()
+            raise
 
     def stop(self) -> None:
-        self.nginx.terminate()
-        self.nginx.wait(timeout=15)
+        self.nginx.stop()
         for node in self.nodes:
             if node.process.poll() is None:
                 node.stop()
@@ -117,12 +64,6 @@ def cluster(tmp_path_factory, validator_png):
         yield cluster
     finally:
         cluster.stop()
-
-
-def get(url: str, headers: dict[str, str] | None = None):
-    request = urllib.request.Request(url, headers=headers or {})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return response.status, response.headers, response.read()
 
 
 def test_both_servers_answer_behind_nginx_with_the_proxy_s_address(cluster):
@@ -203,7 +144,7 @@ def test_a_server_killed_under_load_leaves_the_other_serving(cluster):
     assert len(failures) <= 8, failures
     assert answered >= len(urls) - 8
     # nginx did meet the dead server (and went on to the other).
-    errors = (cluster.root / "nginx-error.log").read_text("utf-8")
+    errors = cluster.nginx.error_log
     assert cluster.nodes[0].host in errors
     for url in urls[:20]:
         assert get(url)[0] == 200
