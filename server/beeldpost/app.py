@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Mapping
 
 from flask import Flask
 
-from .catalogue.journal import Journal, journal_path
+from .catalogue.journal import Journal, journal_database
 from .catalogue.watcher import Watcher
 from .catalogue.records import RecordStore
 from .catalogue.store import Catalogue
@@ -44,7 +45,7 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
     records = make_record_store(settings, images)
     # Change Discovery (what changed in the records) and the catalogue index, in one
     # database kept across restarts; requests read them through the Catalogue.
-    journal = Journal(journal_path(settings), records, images, settings.journal_interval)
+    journal = Journal(journal_database(settings), records, images, settings.journal_interval)
     catalogue = Catalogue(journal, records, images, settings.collection_size)
     app.extensions["beeldpost.images"] = images
     app.extensions["beeldpost.records"] = records
@@ -79,9 +80,15 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
     # changes when it is asked (Catalogue.check_on_request).
     if settings.watch:
         app.extensions["beeldpost.watcher"] = Watcher(
-            journal.scan, [settings.manifests_dir, settings.images_dir],
-            settings.cache_dir / "catalogue-writer.lock", settings.scan_interval)
+            journal.scan, watched_folders(settings),
+            settings.local_cache_dir / "catalogue-writer.lock", settings.scan_interval)
     return app
+
+
+def watched_folders(settings: Settings) -> list[Path]:
+    """The folders file events come from: a bucket sends none (its periodic scan lists it)."""
+    return [folder for folder in (settings.manifests_dir, settings.images_dir)
+            if isinstance(folder, Path)]
 
 
 def make_record_store(settings: Settings, images: ImageService) -> RecordStore:

@@ -14,7 +14,7 @@ from typing import Callable
 
 from pydantic import ValidationError
 
-from .app import make_record_store
+from .app import make_record_store, watched_folders
 from .errors import BeeldpostError
 from .image.service import ImageService
 from .presentation.manifests import ImageFacts, Urls, build_manifest
@@ -58,13 +58,13 @@ def watch(settings: Settings) -> int:
     """Keep the catalogue current until stopped: what a server's process does itself."""
     import signal
 
-    from .catalogue.journal import Journal, journal_path
+    from .catalogue.journal import Journal, journal_database
     from .catalogue.watcher import Watcher
 
     images = ImageService(settings)
-    store = Journal(journal_path(settings), make_record_store(settings, images), images)
-    watcher = Watcher(store.scan, [settings.manifests_dir, settings.images_dir],
-                      settings.cache_dir / "catalogue-writer.lock", settings.scan_interval,
+    store = Journal(journal_database(settings), make_record_store(settings, images), images)
+    watcher = Watcher(store.scan, watched_folders(settings),
+                      settings.local_cache_dir / "catalogue-writer.lock", settings.scan_interval,
                       events=settings.watch)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -79,10 +79,10 @@ def watch(settings: Settings) -> int:
 
 def journal(settings: Settings, quiet: bool = False) -> int:
     """Compare the records with the activity journal now and print what it recorded."""
-    from .catalogue.journal import Journal, journal_path
+    from .catalogue.journal import Journal, journal_database
 
     images = ImageService(settings)
-    store = Journal(journal_path(settings), make_record_store(settings, images), images)
+    store = Journal(journal_database(settings), make_record_store(settings, images), images)
     try:
         written = store.scan()
     except BeeldpostError as error:
@@ -91,7 +91,7 @@ def journal(settings: Settings, quiet: bool = False) -> int:
     if not quiet:
         for activity in written:
             print(f"{activity.end_time}  {activity.type:6}  {activity.kind:10}  {activity.item}")
-    sys.stderr.write(f"{len(written)} new activities, {store.count()} in {store.path}\n")
+    sys.stderr.write(f"{len(written)} new activities, {store.count()} in {store.database}\n")
     return 0
 
 

@@ -21,9 +21,42 @@ CACHE = Counter(
 )
 
 
+STORAGE_REQUESTS = Counter(
+    "beeldpost_storage_requests_total", "Requests to object storage by operation and outcome",
+    ["operation", "outcome"]
+)
+STORAGE_BYTES = Counter(
+    "beeldpost_storage_read_bytes_total", "Bytes read from object storage", ["operation"]
+)
+DERIVATIVE_BUILDS = Counter(
+    "beeldpost_derivative_builds_total", "Pyramidal derivatives built by this server", ["where"]
+)
+
+
 def cache_lookup(cache: str, hit: bool) -> None:
     CACHE.labels(cache, "hit" if hit else "miss").inc()
 
 
 def rejected(reason: str) -> None:
     REJECTED.labels(reason).inc()
+
+
+_storage_children: dict[tuple, object] = {}  # looked up once: a tile from a bucket counts twice
+
+
+def storage_request(operation: str, outcome: str, count: int = 1) -> None:
+    child = _storage_children.get((operation, outcome))
+    if child is None:
+        child = _storage_children[(operation, outcome)] = STORAGE_REQUESTS.labels(operation, outcome)
+    child.inc(count)
+
+
+def storage_read(operation: str, size: int) -> None:
+    child = _storage_children.get(operation)
+    if child is None:
+        child = _storage_children[operation] = STORAGE_BYTES.labels(operation)
+    child.inc(size)
+
+
+def derivative_built(where: str) -> None:
+    DERIVATIVE_BUILDS.labels(where).inc()

@@ -54,3 +54,11 @@ class Overloaded(BeeldpostError):
 
     status = 503
     title = "Service Unavailable"
+
+
+class StorageUnavailable(BeeldpostError):
+    """Object storage (a bucket holding sources or derivatives) cannot be reached or
+    refuses us. Raised by the storage layer with a `Retry-After`: storage comes back."""
+
+    status = 503
+    title = "Service Unavailable"

@@ -7,6 +7,8 @@ lists them with the values in effect, and the README's configuration table is
 
 Folders default to paths relative to the directory the server starts in (`images/`,
 `manifests/`, `var/cache/`), so an installed server runs anywhere its folders are named.
+The images and the cache may instead be a bucket and prefix of S3-compatible storage
+(`s3://archief-bron/`): such a value is kept as an S3Url, never made into a Path.
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Mapping
 
-from pydantic import BeforeValidator, Field, ValidationError, field_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -38,9 +48,76 @@ def _default_viewers() -> Path:
     return bundled if (bundled / "build-id").is_file() else Path("var/viewers")
 
 
+class S3Url(str):
+    """A place in S3-compatible storage, `s3://bucket/key`: a folder when the key is empty
+    or ends in `/` (a prefix), else one object. A str, so it prints and compares as
+    written; joined with `/` like a Path (`images / "fonds/a.jpg"`)."""
+
+    __slots__ = ()
+    SCHEME = "s3://"
+
+    def __new__(cls, value: str) -> "S3Url":
+        text = str(value).strip()
+        if not text.lower().startswith(cls.SCHEME):
+            raise ValueError(f"not an s3:// URL: {text!r}")
+        bucket, _, key = text[len(cls.SCHEME):].partition("/")
+        # Bucket names as S3 allows them (3 to 63 of a-z, 0-9, '.', '-').
+        if not (3 <= len(bucket) <= 63 and all(c.islower() or c.isdigit() or c in ".-"
+                                               for c in bucket)):
+            raise ValueError(f"{text!r} needs a bucket name of 3 to 63 lower-case letters, "
+                             "digits, dots or hyphens after s3://")
+        if any(part in ("", ".", "..") for part in key.rstrip("/").split("/")) and key.strip("/"):
+            raise ValueError(f"{text!r} has an empty, '.' or '..' part in its key")
+        return super().__new__(cls, f"{cls.SCHEME}{bucket}/{key.lstrip('/')}")
+
+    @classmethod
+    def folder(cls, value: str) -> "S3Url":
+        """The URL as a prefix (a trailing `/` added)."""
+        url = cls(value)
+        return url if url.endswith("/") else cls(url + "/")
+
+    @property
+    def bucket(self) -> str:
+        return self[len(self.SCHEME):].partition("/")[0]
+
+    @property
+    def key(self) -> str:
+        """The object's key, or the prefix (with its `/`; empty for the whole bucket)."""
+        return self[len(self.SCHEME):].partition("/")[2]
+
+    @property
+    def name(self) -> str:
+        return self.key.rstrip("/").rpartition("/")[2]
+
+    @property
+    def suffix(self) -> str:
+        return os.path.splitext(self.name)[1]
+
+    @property
+    def stem(self) -> str:
+        return os.path.splitext(self.name)[0]
+
+    def __truediv__(self, relative: str) -> "S3Url":
+        return S3Url(f"{self}{'' if self.endswith('/') else '/'}{str(relative).lstrip('/')}")
+
+
+def _location(value: Any) -> Path | S3Url:
+    """A folder (made absolute against the directory the server starts in) or, for
+    `s3://bucket/prefix/`, a bucket's prefix."""
+    if isinstance(value, S3Url):
+        return S3Url.folder(value)
+    if isinstance(value, str) and value.strip().lower().startswith(S3Url.SCHEME):
+        return S3Url.folder(value)
+    if not isinstance(value, (str, os.PathLike)):
+        raise ValueError("must be a folder or an s3://bucket/prefix/ URL")
+    return Path(os.path.abspath(value))
+
+
 OptionalLimit = Annotated[Annotated[int, Field(gt=0)] | None, BeforeValidator(_optional_positive)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_optional_text)]
 OptionalText = Annotated[str | None, BeforeValidator(_optional_text)]
+# A folder, or a bucket and prefix: BEELDPOST_IMAGES, BEELDPOST_CACHE.
+Location = Annotated[Path | S3Url, PlainValidator(_location)]
 
 
 def setting(default: Any, variable: str, help: str, shown: str | None = None, **rules: Any) -> Any:
@@ -82,7 +159,8 @@ class _Declared(BaseSettings):
         if unknown:
             raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
         variables = {name: field.validation_alias for name, field in type(self).model_fields.items()}
-        values = {**self.model_dump(), **overrides}
+        derived = getattr(self, "_derived", None) or set()
+        values = {**self.model_dump(exclude=derived - set(overrides)), **overrides}
         try:
             return type(self).model_validate({variables[name]: value for name, value in values.items()})
         except ValidationError as error:
@@ -121,12 +199,37 @@ def _explain(cls: type[_Declared], error: ValidationError) -> str:
 class Settings(_Declared):
     """What the application does: folders, images, limits, caching, harvesting."""
 
-    images_dir: Path = setting(Path("images"), "BEELDPOST_IMAGES", "folder of source images",
-                               shown="`images/`")
+    images_dir: Location = setting(
+        Path("images"), "BEELDPOST_IMAGES",
+        "folder of source images, or a bucket and prefix of S3-compatible storage "
+        "(`s3://archief-bron/`; endpoint and credentials from `AWS_ENDPOINT_URL`, "
+        "`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION` and `~/.aws/config`)",
+        shown="`images/`")
     manifests_dir: Path = setting(Path("manifests"), "BEELDPOST_MANIFESTS", "folder of item records",
                                   shown="`manifests/`")
-    cache_dir: Path = setting(Path("var/cache"), "BEELDPOST_CACHE",
-                              "folder for derivatives (outside git)", shown="`var/cache/`")
+    cache_dir: Location = setting(
+        Path("var/cache"), "BEELDPOST_CACHE",
+        "folder for derivatives (outside git), or a bucket and prefix (`s3://archief-cache/`) "
+        "that several servers share: pyramids, and rendered answers beside the local ones",
+        shown="`var/cache/`")
+    scratch_dir: Path = setting(
+        Path("var/scratch"), "BEELDPOST_SCRATCH",
+        "local folder for work on the way to and from a bucket (a source being built into a "
+        "pyramid); when `BEELDPOST_CACHE` is a bucket, also the journal, the locks and the "
+        "local response cache", shown="`var/scratch/`")
+    storage_timeout: float = setting(
+        5.0, "BEELDPOST_STORAGE_TIMEOUT",
+        "seconds a request to a bucket may take (connecting: at most 2) before it is given up; "
+        "a request that needs an unreachable bucket gets a `503` with `Retry-After`", gt=0)
+    storage_cache_mb: int = setting(
+        64, "BEELDPOST_STORAGE_CACHE_MB",
+        "MB of pyramid bytes from a bucket each worker keeps in memory (stored tiles, the "
+        "blocks renders read); what it holds is still served while the bucket is unreachable",
+        ge=0)
+    build_wait: float = setting(
+        60.0, "BEELDPOST_BUILD_WAIT",
+        "seconds a request waits while another server builds the same pyramid in the bucket "
+        "before a `503` with `Retry-After`", gt=0)
     viewers_dir: Path = Field(
         default_factory=_default_viewers, validation_alias="BEELDPOST_VIEWERS",
         description="folder of the built Mirador and Universal Viewer assets (`make viewers`; "
@@ -180,17 +283,24 @@ class Settings(_Declared):
         "nginx) keeps them; purge one image or item by its `Surrogate-Key` / `Cache-Tag`", ge=0)
     response_cache: bool = setting(
         True, "BEELDPOST_RESPONSE_CACHE",
-        "keep rendered images on disk (`responses/` in the cache folder) so a repeated request is "
-        "one file read; `off` for cold measurements", shown="`on`")
+        "keep rendered images on disk (`responses/` in the cache folder, or in the scratch folder "
+        "and the bucket when the cache is a bucket) so a repeated request is one file read; "
+        "`off` for cold measurements", shown="`on`")
     response_cache_mb: int = setting(
         1024, "BEELDPOST_RESPONSE_CACHE_MB",
-        "size cap of the response cache in MB; least recently used answers are deleted first", ge=0)
+        "size cap of the response cache on disk in MB; least recently used answers are deleted "
+        "first (in a bucket, a lifecycle rule on `responses/` bounds them)", ge=0)
     open_images: int = setting(64, "BEELDPOST_OPEN_IMAGES", "opened pyramid levels each worker keeps",
                                ge=1)
     journal_file: OptionalPath = setting(
         None, "BEELDPOST_JOURNAL",
         "the Change Discovery activity journal (SQLite); keep it when clearing derivatives",
-        shown="`journal.sqlite3` in the cache folder")
+        shown="`journal.sqlite3` in the cache folder (the scratch folder when that is a bucket)")
+    database_url: OptionalText = setting(
+        None, "BEELDPOST_DATABASE_URL",
+        "PostgreSQL for the catalogue index, the Change Discovery journal and the image facts, "
+        "shared by several servers: `postgresql://user@host:5432/beeldpost` (its tables are "
+        "made on first use); none: the SQLite file `BEELDPOST_JOURNAL`")
     journal_interval: float = setting(
         5.0, "BEELDPOST_JOURNAL_INTERVAL",
         "in an app no watcher keeps current (made with `create_app()` and served by another "
@@ -223,11 +333,41 @@ class Settings(_Declared):
         "search hits (Search 1.0) or annotations (2.0) per page of results", ge=1)
     debug: bool = setting(False, "BEELDPOST_DEBUG", "Flask debug mode")
 
-    @field_validator("images_dir", "manifests_dir", "cache_dir", "viewers_dir", "journal_file")
+    # Settings worked out from others (not given): with_overrides works them out again.
+    _derived: set = PrivateAttr(default_factory=set)
+
+    @field_validator("manifests_dir", "scratch_dir", "viewers_dir", "journal_file")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
-        # Made absolute once, against the directory the server starts in.
+        # Made absolute once, against the directory the server starts in (the images and
+        # cache locations are, by _location).
         return None if value is None else Path(os.path.abspath(value))
+
+    @model_validator(mode="after")
+    def _local_homes(self) -> "Settings":
+        # The journal is a local SQLite file: with the cache in a bucket it lives in the
+        # scratch folder, as do the other local files (local_cache_dir).
+        if self.journal_file is None and isinstance(self.cache_dir, S3Url):
+            object.__setattr__(self, "journal_file", self.scratch_dir / "journal.sqlite3")
+            self._derived.add("journal_file")
+        return self
+
+    @property
+    def local_cache_dir(self) -> Path:
+        """Where the files that must be local live (locks, the journal's default, the
+        on-disk response cache, admission slots): the cache folder, or the scratch folder
+        when the cache is a bucket."""
+        return self.cache_dir if isinstance(self.cache_dir, Path) else self.scratch_dir
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not value.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+            raise ValueError("must start with postgresql:// (or postgresql+psycopg://)")
+        return value
 
     @field_validator("public_base_url")
     @classmethod

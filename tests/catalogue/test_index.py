@@ -1,12 +1,11 @@
 """The catalogue index (catalogue/index.py) changes with the journal, in one transaction:
 an item is indexed exactly while its last activity is a Create or an Update; a broken
 record keeps its last good entry; search folds case and diacritics, takes prefixes
-and phrases, and never fails on odd input."""
+and phrases, and never fails on odd input. On SQLite and on PostgreSQL alike."""
 
 from __future__ import annotations
 
 import os
-import sqlite3
 
 import pytest
 
@@ -16,6 +15,7 @@ from beeldpost.catalogue.records import RecordStore
 from beeldpost.image.service import ImageService
 from beeldpost.settings import Settings
 
+from support.postgres import BACKENDS, database_for
 from support.presentation import make_jpeg, record_data, write_record
 
 ITEMS = 2000
@@ -24,7 +24,7 @@ INTERVIEW = ("Als wijkcoördinator van Lelystad zag ik het Wijkgericht Werken gr
              "De Woningbouwvereniging gaf ons een woning voor de eerste wijkpost.\n")
 
 
-def build(root, items: int) -> Journal:
+def build(root, items: int, database) -> Journal:
     images, manifests = root / "images", root / "manifests"
     images.mkdir(exist_ok=True)
     manifests.mkdir(exist_ok=True)
@@ -35,13 +35,13 @@ def build(root, items: int) -> Journal:
         write_record(manifests, item, data, transcript=INTERVIEW if number % 10 == 0 else "Tekst.\n")
     service = ImageService(Settings.of(images_dir=images, cache_dir=root / "cache"))
     store = RecordStore(manifests, lambda identifier: (64, 48))
-    return Journal(root / "journal.sqlite3", store, service)
+    return Journal(database, store, service)
 
 
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory):
+@pytest.fixture(scope="module", params=BACKENDS)
+def archive(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("index")
-    journal = build(root, ITEMS)
+    journal = build(root, ITEMS, database_for(request, request.param, root))
     journal.scan()
     return root, journal
 
@@ -67,8 +67,8 @@ def test_every_created_item_is_indexed_and_nothing_else(archive):
     assert [e.item for e in journal.read(index.showing, "stuk-0007")] == ["stuk-0007"]
 
 
-def test_updates_deletes_and_broken_records(tmp_path):
-    journal = build(tmp_path, 3)
+def test_updates_deletes_and_broken_records(tmp_path, catalogue_database):
+    journal = build(tmp_path, 3, catalogue_database)
     journal.scan()
     manifests = tmp_path / "manifests"
     write_record(manifests, "stuk-0001", record_data("stuk-0001", people=None,
@@ -86,8 +86,9 @@ def test_updates_deletes_and_broken_records(tmp_path):
     assert journal.read(index.search, "Nieuwe")[0] == 1
 
 
-def test_the_index_and_the_journal_change_together_or_not_at_all(tmp_path, monkeypatch):
-    journal = build(tmp_path, 3)
+def test_the_index_and_the_journal_change_together_or_not_at_all(tmp_path, monkeypatch,
+                                                                catalogue_database):
+    journal = build(tmp_path, 3, catalogue_database)
     journal.scan()
     write_record(tmp_path / "manifests", "stuk-0003", record_data("stuk-0003", people=None))
     make_jpeg(tmp_path / "images" / "stuk-0003.jpg", 64, 48)
@@ -95,7 +96,8 @@ def test_the_index_and_the_journal_change_together_or_not_at_all(tmp_path, monke
 
     def crash_after_the_index(db, entry, parsed):
         real_put(db, entry, parsed)
-        raise sqlite3.OperationalError("disk I/O error")  # mid-transaction, after the index write
+        # Mid-transaction, after the index write: what the database's driver raises.
+        raise journal.database.errors[0]("disk I/O error")
 
     monkeypatch.setattr(index, "put", crash_after_the_index)
     with pytest.raises(JournalUnavailable):
@@ -107,14 +109,16 @@ def test_the_index_and_the_journal_change_together_or_not_at_all(tmp_path, monke
     assert activity_items(journal)["stuk-0003"] == "Create"
 
 
-def test_an_index_added_to_an_existing_journal_is_filled_without_new_activities(tmp_path):
-    journal = build(tmp_path, 5)
+def test_an_index_added_to_an_existing_journal_is_filled_without_new_activities(
+        tmp_path, catalogue_database):
+    journal = build(tmp_path, 5, catalogue_database)
     journal.scan()
     before = journal.count()
-    with sqlite3.connect(tmp_path / "journal.sqlite3") as db:  # as a journal from before the index
-        db.execute("DELETE FROM items")
-        db.execute("DELETE FROM item_words")
-    fresh = build(tmp_path, 5)  # the same files; a new process
+    with journal.database.writing() as db:  # as a journal from before the index
+        for table in ("items", "item_words") + (
+                ("item_terms", "words") if db.dialect == "postgresql" else ()):
+            db.execute(f"DELETE FROM {table}")
+    fresh = build(tmp_path, 5, catalogue_database)  # the same files; a new process
     fresh.scan()
     assert fresh.read(index.count) == 5 and fresh.count() == before
 
@@ -161,23 +165,23 @@ def test_match_expression_quotes_every_term():
 def test_a_second_writer_sees_the_same_index(archive):
     """Several workers share one index: a second connection reads what the first wrote."""
     root, _journal = archive
-    other = build_journal(root)
+    other = build_journal(root, _journal.path or _journal.database.url)  # a Database of its own
     assert other.read(index.count) == ITEMS
     assert other.read(index.search, "wijkcoordinator")[0] == 200
 
 
-def test_a_restart_reads_no_record_that_has_not_changed(tmp_path, monkeypatch):
+def test_a_restart_reads_no_record_that_has_not_changed(tmp_path, monkeypatch, catalogue_database):
     """A new process (warm start) finds the archive by its files' stamps: it stats the
     records and parses only the one that changed."""
     root = tmp_path
-    build(root, 300).scan()
+    build(root, 300, catalogue_database).scan()
     from beeldpost.catalogue import journal as journal_module
 
     parses = []
     real_parse = journal_module.parse_record
     monkeypatch.setattr(journal_module, "parse_record",
                         lambda path, text, file=None: parses.append(path.name) or real_parse(path, text, file))
-    restarted = build_journal(root)
+    restarted = build_journal(root, catalogue_database)
     assert restarted.scan() == [] and parses == []
     write_record(root / "manifests", "stuk-0003", record_data(
         "stuk-0003", people=None, label={"nl": "Herzien", "en": "Revised"}), transcript="Tekst.\n")
@@ -187,17 +191,16 @@ def test_a_restart_reads_no_record_that_has_not_changed(tmp_path, monkeypatch):
     assert restarted.read(index.entry, "stuk-0003").label_en == "Revised"
 
 
-def build_journal(root) -> Journal:
+def build_journal(root, database) -> Journal:
     """A journal over folders that `build` made already, as a new process makes it."""
     service = ImageService(Settings.of(images_dir=root / "images", cache_dir=root / "cache"))
-    return Journal(root / "journal.sqlite3", RecordStore(root / "manifests", lambda i: (64, 48)),
-                   service)
+    return Journal(database, RecordStore(root / "manifests", lambda i: (64, 48)), service)
 
 
-def test_a_record_changed_while_it_is_read_is_read_again(tmp_path, monkeypatch):
+def test_a_record_changed_while_it_is_read_is_read_again(tmp_path, monkeypatch, catalogue_database):
     """Stamps are taken before a file is read: an edit landing mid-read is never taken
     for the text already read."""
-    journal = build(tmp_path, 2)
+    journal = build(tmp_path, 2, catalogue_database)
     journal.scan()
     path = tmp_path / "manifests" / "stuk-0001.yaml"
     write_record(tmp_path / "manifests", "stuk-0001", record_data(

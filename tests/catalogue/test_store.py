@@ -1,7 +1,7 @@
 """The catalogue as requests read it (catalogue/store.py): every request is answered from
 the index and the item's own record, on a store of a few thousand items filed in
 subfolders; identifiers held twice are refused; image policies and rights come from
-the index."""
+the index. On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from beeldpost.catalogue import journal as journal_module
 from beeldpost.catalogue import records as records_module
 from beeldpost.catalogue.records import RecordStore
 
+from support.postgres import BACKENDS, settings_for
 from support.presentation import make_jpeg, record_data, write_record
 
 ITEMS = 2400
@@ -31,8 +32,8 @@ def place(number: int) -> tuple[list[str], str]:
     return levels, f"nieuw-land/{series.lower().replace(' ', '-')}"
 
 
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory):
+@pytest.fixture(scope="module", params=BACKENDS)
+def archive(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("many-records")
     images, manifests = root / "images", root / "manifests"
     for number in range(ITEMS):
@@ -48,7 +49,8 @@ def archive(tmp_path_factory):
     # (The response cache counts its own folder once per worker, and again after every
     # twentieth of its size written: an image cost, amortised, and not the catalogue's.)
     app = create_app({"images_dir": images, "manifests_dir": manifests, "cache_dir": root / "cache",
-                      "viewers_dir": root / "no-viewers", "response_cache": False})
+                      "viewers_dir": root / "no-viewers", "response_cache": False,
+                      **settings_for(request, request.param, root / "cache")})
     app.extensions["beeldpost.journal"].scan()
     # As in the server: the watcher keeps the index current, requests only read it.
     app.extensions["beeldpost.catalogue"].check_on_request = False
@@ -147,7 +149,7 @@ def test_a_level_of_the_hierarchy_lists_its_items_in_order(archive):
 
 
 @pytest.fixture
-def small(tmp_path):
+def small(tmp_path, catalogue_settings):
     images, manifests = tmp_path / "images", tmp_path / "manifests"
     (images / "a").mkdir(parents=True)
     (images / "b").mkdir(parents=True)
@@ -157,7 +159,7 @@ def small(tmp_path):
         make_jpeg(images / "a" / f"{item}.jpg", 1200, 800)
         write_record(manifests / "a", item)
     app = create_app({"images_dir": images, "manifests_dir": manifests,
-                      "cache_dir": tmp_path / "cache", "journal_interval": 0})
+                      "cache_dir": tmp_path / "cache", "journal_interval": 0, **catalogue_settings})
     return app, images, manifests
 
 
@@ -276,7 +278,8 @@ def test_kept_documents_last_until_the_catalogue_changes_and_stay_within_their_b
 # --------------------------------------------------------------------------- served ⇒ journalled
 
 
-def test_what_lists_show_is_journalled_while_two_workers_change_and_read_at_once(tmp_path):
+def test_what_lists_show_is_journalled_while_two_workers_change_and_read_at_once(
+        tmp_path, catalogue_settings):
     """Two processes' worth of apps on one catalogue: both scan while records come and
     go; a third only reads (as a served worker does). Whatever a list shows has its
     Create journalled, and whatever left a list has its Delete: the journal only grows,
@@ -290,7 +293,7 @@ def test_what_lists_show_is_journalled_while_two_workers_change_and_read_at_once
     for number in range(40):
         make_jpeg(images / f"beeld-{number:02d}.jpg", 96, 64)
     settings = {"images_dir": images, "manifests_dir": manifests, "cache_dir": tmp_path / "cache",
-                "journal_interval": 0}
+                "journal_interval": 0, **catalogue_settings}
     writers = [create_app(settings), create_app(settings)]
     reader = create_app(settings)
     reader.extensions["beeldpost.catalogue"].check_on_request = False
@@ -380,7 +383,8 @@ def test_a_server_without_the_records_folder_serves_what_was_journalled(small, c
     assert writer.get("/iiif/collection").status_code == 200  # scanned: both published
     settings = app.config["BEELDPOST"]
     node = create_app({"images_dir": images, "manifests_dir": manifests.parent / "not-here",
-                       "cache_dir": settings.cache_dir, "journal_interval": 0, "watch": False})
+                       "cache_dir": settings.cache_dir, "journal_interval": 0, "watch": False,
+                       "database_url": settings.database_url})
     reader = node.test_client()
     for path in ("/iiif/manifests/een", "/iiif/manifests/twee", "/items/een",
                  "/items/een/transcript.txt"):

@@ -1,6 +1,7 @@
-"""Change Discovery 1.0 from the SQLite activity journal: the stream's shape, Create /
+"""Change Discovery 1.0 from the activity journal: the stream's shape, Create /
 Update / Delete as records come, change and go, persistence across restarts,
-crash safety, and concurrent scanners that never write a change twice."""
+crash safety, and concurrent scanners that never write a change twice; on SQLite and,
+where the database matters, on PostgreSQL too (`catalogue_settings`, `backend`)."""
 
 from __future__ import annotations
 
@@ -153,8 +154,8 @@ def item_activities(item: str, kind: str) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------- the stream
 
 
-def test_a_new_server_lists_the_collection_and_every_manifest_twice(tmp_path, folders):
-    client = make_app(tmp_path, folders).test_client()
+def test_a_new_server_lists_the_collection_and_every_manifest_twice(tmp_path, folders, catalogue_settings):
+    client = make_app(tmp_path, folders, **catalogue_settings).test_client()
     activities = stream(client)
     assert summary(activities) == [("Create", "/iiif/collection"),
                                    *item_activities("alpha", "Create"),
@@ -181,9 +182,9 @@ def test_every_object_and_record_it_names_is_served(tmp_path, folders):
         assert one == {"@context": CONTEXT, **activity}
 
 
-def test_add_edit_and_remove_show_create_update_delete_in_order(tmp_path, folders):
+def test_add_edit_and_remove_show_create_update_delete_in_order(tmp_path, folders, catalogue_settings):
     images, manifests = folders
-    client = make_app(tmp_path, folders).test_client()
+    client = make_app(tmp_path, folders, **catalogue_settings).test_client()
     before = len(stream(client))
 
     make_jpeg(images / "gamma.jpg", 1200, 800)
@@ -213,9 +214,9 @@ def test_add_edit_and_remove_show_create_update_delete_in_order(tmp_path, folder
     assert stream(client) == after_remove  # nothing changed: nothing new
 
 
-def test_a_changed_transcript_or_image_is_an_update(tmp_path, folders):
+def test_a_changed_transcript_or_image_is_an_update(tmp_path, folders, catalogue_settings):
     images, manifests = folders
-    client = make_app(tmp_path, folders).test_client()
+    client = make_app(tmp_path, folders, **catalogue_settings).test_client()
     before = len(stream(client))
     write_atomically(manifests / "alpha.transcript.txt", "Een heel andere tekst.\n\nNog een alinea.\n")
     after_transcript = stream(client)
@@ -227,9 +228,9 @@ def test_a_changed_transcript_or_image_is_an_update(tmp_path, folders):
     assert summary(after_image[len(after_transcript):]) == item_activities("beta", "Update")
 
 
-def test_an_item_deleted_and_added_again_is_created_again(tmp_path, folders):
+def test_an_item_deleted_and_added_again_is_created_again(tmp_path, folders, catalogue_settings):
     _images, manifests = folders
-    client = make_app(tmp_path, folders).test_client()
+    client = make_app(tmp_path, folders, **catalogue_settings).test_client()
     saved = (manifests / "beta.yaml").read_text("utf-8")
     (manifests / "beta.yaml").unlink()
     stream(client)
@@ -239,9 +240,9 @@ def test_an_item_deleted_and_added_again_is_created_again(tmp_path, folders):
         "Create", "Delete", "Create"]
 
 
-def test_a_broken_record_is_left_as_it_was_until_fixed(tmp_path, folders):
+def test_a_broken_record_is_left_as_it_was_until_fixed(tmp_path, folders, catalogue_settings):
     _images, manifests = folders
-    client = make_app(tmp_path, folders).test_client()
+    client = make_app(tmp_path, folders, **catalogue_settings).test_client()
     before = stream(client)
     good = (manifests / "alpha.yaml").read_text("utf-8")
     write_atomically(manifests / "alpha.yaml", good.replace("rights: ", "rights: nonsense "))
@@ -253,9 +254,9 @@ def test_a_broken_record_is_left_as_it_was_until_fixed(tmp_path, folders):
                                             ("Update", "/iiif/collection")]
 
 
-def test_a_record_waiting_for_its_transcript_is_created_when_it_comes(tmp_path, folders):
+def test_a_record_waiting_for_its_transcript_is_created_when_it_comes(tmp_path, folders, catalogue_settings):
     images, manifests = folders
-    client = make_app(tmp_path, folders).test_client()
+    client = make_app(tmp_path, folders, **catalogue_settings).test_client()
     before = stream(client)
     make_jpeg(images / "gamma.jpg", 1200, 800)
     write_record(manifests, "gamma", transcript=None)  # the record names a file not there yet
@@ -265,9 +266,9 @@ def test_a_record_waiting_for_its_transcript_is_created_when_it_comes(tmp_path, 
                                                     ("Update", "/iiif/collection")]
 
 
-def test_a_missing_image_is_left_as_it_was(tmp_path, folders):
+def test_a_missing_image_is_left_as_it_was(tmp_path, folders, catalogue_settings):
     images, _manifests = folders
-    client = make_app(tmp_path, folders).test_client()
+    client = make_app(tmp_path, folders, **catalogue_settings).test_client()
     before = stream(client)
     shutil.move(images / "beta.jpg", tmp_path / "beta.jpg")
     assert stream(client) == before
@@ -278,9 +279,9 @@ def test_a_missing_image_is_left_as_it_was(tmp_path, folders):
 # --------------------------------------------------------------------------- persistence
 
 
-def test_activities_survive_a_restart_and_nothing_is_journalled_twice(tmp_path, folders):
+def test_activities_survive_a_restart_and_nothing_is_journalled_twice(tmp_path, folders, catalogue_settings):
     images, manifests = folders
-    first = make_app(tmp_path, folders).test_client()
+    first = make_app(tmp_path, folders, **catalogue_settings).test_client()
     make_jpeg(images / "gamma.jpg", 1200, 800)
     write_record(manifests, "gamma")
     stream(first)
@@ -290,20 +291,20 @@ def test_activities_survive_a_restart_and_nothing_is_journalled_twice(tmp_path, 
     history = stream(first)
     del first
 
-    second = make_app(tmp_path, folders).test_client()  # a new process would see the same file
+    second = make_app(tmp_path, folders, **catalogue_settings).test_client()  # a new process would see the same file
     assert stream(second) == history
     # Changes made while the server was down are found when it starts again.
     make_jpeg(images / "delta.jpg", 1200, 800)
     write_record(manifests, "delta")
-    third = make_app(tmp_path, folders)
+    third = make_app(tmp_path, folders, **catalogue_settings)
     created = [a for a in stream(third.test_client()) if a["type"] == "Create"
                and a["object"]["id"] == f"{BASE}/iiif/manifests/delta"]
     assert len(created) == 1
 
 
-def test_a_scan_that_fails_midway_writes_nothing(tmp_path, folders, monkeypatch):
+def test_a_scan_that_fails_midway_writes_nothing(tmp_path, folders, monkeypatch, catalogue_settings):
     images, manifests = folders
-    app = make_app(tmp_path, folders)
+    app = make_app(tmp_path, folders, **catalogue_settings)
     journal: Journal = app.extensions["beeldpost.journal"]
     before = journal.count()
     make_jpeg(images / "gamma.jpg", 1200, 800)
@@ -348,9 +349,9 @@ def test_the_journal_is_sqlite_in_wal_mode_in_the_cache_by_default(tmp_path, fol
 # --------------------------------------------------------------------------- concurrency
 
 
-def test_concurrent_scanners_never_write_a_change_twice(tmp_path, folders):
+def test_concurrent_scanners_never_write_a_change_twice(tmp_path, folders, catalogue_settings):
     images, manifests = folders
-    apps = [make_app(tmp_path, folders) for _ in range(4)]  # as gunicorn workers would
+    apps = [make_app(tmp_path, folders, **catalogue_settings) for _ in range(4)]  # as gunicorn workers would
     journals: list[Journal] = [app.extensions["beeldpost.journal"] for app in apps]
     for round_number in range(3):
         item = f"item{round_number}"
@@ -383,7 +384,7 @@ def test_concurrent_scanners_never_write_a_change_twice(tmp_path, folders):
     for round_number in range(3):
         assert summary(activities, f"item{round_number}") == item_activities(
             f"item{round_number}", "Create")
-    with sqlite3.connect(tmp_path / "journal.sqlite3") as db:
+    with journals[0]._reading() as db:
         versions = db.execute("SELECT kind, item, version, COUNT(*) FROM activities "
                               "GROUP BY kind, item, version HAVING COUNT(*) > 1").fetchall()
         # Numbered without gaps, whoever wrote them: the count is the last number.
@@ -404,7 +405,8 @@ def eventually_more(read, count: int, within: float = 15.0) -> list:
 
 
 @pytest.mark.live
-def test_a_live_server_journals_and_keeps_its_history_across_a_restart(tmp_path, monkeypatch):
+def test_a_live_server_journals_and_keeps_its_history_across_a_restart(tmp_path, monkeypatch,
+                                                                      catalogue_settings):
     """gunicorn with two workers (both scan at start), edits from outside, a restart."""
     import json
 
@@ -429,7 +431,9 @@ def test_a_live_server_journals_and_keeps_its_history_across_a_restart(tmp_path,
             url = page.get("next", {}).get("id")
         return found
 
-    server = LiveServer(root, images)
+    database = {"BEELDPOST_DATABASE_URL": catalogue_settings["database_url"]} \
+        if "database_url" in catalogue_settings else {}
+    server = LiveServer(root, images, settings=database)
     try:
         time.sleep(0.5)
         first = activities(server)
@@ -449,7 +453,7 @@ def test_a_live_server_journals_and_keeps_its_history_across_a_restart(tmp_path,
     finally:
         server.stop()
     (manifests / "beta.yaml").unlink()
-    restarted = LiveServer(root, images)
+    restarted = LiveServer(root, images, settings=database)
     try:
         third = eventually_more(lambda: activities(restarted), len(second) + 3)
         assert third[:len(second)] == second
@@ -492,11 +496,11 @@ def test_pages_beyond_the_last_and_unknown_activities_are_404(tmp_path, folders)
         assert response.headers["Access-Control-Allow-Origin"] == "*"
 
 
-def test_an_empty_folder_has_only_the_collection(tmp_path):
+def test_an_empty_folder_has_only_the_collection(tmp_path, catalogue_settings):
     images, manifests = tmp_path / "images", tmp_path / "manifests"
     images.mkdir()
     manifests.mkdir()
-    client = make_app(tmp_path, (images, manifests)).test_client()
+    client = make_app(tmp_path, (images, manifests), **catalogue_settings).test_client()
     assert summary(stream(client)) == [("Create", "/iiif/collection")]
 
 
@@ -517,10 +521,12 @@ def test_discovery_checks_at_most_once_per_interval(tmp_path, folders):
     assert get(client, "/iiif/discovery").get_json()["totalItems"] == before
 
 
-def test_beeldpost_journal_command(tmp_path, folders, monkeypatch, capsys):
+def test_beeldpost_journal_command(tmp_path, folders, monkeypatch, capsys, catalogue_settings):
     from beeldpost import cli
 
     images, manifests = folders
+    if "database_url" in catalogue_settings:
+        monkeypatch.setenv("BEELDPOST_DATABASE_URL", catalogue_settings["database_url"])
     monkeypatch.setenv("BEELDPOST_IMAGES", str(images))
     monkeypatch.setenv("BEELDPOST_MANIFESTS", str(manifests))
     monkeypatch.setenv("BEELDPOST_CACHE", str(tmp_path / "cli-cache"))

@@ -12,6 +12,7 @@ import pytest
 from beeldpost import create_app
 
 from support.validator import VALIDATOR_IDENTIFIER
+from support.postgres import BACKENDS, settings_for
 from support.presentation import make_jpeg, record_data, write_record
 
 BASE = "http://localhost"
@@ -103,8 +104,8 @@ def test_the_sitemap_follows_the_records(client):
     assert not any("beta" in location for location in entries)
 
 
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory, validator_png):
+@pytest.fixture(scope="module", params=BACKENDS)
+def archive(request, tmp_path_factory, validator_png):
     """A few hundred published items, and sitemaps of at most 100 URLs (33 items) each."""
     root = tmp_path_factory.mktemp("sitemap-archive")
     images, manifests = root / "images", root / "manifests"
@@ -115,7 +116,8 @@ def archive(tmp_path_factory, validator_png):
         make_jpeg(images / f"{item}.jpg", 320, 240)
         write_record(manifests, item, record_data(item, people=None))
     app = create_app({"images_dir": images, "manifests_dir": manifests, "cache_dir": root / "cache",
-                      "journal_interval": 0, "sitemap_urls": 100})
+                      "journal_interval": 0, "sitemap_urls": 100,
+                      **settings_for(request, request.param, root / "cache")})
     app.extensions["beeldpost.journal"].scan()
     return app.test_client()
 

@@ -1,7 +1,8 @@
 """The search page, /search, over a generated archive of a few hundred records in a
 hierarchy beside the repository's own items: words without diacritics, prefixes and
 phrases, narrowing by level and years, paging, highlighting that escapes, both
-languages, the link in every page's header, and plain 400/404 answers."""
+languages, the link in every page's header, and plain 400/404 answers. On SQLite and
+on PostgreSQL (`client`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from beeldpost import create_app
 
 from support.archive import build
+from support.postgres import BACKENDS, settings_for
 from support.presentation import PHOTO, make_jpeg, record_data, write_record
 
 BASE = "http://localhost"
@@ -25,10 +27,11 @@ def archive(tmp_path_factory):
     return build(tmp_path_factory.mktemp("search-page"))
 
 
-@pytest.fixture(scope="module")
-def client(archive, tmp_path_factory):
+@pytest.fixture(scope="module", params=BACKENDS)
+def client(request, archive, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("search-page-cache")
     app = create_app({"images_dir": archive.images, "manifests_dir": archive.manifests,
-                      "cache_dir": tmp_path_factory.mktemp("search-page-cache"),
+                      "cache_dir": cache, **settings_for(request, request.param, cache),
                       "viewers_dir": tmp_path_factory.mktemp("no-viewers"),
                       "home_page_size": PAGE_SIZE,
                       # Nothing is written after the app is made: no check on every request.
@@ -328,7 +331,7 @@ def test_the_header_of_every_page_links_to_search(client):
     assert home.find("label", for_="bp-q")
 
 
-def test_highlighting_escapes_what_the_records_hold(tmp_path):
+def test_highlighting_escapes_what_the_records_hold(tmp_path, catalogue_settings):
     """Written after the app was made (found on the next request), a record whose
     texts hold markup: it is shown as text, the match alone marked."""
     manifests, images = tmp_path / "manifests", tmp_path / "images"
@@ -336,7 +339,7 @@ def test_highlighting_escapes_what_the_records_hold(tmp_path):
     images.mkdir()
     make_jpeg(images / "gemarkeerd.jpg", 1200, 800)
     app = create_app({"images_dir": images, "manifests_dir": manifests,
-                      "cache_dir": tmp_path / "cache", "journal_interval": 0})
+                      "cache_dir": tmp_path / "cache", "journal_interval": 0, **catalogue_settings})
     client = app.test_client()
     assert search(client, q="zeppelinhaven").item_ids == []
     hostile = record_data(

@@ -2,7 +2,8 @@
 a few hundred records (beside the repository's own items) and the slices of a level.
 The answers are the manifests' own annotations, exactly as each manifest's search
 gives them, with `partOf` their manifest, only from the items below the Collection;
-paging by runs of items from the index; autocomplete from the index's vocabulary."""
+paging by runs of items from the index; autocomplete from the index's vocabulary.
+What asks the index runs on SQLite and on PostgreSQL (`client_on`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from beeldpost.presentation import routes
 from beeldpost.search.content_search import COLLECTION_ITEMS_PER_PAGE
 
 from support.archive import build
+from support.postgres import BACKENDS, settings_for
 from support.presentation import PHOTO
 
 BASE = "http://localhost"
@@ -43,6 +45,15 @@ def make_client(archive, cache, **settings):
 @pytest.fixture(scope="module")
 def client(archive, tmp_path_factory):
     return make_client(archive, tmp_path_factory.mktemp("collection-search-cache"))
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def client_on(request, archive, client, tmp_path_factory):
+    """`client`, and the same on PostgreSQL: for what the index's search answers."""
+    if request.param == "sqlite":
+        return client
+    cache = tmp_path_factory.mktemp("collection-search-cache-pg")
+    return make_client(archive, cache, **settings_for(request, request.param, cache))
 
 
 def get(client, url: str, status: int = 200):
@@ -142,14 +153,14 @@ def test_answers_are_the_manifests_own_annotations_with_their_manifest(client, a
         assert "wijkcoördinator" in annotation["body"]["value"]
 
 
-def test_only_items_below_the_collection_are_searched(client, archive):
+def test_only_items_below_the_collection_are_searched(client_on, archive):
     coordinators = archive.with_word("wijkcoördinator")
-    assert items_of(annotations(client, NIEUW_LAND, "q=wijkcoordinator")) == \
+    assert items_of(annotations(client_on, NIEUW_LAND, "q=wijkcoordinator")) == \
         coordinators & archive.under(NIEUW_LAND)
-    assert items_of(annotations(client, "stadsarchief-lelystad", "q=wijkcoordinator")) == \
+    assert items_of(annotations(client_on, "stadsarchief-lelystad", "q=wijkcoordinator")) == \
         coordinators & archive.under("stadsarchief-lelystad")
-    assert items_of(annotations(client, "", "q=wijkcoordinator")) == coordinators | {PHOTO}
-    nothing = search(client, "batavialand/zuiderzeewerken", "q=wijkcoordinator")
+    assert items_of(annotations(client_on, "", "q=wijkcoordinator")) == coordinators | {PHOTO}
+    nothing = search(client_on, "batavialand/zuiderzeewerken", "q=wijkcoordinator")
     assert nothing["items"] == [] and "partOf" not in nothing and "next" not in nothing
 
 
@@ -177,15 +188,15 @@ def test_matches_are_highlighted_in_the_annotations_on_the_page(client):
             assert selector["prefix"].endswith("wijkmanager, een ")
 
 
-def test_diacritics_case_prefixes_and_phrases(client):
-    plain = [a["id"] for a in annotations(client, "", "q=wijkcoordinator")]
+def test_diacritics_case_prefixes_and_phrases(client_on):
+    plain = [a["id"] for a in annotations(client_on, "", "q=wijkcoordinator")]
     assert plain
     for query in ("q=wijkco%C3%B6rdinator", "q=WIJKCOORDINATOR", "q=wijkcoord*"):
-        assert [a["id"] for a in annotations(client, "", query)] == plain, query
-    phrase = annotations(client, "", "q=wijkmanager+een+wijkcoordinator")
+        assert [a["id"] for a in annotations(client_on, "", query)] == plain, query
+    phrase = annotations(client_on, "", "q=wijkmanager+een+wijkcoordinator")
     assert [a["id"] for a in phrase] == plain
-    assert annotations(client, "", "q=wijkcoordinator+een+wijkmanager") == []
-    assert annotations(client, "", "q=%21%21") == []  # punctuation alone finds nothing
+    assert annotations(client_on, "", "q=wijkcoordinator+een+wijkmanager") == []
+    assert annotations(client_on, "", "q=%21%21") == []  # punctuation alone finds nothing
 
 
 def test_motivation_narrows_the_annotations(client, archive):
@@ -202,8 +213,8 @@ def test_motivation_narrows_the_annotations(client, archive):
 # --------------------------------------------------------------------------- paging
 
 
-def test_pages_hold_at_most_the_page_size_and_never_repeat(client, archive):
-    pages = every_page(client, search(client, "", "q=wijkpost"))
+def test_pages_hold_at_most_the_page_size_and_never_repeat(client_on, archive):
+    pages = every_page(client_on, search(client_on, "", "q=wijkpost"))
     assert len(pages) > 2 * (len(archive.items) // COLLECTION_ITEMS_PER_PAGE) // 3
     ids = [annotation["id"] for page in pages for annotation in page["items"]]
     assert len(ids) == len(set(ids))
@@ -214,8 +225,8 @@ def test_pages_hold_at_most_the_page_size_and_never_repeat(client, archive):
     part_of = pages[0]["partOf"]
     assert part_of["type"] == "AnnotationCollection"
     assert all(page["partOf"] == part_of for page in pages)
-    assert get(client, part_of["first"]["id"]).get_json() == pages[0]
-    assert get(client, part_of["last"]["id"]).get_json() == pages[-1]
+    assert get(client_on, part_of["first"]["id"]).get_json() == pages[0]
+    assert get(client_on, part_of["last"]["id"]).get_json() == pages[-1]
     assert "next" not in pages[-1] and "prev" not in pages[0]
 
 
@@ -266,19 +277,19 @@ def with_own_hits(client, items: set[str], query: str) -> set[str]:
             if get(client, f"/iiif/manifests/{item}/search2?{query}").get_json()["items"]}
 
 
-def test_a_run_searches_only_its_items(client):
-    series = get(client, f"/iiif/collection/{NIEUW_LAND}/wijkgericht-werken").get_json()
+def test_a_run_searches_only_its_items(client_on):
+    series = get(client_on, f"/iiif/collection/{NIEUW_LAND}/wijkgericht-werken").get_json()
     runs = [member["id"] for member in series["items"] if "/~" in member["id"]]
     assert len(runs) == 3
     everywhere = set()
     for run in runs:
-        members = slice_members(client, run)
+        members = slice_members(client_on, run)
         assert len(members) == COLLECTION_SIZE
-        found = items_of(annotations(client, urlsplit(run).path.removeprefix("/iiif/collection/"),
-                                     "q=wijkpost"))
-        assert found == with_own_hits(client, members, "q=wijkpost")
+        path = urlsplit(run).path.removeprefix("/iiif/collection/")
+        found = items_of(annotations(client_on, path, "q=wijkpost"))
+        assert found == with_own_hits(client_on, members, "q=wijkpost")
         everywhere |= found
-    assert everywhere == items_of(annotations(client, f"{NIEUW_LAND}/wijkgericht-werken",
+    assert everywhere == items_of(annotations(client_on, f"{NIEUW_LAND}/wijkgericht-werken",
                                               "q=wijkpost"))
 
 
@@ -305,24 +316,24 @@ def terms(client, collection: str, query: str) -> dict:
     return document
 
 
-def test_autocomplete_completes_from_the_words_below_the_collection(client, archive):
+def test_autocomplete_completes_from_the_words_below_the_collection(client_on, archive):
     coordinators = archive.with_word("wijkcoördinator")
-    top = {term["value"]: term["total"] for term in terms(client, "", "q=wijkc")["items"]}
+    top = {term["value"]: term["total"] for term in terms(client_on, "", "q=wijkc")["items"]}
     assert top == {"wijkcoordinator": len(coordinators) + 1}  # and the photo's transcript
-    below = {t["value"]: t["total"] for t in terms(client, NIEUW_LAND, "q=wijkc")["items"]}
+    below = {t["value"]: t["total"] for t in terms(client_on, NIEUW_LAND, "q=wijkc")["items"]}
     assert below == {"wijkcoordinator": len(coordinators & archive.under(NIEUW_LAND))}
-    assert terms(client, "batavialand/zuiderzeewerken", "q=wijkc")["items"] == []
-    words = [term["value"] for term in terms(client, "", "q=WIJK")["items"]]
+    assert terms(client_on, "batavialand/zuiderzeewerken", "q=wijkc")["items"] == []
+    words = [term["value"] for term in terms(client_on, "", "q=WIJK")["items"]]
     assert words == sorted(words) and "wijkpost" in words and "wijkgericht" in words
     assert all(word.startswith("wijk") for word in words)
 
 
-def test_autocomplete_narrows_by_the_words_before_and_by_min(client):
-    found = terms(client, "", "q=wijkmanager+een+wijkc")["items"]
+def test_autocomplete_narrows_by_the_words_before_and_by_min(client_on):
+    found = terms(client_on, "", "q=wijkmanager+een+wijkc")["items"]
     assert [term["value"] for term in found] == ["wijkmanager een wijkcoordinator"]
-    assert terms(client, "", "q=wijkc&min=100000")["items"] == []
-    assert terms(client, "", "q=w")["items"] == []  # one letter completes nothing
-    ignored = terms(client, NIEUW_LAND, "q=wijk&motivation=tagging&date=x")
+    assert terms(client_on, "", "q=wijkc&min=100000")["items"] == []
+    assert terms(client_on, "", "q=w")["items"] == []  # one letter completes nothing
+    ignored = terms(client_on, NIEUW_LAND, "q=wijk&motivation=tagging&date=x")
     assert set(ignored["ignored"]) == {"motivation", "date"}
 
 
@@ -357,10 +368,10 @@ def test_bad_requests_are_short_plain_answers(client, url, status, words):
 
 @pytest.mark.parametrize("q", ['"', "*", "AND OR", "NEAR(wijk post)", "a:b", "(", "wijk**",
                                '"wijk*"', "\u0000"])
-def test_no_query_breaks_the_search(client, q):
-    response = client.get("/iiif/collection/search2", query_string={"q": q})
+def test_no_query_breaks_the_search(client_on, q):
+    response = client_on.get("/iiif/collection/search2", query_string={"q": q})
     assert response.status_code in (200, 400)
-    response = client.get("/iiif/collection/autocomplete2", query_string={"q": q})
+    response = client_on.get("/iiif/collection/autocomplete2", query_string={"q": q})
     assert response.status_code in (200, 400)
 
 

@@ -17,13 +17,19 @@ What it holds:
   lookup, never a folder listing, and an id held by two files is seen and refused.
 - `nodes`: the archive's hierarchy (archive, fonds, series, …) made from the items'
   `collection:` levels, with counts, for the nested Collections.
-- `item_words`: full-text search (SQLite FTS5, case and diacritics folded).
+- `item_words`: full-text search (SQLite FTS5, case and diacritics folded; in
+  PostgreSQL a tsvector through the `beeldpost` text search configuration, with the
+  vocabulary autocomplete reads in `item_terms` and `words`).
 - `meta.generation`: raised by every write that changes what is served, so a worker
   can keep documents built from the index until it moves on.
 
-Reading and writing take an open sqlite3 connection: the journal owns connections and
-transactions. The next step (several servers on one catalogue) puts the same tables
-in PostgreSQL behind this module's functions.
+Reading and writing take an open connection (database.py: sqlite3's own, or a thin
+psycopg wrapper speaking the same `?` SQL): the journal owns connections and
+transactions. The tables are the same in SQLite and in PostgreSQL (several servers on
+one catalogue); the few statements that differ keep both forms side by side in the
+function that needs them. SQLite's tables are made here (`create`, VERSION);
+PostgreSQL's come from the Alembic migrations (migrations/): a change to the tables
+below is a new VERSION and a new revision there.
 """
 
 from __future__ import annotations
@@ -33,9 +39,12 @@ import json
 import os
 import re
 import sqlite3
+import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from .database import Connection
 from .records import Record
 
 # Raised when the tables below change shape: an index of another version is dropped and
@@ -105,7 +114,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS item_words USING fts5(
 
 
 def create(db: sqlite3.Connection) -> None:
-    """Make the index's tables, first dropping those of an older version."""
+    """Make the index's tables (SQLite), first dropping those of an older version."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
     if version != VERSION:
         for table in INDEX_TABLES:
@@ -185,14 +194,17 @@ _COLUMNS = tuple(Entry.__dataclass_fields__)
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM items"
 
 
-def put(db: sqlite3.Connection, entry: Entry, parsed: Record) -> None:
+def put(db: Connection, entry: Entry, parsed: Record) -> None:
     """Add or replace the item's entry (inside the caller's transaction).
 
-    The words share the entry's rowid: FTS5 finds a row by rowid at once, while a
+    SQLite: the words share the entry's rowid: FTS5 finds a row by rowid at once, while a
     search by its unindexed `item` column would read them all (quadratic over a scan
     of the whole archive)."""
     values = [getattr(entry, name) for name in _COLUMNS]
     values[_COLUMNS.index("hierarchy")] = json.dumps(list(entry.hierarchy), ensure_ascii=False)
+    if db.dialect == "postgresql":
+        _put_postgresql(db, entry, parsed, values)
+        return
     found = db.execute("SELECT rowid FROM items WHERE item = ?", (entry.item,)).fetchone()
     if found is None:
         rowid = db.execute(f"INSERT INTO items ({', '.join(_COLUMNS)}) "
@@ -206,14 +218,95 @@ def put(db: sqlite3.Connection, entry: Entry, parsed: Record) -> None:
                (rowid, entry.item, f"{entry.label_nl}\n{entry.label_en}", words(parsed)))
 
 
-def remove(db: sqlite3.Connection, item: str) -> None:
+def remove(db: Connection, item: str) -> None:
+    if db.dialect == "postgresql":
+        _forget_words(db, item)
+        db.execute("DELETE FROM item_words WHERE item = ?", (item,))
+        db.execute("DELETE FROM items WHERE item = ?", (item,))
+        return
     found = db.execute("SELECT rowid FROM items WHERE item = ?", (item,)).fetchone()
     if found is not None:
         db.execute("DELETE FROM item_words WHERE rowid = ?", (found[0],))
         db.execute("DELETE FROM items WHERE rowid = ?", (found[0],))
 
 
-def file_states(db: sqlite3.Connection, items: list[str] | None = None
+# PostgreSQL's full-text search is given the words as FTS5's unicode61 tokenizer finds
+# them (runs of letters and digits; NFC, lower case) one space apart, so that its own
+# parser finds no hyphenated words, e-mail addresses or file names to keep whole; its
+# text search configuration `beeldpost` then folds the diacritics (unaccent). A lexeme
+# no query can name ('|') stands between the label and the words, so that no phrase
+# runs from one into the other (FTS5 matches a phrase within one column).
+_TOKEN = re.compile(r"[^\W_]+")
+_DOCUMENT = ("to_tsvector('beeldpost', ?) || $$'|':1$$::tsvector "
+             "|| to_tsvector('beeldpost', ?)")
+# PostgreSQL refuses a tsvector over 1 MB: the words of a text that large are cut short.
+_MAX_TSVECTOR_BYTES = 900_000
+
+
+def _tokens(text: str) -> list[str]:
+    """A text's words as the index keeps them (before the configuration's unaccent)."""
+    return _TOKEN.findall(unicodedata.normalize("NFC", text).lower())
+
+
+def _fitting(label: list[str], words: list[str]) -> list[str]:
+    """The words, cut short if their tsvector would pass PostgreSQL's limit (estimated
+    on the high side: each lexeme, and 2 bytes for each of at most 256 positions)."""
+    while words:
+        counts = Counter(label + words)
+        size = sum(len(term.encode()) + 8 + 2 * min(n, 256) for term, n in counts.items())
+        if size <= _MAX_TSVECTOR_BYTES:
+            break
+        words = words[: int(len(words) * _MAX_TSVECTOR_BYTES / size * 0.9)]
+    return words
+
+
+def _text(value):
+    """PostgreSQL's text holds no NUL (SQLite's does): one in a transcript must not
+    refuse the write of a whole batch."""
+    return value.replace("\0", "\ufffd") if isinstance(value, str) and "\0" in value else value
+
+
+_UPSERT_ITEM = (f"INSERT INTO items ({', '.join(_COLUMNS)}) "
+                f"VALUES ({', '.join('?' for _ in _COLUMNS)}) ON CONFLICT (item) DO UPDATE SET "
+                + ", ".join(f"{name} = excluded.{name}" for name in _COLUMNS[1:]))
+
+
+def _put_postgresql(db: Connection, entry: Entry, parsed: Record, values: list) -> None:
+    """put() on PostgreSQL: statements that read nothing back, so that a writer's
+    pipeline sends them without waiting (database.py)."""
+    db.execute(_UPSERT_ITEM, [_text(value) for value in values])
+    _forget_words(db, entry.item)
+    label, text = _text(f"{entry.label_nl}\n{entry.label_en}"), _text(words(parsed))
+    label_tokens = _tokens(label)
+    word_tokens = _fitting(label_tokens, _tokens(text))
+    db.execute("INSERT INTO item_words (item, label, words, document) "
+               f"VALUES (?, ?, ?, {_DOCUMENT}) "
+               "ON CONFLICT (item) DO UPDATE SET label = excluded.label, "
+               "words = excluded.words, document = excluded.document",
+               (entry.item, label, text, " ".join(label_tokens), " ".join(word_tokens)))
+    # The vocabulary autocomplete reads (vocabulary.py): how often each word, folded by
+    # the configuration as in the tsvector, occurs in the item, and in all items.
+    counts = Counter(label_tokens + word_tokens)
+    db.execute("INSERT INTO item_terms (term, item, occurrences) "
+               "SELECT v.lexeme, ?, SUM(t.n) FROM unnest(?::text[], ?::bigint[]) AS t (token, n), "
+               "unnest(to_tsvector('beeldpost', t.token)) AS v (lexeme, positions, weights) "
+               "GROUP BY v.lexeme", (entry.item, list(counts), list(counts.values())))
+    db.execute("INSERT INTO words (term, occurrences) "
+               "SELECT term, occurrences FROM item_terms WHERE item = ? ON CONFLICT (term) "
+               "DO UPDATE SET occurrences = words.occurrences + excluded.occurrences",
+               (entry.item,))
+
+
+def _forget_words(db: Connection, item: str) -> None:
+    """Take an item's words out of the vocabulary (PostgreSQL)."""
+    db.execute("UPDATE words SET occurrences = words.occurrences - t.occurrences "
+               "FROM item_terms AS t WHERE t.item = ? AND words.term = t.term", (item,))
+    db.execute("DELETE FROM words USING item_terms AS t "
+               "WHERE t.item = ? AND words.term = t.term AND words.occurrences <= 0", (item,))
+    db.execute("DELETE FROM item_terms WHERE item = ?", (item,))
+
+
+def file_states(db: Connection, items: list[str] | None = None
                 ) -> dict[str, tuple[str, str, str, str, str]]:
     """item -> (stamps, digest, image, file, node) of the entries (all, or these):
     what a scan compares the files with."""
@@ -234,27 +327,27 @@ def _entry(row: tuple) -> Entry:
     return Entry(**values)
 
 
-def entry(db: sqlite3.Connection, item: str) -> Entry | None:
+def entry(db: Connection, item: str) -> Entry | None:
     row = db.execute(f"{_SELECT} WHERE item = ?", (item,)).fetchone()
     return _entry(row) if row else None
 
 
-def showing(db: sqlite3.Connection, image: str) -> list[Entry]:
+def showing(db: Connection, image: str) -> list[Entry]:
     """The entries of the items whose image is `image` (an index lookup)."""
     rows = db.execute(f"{_SELECT} WHERE image = ? ORDER BY item", (image,))
     return [_entry(row) for row in rows]
 
 
-def using_transcript(db: sqlite3.Connection, path: str) -> list[str]:
+def using_transcript(db: Connection, path: str) -> list[str]:
     return [row[0] for row in db.execute("SELECT item FROM items WHERE transcript_file = ?",
                                          (path,))]
 
 
-def count(db: sqlite3.Connection) -> int:
+def count(db: Connection) -> int:
     return db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
 
 
-def items_page(db: sqlite3.Connection, offset: int, limit: int) -> list[Entry]:
+def items_page(db: Connection, offset: int, limit: int) -> list[Entry]:
     """Published items by id, `limit` from the `offset`-th on."""
     rows = db.execute(f"{_SELECT} ORDER BY item LIMIT ? OFFSET ?", (limit, offset))
     return [_entry(row) for row in rows]
@@ -263,13 +356,13 @@ def items_page(db: sqlite3.Connection, offset: int, limit: int) -> list[Entry]:
 # --------------------------------------------------------------------------- files
 
 
-def record_files(db: sqlite3.Connection, item: str) -> list[str]:
+def record_files(db: Connection, item: str) -> list[str]:
     """The files that hold a record with this id: one, or more (refused), or none."""
     return [row[0] for row in db.execute(
         "SELECT path FROM record_files WHERE item = ? ORDER BY path", (item,))]
 
 
-def record_files_of(db: sqlite3.Connection, items: list[str]) -> dict[str, list[str]]:
+def record_files_of(db: Connection, items: list[str]) -> dict[str, list[str]]:
     """record_files() of many items at once (a scan's batch: one query per 500)."""
     found: dict[str, list[str]] = {item: [] for item in items}
     for start in range(0, len(items), 500):
@@ -280,26 +373,27 @@ def record_files_of(db: sqlite3.Connection, items: list[str]) -> dict[str, list[
     return found
 
 
-def source_files(db: sqlite3.Connection, identifier: str) -> list[str]:
+def source_files(db: Connection, identifier: str) -> list[str]:
     return [row[0] for row in db.execute(
         "SELECT path FROM source_files WHERE identifier = ? ORDER BY path", (identifier,))]
 
 
-def files(db: sqlite3.Connection, table: str) -> dict[str, str]:
+def files(db: Connection, table: str) -> dict[str, str]:
     """path -> id of every file in `record_files` or `source_files`."""
     column = "item" if table == "record_files" else "identifier"
     return dict(db.execute(f"SELECT path, {column} FROM {table}"))
 
 
-def set_files(db: sqlite3.Connection, table: str, added: dict[str, str],
+def set_files(db: Connection, table: str, added: dict[str, str],
               removed: list[str]) -> None:
     column = "item" if table == "record_files" else "identifier"
     db.executemany(f"DELETE FROM {table} WHERE path = ?", [(path,) for path in removed])
-    db.executemany(f"INSERT OR REPLACE INTO {table} (path, {column}) VALUES (?, ?)",
+    db.executemany(f"INSERT INTO {table} (path, {column}) VALUES (?, ?) "
+                   f"ON CONFLICT (path) DO UPDATE SET {column} = excluded.{column}",
                    list(added.items()))
 
 
-def ids_of_files(db: sqlite3.Connection, table: str, paths: list[str]) -> dict[str, str]:
+def ids_of_files(db: Connection, table: str, paths: list[str]) -> dict[str, str]:
     column = "item" if table == "record_files" else "identifier"
     found = {}
     for start in range(0, len(paths), 500):
@@ -322,16 +416,19 @@ def slug(name: str) -> str:
     return _NOT_SLUG.sub("-", folded).strip("-") or "x"
 
 
-def node_path(db: sqlite3.Connection, levels: tuple[str, ...]) -> str:
+def node_path(db: Connection, levels: tuple[str, ...]) -> str:
     """The path of the node these levels name ('' for none): each level's slug under its
     parent's; two sibling names with one slug are told apart by a hash of the name.
     Paths once made are kept (nodes), so a node's URL does not move."""
     path = ""
+    every = [json.dumps(list(levels[:depth]), ensure_ascii=False)
+             for depth in range(1, len(levels) + 1)]
+    known = dict(db.execute(f"SELECT levels, path FROM nodes WHERE levels IN "
+                            f"({', '.join('?' for _ in every)})", every)) if every else {}
     for depth in range(1, len(levels) + 1):
-        names = json.dumps(list(levels[:depth]), ensure_ascii=False)
-        found = db.execute("SELECT path FROM nodes WHERE levels = ?", (names,)).fetchone()
-        if found is not None:
-            path = found[0]
+        names = every[depth - 1]
+        if names in known:
+            path = known[names]
             continue
         name = levels[depth - 1]
         candidate = f"{path}/{slug(name)}".lstrip("/")
@@ -364,7 +461,7 @@ def _node(row: tuple) -> Node:
 _NODE = "SELECT path, levels, parent, name, items, total, thumbnail FROM nodes"
 
 
-def recount_nodes(db: sqlite3.Connection) -> set[str]:
+def recount_nodes(db: Connection) -> set[str]:
     """Count each node's items again (inside the write); drop nodes left empty.
     The paths of the nodes that were dropped."""
     direct = {node: (count, first) for node, count, first in db.execute(
@@ -392,33 +489,33 @@ def recount_nodes(db: sqlite3.Connection) -> set[str]:
     return gone
 
 
-def node(db: sqlite3.Connection, path: str) -> Node | None:
+def node(db: Connection, path: str) -> Node | None:
     row = db.execute(f"{_NODE} WHERE path = ?", (path,)).fetchone()
     return _node(row) if row else None
 
 
-def children(db: sqlite3.Connection, path: str) -> list[Node]:
+def children(db: Connection, path: str) -> list[Node]:
     """The nodes right below `path` ('' for the top), by name."""
     return [_node(row) for row in db.execute(
         f"{_NODE} WHERE parent = ? AND path != '' ORDER BY name, path", (path,))]
 
 
-def nodes_page(db: sqlite3.Connection, offset: int, limit: int) -> list[Node]:
+def nodes_page(db: Connection, offset: int, limit: int) -> list[Node]:
     return [_node(row) for row in db.execute(f"{_NODE} ORDER BY path LIMIT ? OFFSET ?",
                                              (limit, offset))]
 
 
-def node_count(db: sqlite3.Connection) -> int:
+def node_count(db: Connection) -> int:
     return db.execute("SELECT COUNT(*) FROM nodes").fetchone()[0]
 
 
-def years(db: sqlite3.Connection, path: str) -> list[tuple[int | None, int]]:
+def years(db: Connection, path: str) -> list[tuple[int | None, int]]:
     """(year or None for undated, how many) of the items directly in a node, by year."""
     return list(db.execute("SELECT year, COUNT(*) FROM items WHERE node = ? "
                            "GROUP BY year ORDER BY year IS NULL, year", (path,)))
 
 
-def members(db: sqlite3.Connection, path: str, offset: int = 0, limit: int = -1,
+def members(db: Connection, path: str, offset: int = 0, limit: int = -1,
             year: int | None | bool = False) -> list[Entry]:
     """Items directly in a node by id; `year` (an int, or None for the undated) keeps
     those of one year (False: all)."""
@@ -437,25 +534,25 @@ def members(db: sqlite3.Connection, path: str, offset: int = 0, limit: int = -1,
 # --------------------------------------------------------------------------- generation
 
 
-def generation(db: sqlite3.Connection) -> int:
+def generation(db: Connection) -> int:
     row = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
     return row[0] if row else 0
 
 
-def mark_scanned(db: sqlite3.Connection) -> None:
+def mark_scanned(db: Connection) -> None:
     """A full scan finished: the index holds the whole archive (readiness)."""
     db.execute("INSERT INTO meta (key, value) VALUES ('scanned', 1) "
-               "ON CONFLICT (key) DO UPDATE SET value = value + 1")
+               "ON CONFLICT (key) DO UPDATE SET value = meta.value + 1")
 
 
-def is_built(db: sqlite3.Connection) -> bool:
+def is_built(db: Connection) -> bool:
     return db.execute("SELECT 1 FROM meta WHERE key = 'scanned'").fetchone() is not None
 
 
-def advance(db: sqlite3.Connection) -> None:
+def advance(db: Connection) -> None:
     """Inside a write that changed what is served: documents made before are stale."""
     db.execute("INSERT INTO meta (key, value) VALUES ('generation', 1) "
-               "ON CONFLICT (key) DO UPDATE SET value = value + 1")
+               "ON CONFLICT (key) DO UPDATE SET value = meta.value + 1")
 
 
 # --------------------------------------------------------------------------- search
@@ -484,6 +581,40 @@ def match_expression(query: str) -> str | None:
             last = index == len(tokens) - 1
             terms.append(f'"{token}"' + ("*" if prefix and last else ""))
     return " ".join(terms) or None
+
+
+def terms(query: str) -> list[tuple[tuple[str, ...], bool]]:
+    """match_expression's terms, split into words as the index splits its texts: (words,
+    the last one a prefix) each; more than one word is a phrase (as FTS5 takes a word
+    that its tokenizer splits in two: `foo_bar`)."""
+    found = []
+    for phrase, bare in _TERM.findall(query):
+        if phrase:
+            pieces = tuple(piece for token in _WORD.findall(phrase) for piece in _tokens(token))
+            if pieces:
+                found.append((pieces, False))
+            continue
+        prefix = bare.endswith("*")
+        words = _WORD.findall(bare)
+        for index, token in enumerate(words):
+            pieces = tuple(_tokens(token))
+            if pieces:
+                found.append((pieces, prefix and index == len(words) - 1))
+    return found
+
+
+def tsquery(query: str, between: str = "&") -> str | None:
+    """The PostgreSQL form of match_expression: the text to_tsquery('beeldpost', …) takes,
+    or None when the query has no words. `'wijk':*` a prefix, `('eerste' <-> 'wijkpost')`
+    a phrase, `&` between the terms (`between`). Each word is letters and digits in
+    quotes, so that nothing a query holds is read as an operator."""
+    parts = []
+    for pieces, prefix in terms(query):
+        quoted = [f"'{piece}'" for piece in pieces]
+        if prefix:
+            quoted[-1] += ":*"
+        parts.append(quoted[0] if len(quoted) == 1 else f"({' <-> '.join(quoted)})")
+    return f" {between} ".join(parts) or None
 
 
 @dataclass(frozen=True)
@@ -517,9 +648,11 @@ class Filters:
         return "".join(f" AND {clause}" for clause in clauses), values
 
 
-def search(db: sqlite3.Connection, query: str, offset: int = 0, limit: int = 20,
+def search(db: Connection, query: str, offset: int = 0, limit: int = 20,
            filters: Filters = Filters()) -> tuple[int, list[Hit]]:
     """(how many items match, `limit` of them from the `offset`-th on, best first)."""
+    if db.dialect == "postgresql":
+        return _search_postgresql(db, query, offset, limit, filters)
     expression = match_expression(query)
     if expression is None:
         return 0, []
@@ -538,6 +671,108 @@ def search(db: sqlite3.Connection, query: str, offset: int = 0, limit: int = 20,
         found = _entry(row[1:])
         hits.append(Hit(found.item, found.label_nl, found.label_en, row[0], found))
     return total, hits
+
+
+# The words around the matches, as FTS5's snippet: ts_headline chooses them (at most 24
+# words), and they are marked here, as FTS5 marks them: each match of a term, a phrase
+# from its first word to its last, in [[ ]] (ts_headline would mark every word of a
+# phrase wherever it stands).
+_HEADLINE = "StartSel=\"\", StopSel=\"\", MaxWords=24, MinWords=12"
+# ts_headline leaves out what its parser takes for markup (`<b>`, `<!-- -->`), which
+# FTS5 shows as the text it is: `<` goes in as a private-use character, and back.
+_NOT_A_TAG = "\ue000"
+_MARKED_WORD = re.compile(r"[^\W_](?:[^\W_]|[\u0300-\u036f])*")
+# Cover density, by the log of the length: of PostgreSQL's ranks the closest to FTS5's
+# bm25 (the same order for 6 of 9 queries over the search tests' archive, ts_rank 3).
+_RANK = "ts_rank_cd(w.document, to_tsquery('beeldpost', ?), 1)"
+
+
+def _search_postgresql(db: Connection, query: str, offset: int, limit: int,
+                       filters: Filters) -> tuple[int, list[Hit]]:
+    """search() on PostgreSQL: the tsvector matched through its GIN index, ranked by
+    cover density then by id; snippets of the words or else the label."""
+    expression = tsquery(query)
+    if expression is None:
+        return 0, []
+    where, values = filters.where()
+    total = db.execute(
+        "SELECT COUNT(*) FROM item_words AS w JOIN items AS i ON i.item = w.item "
+        f"WHERE w.document @@ to_tsquery('beeldpost', ?){where}",
+        (expression, *values)).fetchone()[0]
+    if not total:
+        return 0, []
+    columns = ", ".join(f"i.{name}" for name in _COLUMNS)
+    headline = f"ts_headline('beeldpost', replace({{}}, '<', '{_NOT_A_TAG}'), " \
+               "to_tsquery('beeldpost', ?), ?)"
+    # The words and the label around all of the terms, and (for more than one term)
+    # around any of them.
+    wanted = [(tuple(_fold(piece) for piece in pieces), prefix) for pieces, prefix in terms(query)]
+    around = [expression] + ([tsquery(query, "|")] if len(wanted) > 1 else [])
+    headlines = ", ".join(headline.format(column)
+                          for _ in around for column in ("w.words", "w.label"))
+    shown = 2 * len(around)
+    rows = db.execute(
+        f"SELECT w.words, w.label, {headlines}, "
+        f"{columns} FROM (SELECT i.item, {_RANK} AS rank "
+        "      FROM item_words AS w JOIN items AS i ON i.item = w.item "
+        f"     WHERE w.document @@ to_tsquery('beeldpost', ?){where} "
+        "      ORDER BY rank DESC, i.item LIMIT ? OFFSET ?) AS page "
+        "JOIN items AS i ON i.item = page.item JOIN item_words AS w ON w.item = page.item "
+        "ORDER BY page.rank DESC, i.item",
+        tuple(value for each in around for value in (each, _HEADLINE) * 2)
+        + (expression, expression, *values, limit, offset))
+    hits = []
+    for row in rows:
+        found = _entry(row[2 + shown:])
+        # As FTS5 chooses: the one that holds the most of the terms, then the most
+        # matches; the first of those (the words before the label).
+        _score, snippet = max((_snippet(headline, row[number % 2], wanted)
+                               for number, headline in enumerate(row[2:2 + shown])),
+                              key=lambda scored: scored[0])
+        hits.append(Hit(found.item, found.label_nl, found.label_en, snippet, found))
+    return total, hits
+
+
+def _fold(word: str) -> str:
+    """Case and diacritics folded (to find the matches again in a snippet's words)."""
+    return "".join(c for c in unicodedata.normalize("NFD", word)
+                   if not unicodedata.combining(c)).lower()
+
+
+def _snippet(headline: str, text: str, wanted: list[tuple[tuple[str, ...], bool]]
+             ) -> tuple[tuple[int, int], str]:
+    """The words ts_headline chose, their matches marked, with an ellipsis where the
+    text goes on (as FTS5's snippet); first how good it is: (terms in it, matches)."""
+    fragment = headline.replace(_NOT_A_TAG, "<").strip()
+    words = [(match.start(), match.end(), _fold(match.group()))
+             for match in _MARKED_WORD.finditer(fragment)]
+    spans, terms_in = [], set()
+    for term, (pieces, prefix) in enumerate(wanted):
+        size = len(pieces)
+        for first in range(len(words) - size + 1):
+            found = [word[2] for word in words[first:first + size]]
+            if found[:-1] == list(pieces[:-1]) and (
+                    found[-1].startswith(pieces[-1]) if prefix else found[-1] == pieces[-1]):
+                spans.append((words[first][0], words[first + size - 1][1]))
+                terms_in.add(term)
+    marked, at = [], 0
+    for begin, end in sorted(spans):
+        if marked and begin <= marked[-1][1]:  # overlapping matches are marked as one
+            marked[-1] = (marked[-1][0], max(end, marked[-1][1]))
+        else:
+            marked.append((begin, end))
+    parts = []
+    for begin, end in marked:
+        parts += [fragment[at:begin], "[[", fragment[begin:end], "]]"]
+        at = end
+    snippet = "".join(parts) + fragment[at:]
+    score = (len(terms_in), len(marked))
+    start = text.find(fragment) if fragment else -1
+    if start < 0:
+        return score, snippet
+    before = "…" if _WORD.search(text[:start]) else ""
+    after = "…" if _WORD.search(text[start + len(fragment):]) else ""
+    return score, f"{before}{snippet}{after}"
 
 
 def relative(path: str) -> str:

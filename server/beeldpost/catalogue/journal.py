@@ -1,7 +1,8 @@
 """The activity journal behind Change Discovery: what changed in the records, and when.
 
-An embedded SQLite database (no service to run) keeps, for every item, the
-fingerprint of what was last published, and an append-only list of activities.
+A database keeps, for every item, the fingerprint of what was last published, and an
+append-only list of activities: an embedded SQLite file (no service to run), or a
+PostgreSQL database that several servers share (BEELDPOST_DATABASE_URL; database.py).
 A scan compares each item's fingerprint now with the journalled one:
 
     a record that was not published before        -> Create
@@ -21,12 +22,15 @@ fixed: a typo must not make aggregators delete an item.
 The catalogue index (index.py) is written in the same transaction: an item is in it
 exactly while its last activity is a Create or an Update.
 
-Safety: every scan writes in one `BEGIN IMMEDIATE` transaction (WAL, synchronous
-FULL), so a crash leaves either all of a scan's activities or none, and several
-gunicorn workers scanning at once are serialised; each object's activities are
-numbered (unique per object), and a writer that finds an object journalled after
-it looked at the files leaves that object to the next scan, so no change is ever
-written twice or rolled back to an older state.
+Safety: a scan writes in transactions of a batch each that hold the writers' lock
+from their start (SQLite's `BEGIN IMMEDIATE`, WAL, synchronous FULL; PostgreSQL's
+advisory lock, across servers), so a crash leaves either all of a batch's activities
+or none, and several workers or servers scanning at once are serialised; each
+object's activities are numbered (unique per object), and a writer that finds an
+object journalled after it looked at the files leaves that object to the next scan,
+so no change is ever written twice or rolled back to an older state. The times those
+checks compare are the database's clock on PostgreSQL, so servers' clocks need not
+agree.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from ..image.derivatives import upright_size
 from ..image.sources import is_source_name, walk_sources
 from ..image.service import ImageService
 from . import index
+from .database import Connection, Database, open_database
 from .records import (
     RECORD_SUFFIX,
     BrokenRecord,
@@ -145,6 +150,14 @@ def _stamps_text(stamps: tuple, record: Record, file: str) -> str:
     return json.dumps([[name, *stamp] for name, stamp in zip(names, stamps) if stamp is not None])
 
 
+def _now(db: Connection) -> float:
+    """The time a scan looked at the files, or wrote what it found (`written_at`): the
+    database's clock on PostgreSQL, so that the servers' clocks need not agree."""
+    if db.dialect == "sqlite":
+        return time.time()
+    return db.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8").fetchone()[0]
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -157,10 +170,19 @@ def _stamp(path: Path) -> tuple | None:
     return stat.st_mtime_ns, stat.st_size, stat.st_ino
 
 
+def _sqlite_schema(db: sqlite3.Connection) -> None:
+    """The journal's tables and the index's, in an SQLite file (PostgreSQL's come from
+    migrations/)."""
+    db.executescript(SCHEMA)
+    index.create(db)
+
+
 class Journal:
-    def __init__(self, path: Path | str, records: RecordStore, images: ImageService,
-                 interval: float = 5.0):
-        self.path = Path(path)
+    def __init__(self, database: Database | Path | str, records: RecordStore,
+                 images: ImageService, interval: float = 5.0):
+        """`database`: an SQLite file's path, a PostgreSQL URL, or a Database."""
+        self.database = open_database(database)
+        self.path: Path | None = self.database.path  # the SQLite file (None: PostgreSQL)
         self.records = records
         self.images = images
         self.interval = interval
@@ -174,65 +196,67 @@ class Journal:
 
     # ------------------------------------------------------------------ database
 
-    def _connect(self) -> sqlite3.Connection:
+    def _prepare(self) -> None:
+        """Make the tables (SQLite) or bring them up to date (PostgreSQL), once."""
+        if not self._ready:
+            with self._ready_lock:
+                if not self._ready:
+                    try:
+                        self.database.prepare(_sqlite_schema)
+                    except (OSError, *self.database.errors) as error:
+                        raise self._unavailable("opened", error) from None
+                    self._ready = True
+
+    def _unavailable(self, doing: str, error: BaseException) -> JournalUnavailable:
+        log.error("activity journal %s unavailable: %s", self.database, error)
+        return JournalUnavailable(f"the activity journal cannot be {doing}: "
+                                  f"{str(error).strip() or type(error).__name__}")
+
+    def _connect(self) -> Connection:
+        self._prepare()
         try:
-            if not self._ready:
-                with self._ready_lock:
-                    if not self._ready:
-                        self.path.parent.mkdir(parents=True, exist_ok=True)
-                        with sqlite3.connect(self.path, timeout=30) as setup:
-                            setup.execute("PRAGMA journal_mode=WAL")
-                            setup.executescript(SCHEMA)
-                            index.create(setup)
-                        setup.close()
-                        self._ready = True
-            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            connection.execute("PRAGMA synchronous=FULL")
-            return connection
-        except (OSError, sqlite3.Error) as error:
-            log.error("activity journal %s unavailable: %s", self.path, error)
-            raise JournalUnavailable(f"the activity journal cannot be opened: {error}") from None
+            return self.database.connect()
+        except (OSError, *self.database.errors) as error:
+            raise self._unavailable("opened", error) from None
 
     @contextmanager
-    def _reading(self) -> Iterator[sqlite3.Connection]:
+    def _reading(self) -> Iterator[Connection]:
         """A connection of this thread's own, kept open: opening one costs more than the
-        index lookups most requests make (each statement reads the latest commit)."""
+        index lookups most requests make (each statement reads the latest commit). One
+        that fails is dropped: the next read opens another (a database back after a
+        restart is used again)."""
         connection = getattr(self._readers, "connection", None)
         if connection is None or self._readers.pid != os.getpid():
             connection = self._readers.connection = self._connect()
             self._readers.pid = os.getpid()
         try:
             yield connection
-        except sqlite3.Error as error:
+        except self.database.errors as error:
             self._readers.connection = None
-            connection.close()
-            raise JournalUnavailable(f"the activity journal cannot be read: {error}") from None
+            try:
+                connection.close()
+            except self.database.errors:
+                pass
+            raise self._unavailable("read", error) from None
 
     @contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
-        """One atomic transaction, holding SQLite's write lock from the start."""
-        connection = self._connect()
+    def _writing(self) -> Iterator[Connection]:
+        """One atomic transaction, holding the writers' lock from the start."""
+        self._prepare()
         try:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
+            with self.database.writing() as connection:
                 yield connection
-            except BaseException:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
-        except sqlite3.Error as error:
-            raise JournalUnavailable(f"the activity journal cannot be written: {error}") from None
-        finally:
-            connection.close()
+        except self.database.errors as error:
+            raise self._unavailable("written", error) from None
 
     # ------------------------------------------------------------------ reading
 
-    # Activities are numbered 1, 2, 3, … without gaps: AUTOINCREMENT never reuses a
-    # number, nothing is ever deleted, and a transaction that rolls back takes its
-    # numbers back with it. So the count is the last number (COUNT(*) reads all 200,000
-    # rows of a large archive's stream) and the n-th page starts at a number (OFFSET
-    # walks every row before it). Should a gap ever appear, OFFSET answers instead.
+    # Activities are numbered 1, 2, 3, … without gaps: each writer numbers its own after
+    # the last, holding the writers' lock (_Writer), nothing is ever deleted, and a
+    # transaction that rolls back takes its numbers back with it. So the count is the
+    # last number (COUNT(*) reads all 200,000 rows of a large archive's stream) and the
+    # n-th page starts at a number (OFFSET walks every row before it). Should a gap ever
+    # appear, OFFSET answers instead.
 
     def count(self) -> int:
         with self._reading() as db:
@@ -294,7 +318,7 @@ class Journal:
             rows = db.execute(
                 "SELECT (position - 1) / ?, MAX(changed) FROM ("
                 "  SELECT changed, ROW_NUMBER() OVER (ORDER BY item) AS position"
-                f"  FROM state WHERE live = 1 AND {which})"
+                f"  FROM state WHERE live = 1 AND {which}) AS live"
                 " GROUP BY 1 ORDER BY 1", (size,)).fetchall()
         return [changed for _page, changed in rows]
 
@@ -357,7 +381,8 @@ class Journal:
 
     def _scan_files(self, changed: list[Path] | None) -> list[Activity]:
         self._last_scan = time.monotonic()
-        looked_at = time.time()
+        with self._reading() as db:
+            looked_at = _now(db)
         if not self.records.folder.is_dir() and self.read(index.count):
             # An unmounted share or a server given no records folder is not an archive
             # emptied: journalling it would tell every aggregator to delete every item.
@@ -464,8 +489,7 @@ class Journal:
             return []  # nothing new, nothing gone: no write at all (a restart's scan)
         with self._writing() as db:
             for identifier, facts in new_hashes.items():
-                db.execute("INSERT OR REPLACE INTO image_facts VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           (identifier, *facts))
+                db.execute(_UPSERT_IMAGE_FACTS, (identifier, *facts))
             writer = _Writer(db, looked_at, batch)
             written = writer.apply(observed)
             touched |= writer.touched
@@ -520,7 +544,7 @@ class Journal:
             return writer.written
 
     @staticmethod
-    def _live(db: sqlite3.Connection, key: str) -> bool:
+    def _live(db: Connection, key: str) -> bool:
         row = db.execute("SELECT live FROM state WHERE item = ?", (key,)).fetchone()
         return bool(row and row[0])
 
@@ -630,6 +654,13 @@ class Journal:
         return sha, width, height
 
 
+_UPSERT_IMAGE_FACTS = (
+    "INSERT INTO image_facts (identifier, path, size, mtime_ns, sha256, width, height) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (identifier) DO UPDATE SET path = excluded.path, "
+    "size = excluded.size, mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256, "
+    "width = excluded.width, height = excluded.height")
+
+
 class _StoredFacts:
     """What the journal's table says of an image, looked up one identifier at a time (a
     scan holds one batch's, never every image's)."""
@@ -638,7 +669,7 @@ class _StoredFacts:
         self.journal = journal
         self._fetched: dict[str, tuple | None] = {}
 
-    def prefetch(self, db: sqlite3.Connection, identifiers: set[str]) -> None:
+    def prefetch(self, db: Connection, identifiers: set[str]) -> None:
         """Those of the batch's images the index already knows, in one query per 500."""
         names = sorted(identifiers)
         for start in range(0, len(names), 500):
@@ -691,9 +722,17 @@ def _sort_paths(changed: list[Path], records: Path, images: Path
 class _Writer:
     """Turns one batch's observations into activities, inside the write transaction."""
 
-    def __init__(self, db: sqlite3.Connection, looked_at: float, keys: list[str]):
+    def __init__(self, db: Connection, looked_at: float, keys: list[str]):
         self.db = db
         self.looked_at = looked_at
+        # Activities are numbered here, inside the writers' lock: 1, 2, 3, … with no
+        # gaps (a sequence of PostgreSQL's would skip what a rolled-back write took).
+        self.last_n = db.execute("SELECT COALESCE(MAX(n), 0) FROM activities").fetchone()[0]
+        if db.dialect == "sqlite":
+            self.now = time.time
+        else:  # the database's clock, from the moment this writer holds the lock
+            started = _now(db)
+            self.now = lambda: started
         last = db.execute("SELECT MAX(end_time) FROM activities").fetchone()[0]
         now = utc_now()
         # endTime never goes backwards, even if the clock does: lists are ordered by it.
@@ -765,16 +804,24 @@ class _Writer:
         previous = self.state.get(item)
         version = (previous.version if previous else 0) + 1
         for kind in kinds:
-            cursor = self.db.execute(
-                "INSERT INTO activities (type, kind, item, version, end_time) VALUES (?, ?, ?, ?, ?)",
-                (kind_type, kind, item, version, self.end_time))
-            self.written.append(Activity(cursor.lastrowid, kind_type, kind, item, self.end_time))
-        state = _State(fingerprint, label, int(live), version, self.end_time, time.time())
-        self.db.execute("INSERT OR REPLACE INTO state VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (item, state.fingerprint, state.label, state.live, state.version,
-                         state.changed, state.written_at))
+            self.last_n += 1
+            self.db.execute(
+                "INSERT INTO activities (n, type, kind, item, version, end_time) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (self.last_n, kind_type, kind, item, version, self.end_time))
+            self.written.append(Activity(self.last_n, kind_type, kind, item, self.end_time))
+        state = _State(fingerprint, label, int(live), version, self.end_time, self.now())
+        self.db.execute(_UPSERT_STATE, (item, state.fingerprint, state.label, state.live,
+                                        state.version, state.changed, state.written_at))
         # Kept in memory too, except written_at: this writer's own writes are not "fresher".
         self.state[item] = _State(fingerprint, label, int(live), version, self.end_time, 0.0)
+
+
+_UPSERT_STATE = (
+    "INSERT INTO state (item, fingerprint, label, live, version, changed, written_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (item) DO UPDATE SET "
+    "fingerprint = excluded.fingerprint, label = excluded.label, live = excluded.live, "
+    "version = excluded.version, changed = excluded.changed, written_at = excluded.written_at")
 
 
 @dataclass(frozen=True)
@@ -794,3 +841,9 @@ def default_journal_path(cache_dir: Path) -> Path:
 def journal_path(settings) -> Path:
     configured = getattr(settings, "journal_file", None)
     return Path(configured) if configured else default_journal_path(settings.cache_dir)
+
+
+def journal_database(settings) -> Database:
+    """The database the settings name: BEELDPOST_DATABASE_URL's PostgreSQL, or the
+    SQLite file (BEELDPOST_JOURNAL, or `journal.sqlite3` in the cache folder)."""
+    return open_database(getattr(settings, "database_url", None) or journal_path(settings))

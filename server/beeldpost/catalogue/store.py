@@ -48,6 +48,9 @@ class Catalogue:
         self.check_on_request = True
         records.locate = self._record_files
         images.catalog.locate = self._source_files
+        # A source in a bucket is not read whole to hash it on a worker's first request:
+        # the scan stored its hash (the build checks it again while it downloads).
+        images.catalog.known_hash = self._known_hash
         # info.json (3.0) states the rights of the item showing the image, and a
         # record's size cap and limits shape its image's public service.
         images.rights_for = self.rights_for_image
@@ -117,6 +120,11 @@ class Catalogue:
     def _source_files(self, identifier: str) -> list[str]:
         self.current()
         return self._read(index.source_files, identifier)
+
+    def _known_hash(self, identifier: str) -> str | None:
+        row = self._read(lambda db: db.execute(
+            "SELECT sha256 FROM image_facts WHERE identifier = ?", (identifier,)).fetchone())
+        return row[0] if row else None
 
     def rights_for_image(self, identifier: str) -> str | None:
         """The rights URI of an image, when the records showing it agree on one."""

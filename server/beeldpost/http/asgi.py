@@ -5,7 +5,8 @@ layer alone (pure-Python parsing, a hand-off between threads), more than serving
 stored tile costs. uvicorn parses with llhttp in C on one event loop for 0.06 ms
 (bench/README.md). So Image API requests that can be answered with what the worker
 already holds (info.json, a tile that is a stored tile's own bytes, a kept render,
-a 304) are answered right on the loop; those that need a render, a record read or a
+a 304) are answered right on the loop, as is a stored tile from a bucket once the loop
+has awaited its ranged GET; those that need a render, a record read or a
 derivative go to a bounded thread pool, and the rest of the app (pages,
 manifests, search...) runs as the WSGI app it is, on the same pool.
 """
@@ -56,9 +57,12 @@ class AsgiFront:
             return
         try:
             status, headers, body = self.image_api.respond(exchange, at_hand=True)
-        except NotAtHand:  # the thread goes on where the event loop stopped
-            status, headers, body = await asyncio.get_running_loop().run_in_executor(
-                self.executor, self.image_api.respond, exchange)
+        except NotAtHand as missing:  # the thread goes on where the event loop stopped
+            answer = await self._fetched(exchange, missing)
+            if answer is None:
+                answer = await asyncio.get_running_loop().run_in_executor(
+                    self.executor, self.image_api.respond, exchange)
+            status, headers, body = answer
         await send({"type": "http.response.start", "status": status,
                     "headers": [(name.lower().encode("latin-1"), value.encode("latin-1"))
                                 for name, value in headers]})
@@ -66,6 +70,18 @@ class AsgiFront:
             await self._stream(body, send)
         else:
             await send({"type": "http.response.body", "body": body})
+
+    async def _fetched(self, exchange, missing: NotAtHand):
+        """What a request answers once the loop has fetched what it lacked (a stored tile
+        from a bucket: an awaited ranged GET, no thread), or None: a thread does it all
+        (and answers any failure of the fetch properly, a 503 for a bucket that is down)."""
+        if missing.fetch is None:
+            return None
+        try:
+            await missing.fetch()
+            return self.image_api.respond(exchange, at_hand=True)
+        except Exception:  # noqa: BLE001 -- NotAtHand again, or the bucket: the thread's
+            return None
 
     async def _stream(self, kept: KeptFile, send) -> None:
         """A large kept answer chunk by chunk: memory per response stays one chunk,

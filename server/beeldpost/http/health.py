@@ -56,13 +56,18 @@ def make_blueprint() -> Blueprint:
 
     @blueprint.get("/ready")
     def ready():
-        """The server can do its work: images readable, cache writable (readiness)."""
+        """The server can do its work: images readable, cache writable, buckets reachable
+        (readiness)."""
         settings = current_app.config["BEELDPOST"]
+        # A bucket: reachable and there (one cheap request, its answer kept a second).
+        buckets = current_app.extensions["beeldpost.images"].storage_problems()
         problems = {
-            "images": _check_images(settings.images_dir),
-            "cache": _check_cache(settings.cache_dir),
+            "images": buckets["images"] if "images" in buckets else _check_images(settings.images_dir),
+            "cache": buckets["cache"] if "cache" in buckets else _check_cache(settings.cache_dir),
             "catalogue": _check_catalogue(),
         }
+        if buckets:  # the local files that work with buckets: builds, the journal, locks
+            problems["scratch"] = _check_cache(settings.scratch_dir)
         failing = {name: problem for name, problem in problems.items() if problem}
         body = {"status": "unavailable" if failing else "ready",
                 "checks": {name: problem or "ok" for name, problem in problems.items()}}

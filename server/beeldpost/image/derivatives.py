@@ -5,6 +5,10 @@ pyramidal TIFF with JPEG tiles, upright and in sRGB. Derivatives are keyed by th
 source's SHA-256 and the recipe, so replacing a file never serves stale pixels,
 and written to a temporary file then renamed, so a crash never leaves half a file
 where a reader can find it. Requests then read only the level and the tiles they need.
+
+This is the store in a folder (BEELDPOST_CACHE a folder); bucket.py keeps them in a
+bucket, built here in the scratch folder. A source in a bucket is read into the scratch
+folder for its build (SourceCatalog.local_copy), its size from its header alone.
 """
 
 from __future__ import annotations
@@ -15,15 +19,19 @@ import logging
 import os
 import threading
 from collections import OrderedDict
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Iterator, Protocol
 
 import pyvips
 from PIL import Image as PILImage
 
 from .. import counters
 from ..errors import SourceError
+from ..settings import S3Url
 from .sources import Source
+from .storage import BlockCache, RangeReader, object_at, open_image
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +53,7 @@ pyvips.cache_set_max(0)
 class Pyramid:
     """A derivative's levels: level k is the image shrunk by 2**k (sizes floored)."""
 
-    path: Path
+    path: Path | S3Url  # an object's URL when the cache is a bucket
     levels: tuple[tuple[int, int], ...]
 
     @property
@@ -171,18 +179,33 @@ def load_source(path: Path, max_pixels: int = 1_000_000_000) -> pyvips.Image:
         raise SourceError(f"Source image {path.name!r} cannot be read: {_first_line(error)}") from None
 
 
-def upright_size(path: Path, max_pixels: int = 1_000_000_000) -> tuple[int, int]:
-    """The source's size as served (upright), from its header: no pixel is decoded."""
+HEADER_BLOCK = 16 * 1024  # an object's header is read in blocks this size
+
+
+def upright_size(path: Path | S3Url, max_pixels: int = 1_000_000_000) -> tuple[int, int]:
+    """The source's size as served (upright), from its header: no pixel is decoded, and
+    of an object in a bucket only the header is read (ranged reads)."""
+    reader = None
     try:
+        if isinstance(path, S3Url):
+            storage, key = object_at(path)
+            stat = storage.stat(key)
+            if stat is None:
+                raise OSError(f"{path} is gone")
+            reader = RangeReader(storage, key, stat.size, BlockCache(4 << 20),
+                                 block=HEADER_BLOCK)
         if path.suffix.lower() in PILLOW_EXTENSIONS:
-            with PILImage.open(path) as opened:
+            with PILImage.open(path if reader is None else reader.file()) as opened:
                 width, height = opened.size
                 turned = opened.getexif().get(0x0112, 1)
         else:
-            image = pyvips.Image.new_from_file(str(path), fail_on="error")
+            image = (pyvips.Image.new_from_file(str(path), fail_on="error") if reader is None
+                     else open_image(reader, fail_on="error"))
             width, height, turned = image.width, image.height, orientation(image)
         _guard_size(path, width, height, max_pixels)
     except (pyvips.Error, OSError, ValueError, SyntaxError, PILImage.DecompressionBombError) as error:
+        if reader is not None and reader.failure is not None:
+            raise reader.failure from None  # the bucket, not the image
         raise SourceError(f"Source image {path.name!r} cannot be read: {_first_line(error)}") from None
     return (height, width) if turned in (5, 6, 7, 8) else (width, height)
 
@@ -196,6 +219,15 @@ def _first_line(error: Exception) -> str:
 # source, the pyramid being written, its sidecar.
 TEMPORARY_ROLES = ("upright", "pyramid", "sidecar")
 
+# (source, its expected content hash) -> the source as a local file while it is read.
+LocalCopy = Callable[[Source, "str | None"], AbstractContextManager[Path]]
+
+
+@contextmanager
+def as_is(source: Source, expected: str | None = None) -> Iterator[Path]:
+    """A source in a folder is read where it is."""
+    yield Path(source.path)
+
 
 class DerivativeStore:
     """Derivatives on disk, each with a sidecar recording its size and levels.
@@ -206,8 +238,9 @@ class DerivativeStore:
     """
 
     def __init__(self, cache_dir: Path, tile_size: int = 256, quality: int = 90,
-                 max_source_pixels: int = 1_000_000_000):
+                 max_source_pixels: int = 1_000_000_000, local_copy: LocalCopy = as_is):
         self.root = Path(cache_dir) / "pyramids"
+        self.local_copy = local_copy
         self.tile_size = tile_size
         self.quality = quality
         self.max_source_pixels = max_source_pixels
@@ -258,8 +291,9 @@ class DerivativeStore:
             if not (target.exists() and self.is_intact(target)):
                 if target.exists():
                     log.warning("derivative %s is damaged; rebuilding it", target.name)
-                self._build(source, target)
+                self._build(source, target, content_hash)
                 self.built_count += 1
+                counters.derivative_built("folder")
         self._verified.add(target)
         return target
 
@@ -278,47 +312,49 @@ class DerivativeStore:
             json.dump(record, handle)
         os.replace(temporary, self.sidecar(target))
 
-    def _build(self, source: Source, target: Path) -> None:
+    def _build(self, source: Source, target: Path, content_hash: str | None = None) -> None:
         # Called under the build lock: any temporary file of this derivative still
         # here was left by a builder that died, and nobody else is writing one. Their
         # names are known, so none is looked for in a folder of 100,000 derivatives.
         for role in TEMPORARY_ROLES:
             Path(self._temporary(target, role)).unlink(missing_ok=True)
-        image = load_source(source.path, self.max_source_pixels)
-        pending = orientation(image)
         temporaries = []
-        try:
-            if pending in TURNED_ORIENTATIONS:
-                image = self._turned_upright(image, pending, target, temporaries)
-            temporaries.append(self._temporary(target, "pyramid"))
-            temporary = temporaries[-1]
-            image.tiffsave(
-                temporary,
-                tile=True,
-                tile_width=self.tile_size,
-                tile_height=self.tile_size,
-                pyramid=True,
-                compression="jpeg",
-                Q=self.quality,
-                bigtiff=_needs_bigtiff(image),
-            )
-            with open(temporary, "rb+") as handle:
-                os.fsync(handle.fileno())
-            self._write_sidecar(target, {
-                "bytes": os.path.getsize(temporary),
-                "source": source.path.name,
-                "width": image.width,
-                "height": image.height,
-            })
-            os.replace(temporary, target)
-        except pyvips.Error as error:
-            raise SourceError(
-                f"Source image {source.path.name!r} cannot be read: {_first_line(error)}"
-            ) from None
-        finally:
-            for path in temporaries:
-                if os.path.exists(path):
-                    os.unlink(path)
+        # libvips reads the source while the pyramid is written: it stays until then.
+        with self.local_copy(source, content_hash) as local:
+            image = load_source(local, self.max_source_pixels)
+            pending = orientation(image)
+            try:
+                if pending in TURNED_ORIENTATIONS:
+                    image = self._turned_upright(image, pending, target, temporaries)
+                temporaries.append(self._temporary(target, "pyramid"))
+                temporary = temporaries[-1]
+                image.tiffsave(
+                    temporary,
+                    tile=True,
+                    tile_width=self.tile_size,
+                    tile_height=self.tile_size,
+                    pyramid=True,
+                    compression="jpeg",
+                    Q=self.quality,
+                    bigtiff=_needs_bigtiff(image),
+                )
+                with open(temporary, "rb+") as handle:
+                    os.fsync(handle.fileno())
+                self._write_sidecar(target, {
+                    "bytes": os.path.getsize(temporary),
+                    "source": source.path.name,
+                    "width": image.width,
+                    "height": image.height,
+                })
+                os.replace(temporary, target)
+            except pyvips.Error as error:
+                raise SourceError(
+                    f"Source image {source.path.name!r} cannot be read: {_first_line(error)}"
+                ) from None
+            finally:
+                for path in temporaries:
+                    if os.path.exists(path):
+                        os.unlink(path)
         log.info("built derivative %s for %s (%d×%d)", target.name, source.path.name,
                  image.width, image.height)
 
@@ -356,20 +392,31 @@ def _needs_bigtiff(image: pyvips.Image) -> bool:
     return image.width * image.height * 3 > 3_500_000_000
 
 
+class LevelOpener(Protocol):
+    """How pyramids outside a folder are opened (bucket.BucketLevels)."""
+
+    def levels(self, path: S3Url) -> tuple[tuple[int, int], ...]: ...
+
+    def open(self, path: S3Url, page: int) -> pyvips.Image: ...
+
+
 class OpenedLevels:
     """Each worker keeps its recently used pyramid levels open.
 
     Reopening a TIFF costs about as much as decoding a tile, so a viewer's stream
     of tile requests reuses the opened level (pyvips images are immutable and safe
-    to share). Bounded LRU, so file handles and headers stay bounded too.
+    to share). Bounded LRU, so file handles and headers stay bounded too. Pyramids in a
+    bucket come through an `opener`: their sizes from the tile indexes, a level
+    opened only when a render needs it.
     """
 
     # Pyramids' sizes are kept for many more images than levels are kept open: a few
     # hundred bytes each, and asked for every image of a collection being listed.
     KNOWN_PYRAMIDS = 10_000
 
-    def __init__(self, capacity: int = 64):
+    def __init__(self, capacity: int = 64, opener: LevelOpener | None = None):
         self.capacity = capacity
+        self.opener = opener
         self._images: OrderedDict[tuple[str, int], pyvips.Image] = OrderedDict()
         self._pyramids: OrderedDict[str, Pyramid] = OrderedDict()
         self._lock = threading.Lock()
@@ -388,6 +435,12 @@ class OpenedLevels:
         found = self.opened_pyramid(path)
         if found is not None:
             return found
+        if self.opener is not None:
+            pyramid = Pyramid(path, self.opener.levels(path))
+            with self._lock:
+                self._pyramids[key] = pyramid
+                self._trim()
+            return pyramid
         first = pyvips.Image.new_from_file(key, access="random")
         pages = first.get("n-pages") if "n-pages" in first.get_fields() else 1
         levels = [(first.width, first.height)]
@@ -408,7 +461,10 @@ class OpenedLevels:
             if found is not None:
                 self._images.move_to_end(key)
                 return found
-        image = pyvips.Image.new_from_file(str(pyramid.path), page=index, access="random")
+        if self.opener is not None:
+            image = self.opener.open(pyramid.path, index)
+        else:
+            image = pyvips.Image.new_from_file(str(pyramid.path), page=index, access="random")
         with self._lock:
             self._images[key] = image
             self._trim()

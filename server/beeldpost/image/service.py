@@ -2,6 +2,11 @@
 
 The HTTP layers for 3.0 and 2.1 only translate URLs into ImageRequests and
 results into responses; everything they share lives here.
+
+Sources and the cache may each be a folder or a bucket (storage.py): with the cache in
+a bucket, pyramids, stored tiles and a shared tier of the response cache come from
+bucket.py, and what must stay local (the on-disk response cache, admission slots, build
+locks) lives in the scratch folder.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ from typing import Callable
 import pyvips
 
 from .. import counters
-from ..errors import NotFound, Overloaded, SourceError
+from ..errors import NotFound, Overloaded, SourceError, StorageUnavailable
 from ..etags import strong_etag
-from ..settings import Settings
+from ..settings import S3Url, Settings
 from .admission import Admission
+from .bucket import BucketDerivatives, BucketLevels, BucketResponses, BucketTiles
 from .derivatives import RECIPE_VERSION, DerivativeStore, OpenedLevels, Pyramid
 from .operations import Limits, Operations, resolve
 from .parameters import ImageRequest
@@ -34,7 +40,9 @@ from .processor import (
 )
 from .resolved import ImagePolicy, ResolvedImage, public_size
 from .response_cache import KeptFile, ResponseCache
-from .sources import Source, SourceCatalog
+from .sources import ContentChanged, Source, SourceCatalog
+from .storage import BlockCache, S3Storage, Storage, location
+from .storage import NotAtHand  # the HTTP layers import it from here
 from .stored_tiles import StoredTiles
 from .tile_renderer import can_render, render_from_tiles
 
@@ -68,30 +76,46 @@ MAX_KEPT_BYTES = 64 * 1024 * 1024  # larger answers are not kept in the response
 CACHE_HIT, CACHE_MISS, CACHE_OFF = "hit", "miss", "off"
 
 
-class NotAtHand(Exception):
-    """An answer needs work that must not hold up an event loop: reading a record,
-    hashing a source, building or opening a derivative, decoding. Raised only by the
-    `at_hand=True` calls, whose callers then do the same call on a thread."""
-
-
 class ImageService:
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.catalog = SourceCatalog(settings.images_dir)
-        self.derivatives = DerivativeStore(
-            settings.cache_dir, settings.tile_size, settings.derivative_quality,
-            settings.max_source_pixels,
-        )
-        self.opened = OpenedLevels(settings.open_images)
-        self.stored_tiles = StoredTiles(settings.open_images)
+        local = settings.local_cache_dir
+        self.sources: Storage = location(settings.images_dir, settings.storage_timeout,
+                                         settings.retry_after)
+        self.catalog = SourceCatalog(
+            settings.images_dir, storage=self.sources if self.sources.remote else None,
+            scratch=settings.scratch_dir)
+        # The bucket holding the cache, or None for a cache folder.
+        self.cache_storage: S3Storage | None = None
+        self.shared_responses: BucketResponses | None = None
+        if isinstance(settings.cache_dir, S3Url):
+            self.cache_storage = location(settings.cache_dir, settings.storage_timeout,
+                                          settings.retry_after)
+            self.derivatives = BucketDerivatives(
+                self.cache_storage, settings.scratch_dir, settings.tile_size,
+                settings.derivative_quality, settings.max_source_pixels,
+                self.catalog.local_copy, settings.build_wait, settings.retry_after)
+            self.block_cache = BlockCache(settings.storage_cache_mb * 1024 * 1024)
+            self.stored_tiles = BucketTiles(self.cache_storage, self.block_cache)
+            self.opened = OpenedLevels(settings.open_images, BucketLevels(self.stored_tiles))
+        else:
+            self.derivatives = DerivativeStore(
+                settings.cache_dir, settings.tile_size, settings.derivative_quality,
+                settings.max_source_pixels, self.catalog.local_copy,
+            )
+            self.opened = OpenedLevels(settings.open_images)
+            self.stored_tiles = StoredTiles(settings.open_images)
         # A queued heavy render waits at most half its time budget for a slot.
         self.admission = Admission(settings.heavy_slots, settings.heavy_queue,
                                    settings.render_timeout / 2, settings.retry_after,
-                                   settings.cache_dir / "admission")
+                                   local / "admission")
+        caching = settings.response_cache and settings.response_cache_mb > 0
         self.response_cache = (
-            ResponseCache(settings.cache_dir / "responses",
+            ResponseCache(local / "responses",
                           settings.response_cache_mb * 1024 * 1024, MAX_KEPT_BYTES)
-            if settings.response_cache and settings.response_cache_mb > 0 else None)
+            if caching else None)
+        if caching and self.cache_storage is not None:
+            self.shared_responses = BucketResponses(self.cache_storage)
         # Later layers (item records) supply rights, per-item limits and size caps.
         self.rights_for: Callable[[str], str | None] = lambda identifier: None
         self.policy_for: Callable[[str], ImagePolicy] = lambda identifier: ImagePolicy()
@@ -160,39 +184,58 @@ class ImageService:
     def resolve(self, identifier: str, at_hand: bool = False) -> ResolvedImage:
         """The image behind an identifier. With `at_hand`, only from what this worker
         holds already (NotAtHand otherwise): a few dictionary lookups and one stat."""
-        source = self.catalog.lookup(identifier)
+        source = self.catalog.lookup(identifier, at_hand)
         if source is None:
             raise NotFound(f"no image with identifier {identifier!r}.")
         if at_hand:
             return self._resolve_at_hand(identifier, source)
         try:
-            content_hash = self.catalog.content_hash(source)
+            content_hash = (self.catalog.known_content_hash(source)
+                            or self.catalog.content_hash(source))
         except OSError:
             raise NotFound(f"no image with identifier {identifier!r}.") from None
-        path = self.derivatives.ensure(source, content_hash)
+        try:
+            path = self.derivatives.ensure(source, content_hash)
+        except ContentChanged as changed:  # replaced since the catalogue hashed it
+            content_hash = changed.actual
+            path = self.derivatives.ensure(source, content_hash)
         try:
             pyramid = self.opened.pyramid(path)
-        except pyvips.Error:
-            # Damaged in a way its size does not show: rebuild once, then give up.
+        except (pyvips.Error, FileNotFoundError):
+            # Damaged in a way its size does not show (or, in a bucket, removed since):
+            # rebuild once, then give up.
             log.warning("derivative of %r unreadable; rebuilding", identifier)
             self.forget(path)
             path = self.derivatives.ensure(source, content_hash)
             try:
                 pyramid = self.opened.pyramid(path)
-            except pyvips.Error as error:
+            except (pyvips.Error, FileNotFoundError) as error:
                 raise SourceError(f"the image {identifier!r} cannot be read: "
                                   f"{str(error).strip().splitlines()[0]}") from None
         width, height, limits = self._public(pyramid, self.policy(identifier))
         return ResolvedImage(source, content_hash, pyramid, width, height, limits)
 
     def _resolve_at_hand(self, identifier: str, source: Source) -> ResolvedImage:
-        content_hash = self.catalog.known_hash(source)
+        content_hash = self.catalog.known_content_hash(source)
         path = content_hash and self.derivatives.is_verified(content_hash)
         pyramid = path and self.opened.opened_pyramid(path)
         if not pyramid:
             raise NotAtHand(f"image {identifier!r} is not open in this worker")
         width, height, limits = self._public(pyramid, self.policy(identifier, at_hand=True))
         return ResolvedImage(source, content_hash, pyramid, width, height, limits)
+
+    def storage_problems(self) -> dict[str, str | None]:
+        """What is wrong with the buckets in use, by role ('images', 'cache'), for /ready
+        (a check kept about a second: storage.READY_SECONDS)."""
+        found = {}
+        if self.sources.remote:
+            found["images"] = self.sources.check()
+        if self.cache_storage is not None:
+            found["cache"] = self.cache_storage.check()
+        return found
+
+    def _storage_failed_since(self, started: float) -> bool:
+        return self.cache_storage is not None and self.cache_storage.failed_at >= started
 
     def forget(self, derivative: Path) -> None:
         """Drop every handle on a damaged derivative and the file itself."""
@@ -250,7 +293,7 @@ class ImageService:
         miss, so the try that follows on a thread goes straight to the render.
         """
         if plan.renderer == STORED_TILE:
-            spliced = self.stored_tiles.jpeg(plan.image.pyramid.path, *plan.tile)
+            spliced = self.stored_tiles.jpeg(plan.image.pyramid.path, *plan.tile, at_hand)
             counters.cache_lookup("stored_tile", hit=spliced is not None)
             if spliced is not None:
                 return spliced, STORED_TILE
@@ -263,11 +306,20 @@ class ImageService:
             plan.cache_missed = True
         if at_hand:
             raise NotAtHand("a render")
+        shared = self.shared_responses
+        if shared is not None:  # rendered by this or another server before?
+            kept = shared.get(plan.key)
+            counters.cache_lookup("shared_response", hit=kept is not None)
+            if kept is not None:
+                cache.put(plan.key, kept)
+                return kept, CACHE_HIT
         body = self.render(plan)
         if cache is None:
             return body, CACHE_OFF
         counters.cache_lookup("response", hit=False)
         cache.put(plan.key, body)
+        if shared is not None:
+            shared.put(plan.key, body)
         return body, CACHE_MISS
 
     def render(self, plan: Plan) -> bytes:
@@ -303,18 +355,26 @@ class ImageService:
             counters.RENDERS_IN_FLIGHT.dec()
 
     def _render_from_tiles(self, plan: Plan) -> bytes | None:
+        started = time.monotonic()
         try:
             return render_from_tiles(self.stored_tiles, plan.image.pyramid, plan.source_ops,
                                      plan.level, plan.box, self.settings.tile_size,
                                      self.settings.jpeg_quality)
+        except (NotAtHand, StorageUnavailable):
+            raise
         except Exception as error:  # noqa: BLE001 -- libvips renders it, and judges the file
+            if self._storage_failed_since(started):
+                raise
             log.info("tile renderer gave way to libvips for %r: %s",
                      plan.image.source.identifier, error)
             return None
 
     def _render(self, plan: Plan, deadline: float | None) -> bytes:
         image = plan.image
+        started = time.monotonic()
         try:
+            if self.cache_storage is not None:  # the blocks under the region, side by side
+                self.stored_tiles.prefetch_region(image.pyramid.path, plan.level, plan.box)
             return render(self.opened.level(image.pyramid, plan.level), plan.box, plan.source_ops,
                           self.settings.jpeg_quality, deadline)
         except RenderTimeout:
@@ -324,6 +384,8 @@ class ImageService:
                 headers={"Retry-After": str(self.settings.retry_after)},
             ) from None
         except pyvips.Error as error:
+            if self._storage_failed_since(started):  # the bucket failed, not the pyramid
+                raise self.cache_storage.bucket.unavailable() from None
             # A damaged derivative is dropped so the next request rebuilds it; any other
             # failure leaves it alone (other threads are reading it right now).
             if not self.derivatives.is_intact(image.pyramid.path):

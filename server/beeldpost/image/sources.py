@@ -10,6 +10,12 @@ ingest command) the catalog walks the folder, again whenever it changes.
 One stem in one folder may have several files (a master TIFF beside an access JPEG):
 the preferred extension is served. One stem in two folders is two images claiming one
 identifier: both are refused, and the problem names them.
+
+The images may instead be objects in a bucket (BEELDPOST_IMAGES=s3://bucket/prefix/,
+storage.py). Then the index still names an identifier's files; their stats come from a
+HEAD kept for a few seconds (or from the scan's listing), the content hash from the
+catalogue (`known_hash`, the hash its scan stored) rather than from reading the object,
+and a build reads the object into the scratch folder, checking that hash on the way.
 """
 
 from __future__ import annotations
@@ -18,11 +24,16 @@ import hashlib
 import logging
 import os
 import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from ..errors import SourceError
+from ..settings import S3Url
+from .storage import STAT_SECONDS, S3Storage, Storage, location, scratch_file
+from .storage import walk_files  # noqa: F401 -- the records' walk imports it from here
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +45,18 @@ SOURCE_EXTENSIONS = (".tif", ".tiff", ".jp2", ".j2k", ".jpf", ".jpx", ".png", ".
 @dataclass(frozen=True)
 class Source:
     identifier: str
-    path: Path
+    path: Path | S3Url  # an object's URL when the images are in a bucket
     size: int
-    mtime_ns: int
+    mtime_ns: int  # an object's: storage.Stat's
+
+
+class ContentChanged(Exception):
+    """The source read for a build is not the content its hash said: it was replaced
+    since. The build goes on under the hash of what was read."""
+
+    def __init__(self, actual: str):
+        super().__init__(f"the source's content hash is {actual}")
+        self.actual = actual
 
 
 KEPT_HASHES = 20_000  # content hashes a worker remembers (about 200 bytes each)
@@ -49,33 +69,14 @@ def is_source_name(name: str) -> bool:
     return extension.lower() in RANK and bool(stem) and not stem.startswith(".")
 
 
-def walk_files(folder: Path, keep: Callable[[str], bool]) -> dict[str, str]:
-    """relative path (with /) -> stem of every file in `folder` and below whose name
-    `keep` accepts (hidden files and folders left out; symlinked folders not followed).
-    For the catalogue's scan and the commands: requests never walk a folder."""
-    found: dict[str, str] = {}
-    folder = Path(folder)
-    pending = [""]
-    while pending:
-        relative = pending.pop()
-        try:
-            entries = list(os.scandir(folder / relative if relative else folder))
-        except OSError as error:
-            log.error("cannot list %s: %s", folder / relative, error)
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            path = f"{relative}/{entry.name}" if relative else entry.name
-            if entry.is_dir(follow_symlinks=False):
-                pending.append(path)
-            elif keep(entry.name) and entry.is_file():
-                found[path] = os.path.splitext(entry.name)[0]
-    return found
-
-
-def walk_sources(folder: Path) -> dict[str, str]:
-    """relative path -> identifier of every source file in `folder` and below."""
+def walk_sources(folder: Path | S3Url | Storage) -> dict[str, str]:
+    """relative path -> identifier of every source file in `folder` and below: a folder,
+    or a bucket's prefix (listed with ListObjectsV2, a page at a time; StorageUnavailable
+    when it cannot be listed, which is not the same as empty)."""
+    if isinstance(folder, Storage):
+        return folder.walk(is_source_name)
+    if isinstance(folder, S3Url):
+        return location(folder).walk(is_source_name)
     return walk_files(folder, is_source_name)
 
 
@@ -100,12 +101,24 @@ def choose_source(identifier: str, paths: list[str]) -> str | None:
     return min(paths, key=lambda path: (RANK[os.path.splitext(path)[1].lower()], path))
 
 
+LISTING_SECONDS = 10.0  # without an index, a bucket's listing is kept this long
+
+
 class SourceCatalog:
-    def __init__(self, images_dir: Path, locate: Callable[[str], list[str]] | None = None):
-        self.images_dir = Path(images_dir)
+    def __init__(self, images_dir: Path | S3Url, locate: Callable[[str], list[str]] | None = None,
+                 known_hash: Callable[[str], str | None] | None = None, *,
+                 storage: Storage | None = None, scratch: Path | None = None):
+        self.remote = isinstance(images_dir, S3Url)
+        self.images_dir = images_dir if self.remote else Path(images_dir)
+        # Where the images are: only for a bucket (a folder's hot path stays os.stat).
+        self.storage: S3Storage | None = (storage or location(images_dir)) if self.remote else None
+        self.scratch = Path(scratch) if scratch is not None else Path("var/scratch").absolute()
         # identifier -> the files (relative paths) holding it, from the catalogue's index;
         # None: walk the folder.
         self.locate = locate
+        # identifier -> the content hash the catalogue's scan found (None: it knows none),
+        # so that no worker reads a whole object to hash it. Used for objects in a bucket.
+        self.known_hash = known_hash
         self._lock = threading.Lock()
         self._listing: dict[str, Path] = {}
         self._listing_stamp: tuple[int, int] | None = None
@@ -113,6 +126,8 @@ class SourceCatalog:
         self._hashes: dict[str, tuple[int, int, str]] = {}
 
     def _folder_stamp(self) -> tuple[int, int] | None:
+        if self.remote:  # no stamp of a whole bucket: its listing is kept a while
+            return -1, int(time.monotonic() // LISTING_SECONDS)
         try:
             stat = os.stat(self.images_dir)
         except OSError:
@@ -121,7 +136,7 @@ class SourceCatalog:
 
     def _scan(self) -> dict[str, Path]:
         by_identifier: dict[str, list[str]] = {}
-        for path, identifier in walk_sources(self.images_dir).items():
+        for path, identifier in walk_sources(self.storage or self.images_dir).items():
             by_identifier.setdefault(identifier, []).append(path)
         found: dict[str, Path] = {}
         for identifier, paths in by_identifier.items():
@@ -142,44 +157,80 @@ class SourceCatalog:
     def identifiers(self) -> list[str]:
         return sorted(self.listing())
 
-    def find(self, identifier: str) -> Path | None:
+    def find(self, identifier: str) -> Path | S3Url | None:
         """The file served for this identifier (DuplicateSource when two claim it)."""
         if self.locate is None:
             return self.listing().get(identifier)
         chosen = choose_source(identifier, self.locate(identifier))
         return None if chosen is None else self.images_dir / chosen
 
-    def lookup(self, identifier: str) -> Source | None:
+    def lookup(self, identifier: str, at_hand: bool = False) -> Source | None:
         """The source served for this identifier, None when there is none, DuplicateSource
-        when two folders hold one."""
+        when two folders hold one. An object's stat may be a few seconds old (with
+        `at_hand`, NotAtHand when it would need a request; while the bucket is down, the
+        last one known, else StorageUnavailable)."""
         path = self.find(identifier)
         if path is None:
             return None
+        if self.remote:
+            stat = self.storage.stat(self.storage.relative(path), STAT_SECONDS, at_hand,
+                                     stale_ok=True)
+            return None if stat is None else Source(identifier, path, stat.size, stat.mtime_ns)
         try:
             stat = path.stat()
         except OSError:  # removed since the listing was read
             return None
         return Source(identifier, path, stat.st_size, stat.st_mtime_ns)
 
-    def known_hash(self, source: Source) -> str | None:
-        """The remembered content hash, or None when it would have to be computed."""
+    def remembered_hash(self, source: Source) -> str | None:
+        """The content hash this worker computed for the file as it is, or None."""
         known = self._hashes.get(str(source.path))
         if known is None or known[:2] != (source.size, source.mtime_ns):
             return None
         return known[2]
 
+    def known_content_hash(self, source: Source) -> str | None:
+        """The content hash without reading the source: remembered, or for an object
+        in a bucket what the catalogue knows (`known_hash`); None when it must be read."""
+        remembered = self.remembered_hash(source)
+        if remembered is not None or not self.remote or self.known_hash is None:
+            return remembered
+        return self.known_hash(source.identifier)
+
     def content_hash(self, source: Source) -> str:
-        """SHA-256 of the file, remembered while its size and mtime stay the same."""
-        cached = self.known_hash(source)
+        """SHA-256 of the file, remembered while its size and mtime stay the same (an
+        object's: read whole, as the catalogue's scan does once per new image)."""
+        cached = self.remembered_hash(source)
         if cached is not None:
             return cached
-        digest = hashlib.sha256()
-        with open(source.path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        value = digest.hexdigest()
+        if self.remote:
+            value = self.storage.sha256(self.storage.relative(source.path))
+        else:
+            digest = hashlib.sha256()
+            with open(source.path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+            value = digest.hexdigest()
+        self.remember(source, value)
+        return value
+
+    def remember(self, source: Source, value: str) -> None:
         with self._lock:  # replaces the file's older hash (was a copy of all: quadratic)
             if len(self._hashes) >= KEPT_HASHES:  # the images in use, not the archive's
                 del self._hashes[next(iter(self._hashes))]
             self._hashes[str(source.path)] = (source.size, source.mtime_ns, value)
-        return value
+
+    @contextmanager
+    def local_copy(self, source: Source, expected: str | None = None) -> Iterator[Path]:
+        """The source as a local file while a build reads it: the file itself, or an
+        object read into the scratch folder (removed afterwards). ContentChanged when
+        what was read does not have the `expected` hash."""
+        if not self.remote:
+            yield Path(source.path)
+            return
+        with scratch_file(self.scratch / "sources", source.path.name) as path:
+            actual = self.storage.download(self.storage.relative(source.path), path)
+            self.remember(source, actual)
+            if expected is not None and actual != expected:
+                raise ContentChanged(actual)
+            yield path

@@ -111,43 +111,53 @@ def read_tile_indexes(path: Path) -> list[TileIndex]:
                 raise UnsupportedTiff("truncated")
             return data
 
-        header = data_at(0, 16)
-        byte_order = {b"II": "<", b"MM": ">"}.get(header[:2])
-        if byte_order is None:
-            raise UnsupportedTiff("not a TIFF")
-        (magic,) = struct.unpack(byte_order + "H", header[2:4])
-        if magic == 42:
-            big, first = False, struct.unpack(byte_order + "I", header[4:8])[0]
-        elif magic == 43:
-            big, first = True, struct.unpack(byte_order + "Q", header[8:16])[0]
-        else:
-            raise UnsupportedTiff("not a TIFF")
+        return tile_indexes(data_at)
 
-        levels = []
-        for tags in _read_ifds(data_at, big, byte_order, first):
-            def one(tag: int) -> int:
-                if tag not in tags:
-                    raise UnsupportedTiff(f"missing tag {tag}")
-                return _values(data_at, byte_order, big, tags[tag])[0]
 
-            if one(TAG_COMPRESSION) != COMPRESSION_JPEG or one(TAG_PHOTOMETRIC) not in PHOTOMETRICS:
-                raise UnsupportedTiff("not YCbCr JPEG tiles")
-            if one(TAG_SAMPLES) != 3 or one(TAG_BITS) != 8:
-                raise UnsupportedTiff("not 8-bit RGB")
-            tables = _values(data_at, byte_order, big, tags[TAG_JPEG_TABLES])[0]
-            if not (tables.startswith(b"\xff\xd8") and tables.endswith(b"\xff\xd9")):
-                raise UnsupportedTiff("odd JPEGTables")
-            levels.append(TileIndex(
-                width=one(TAG_WIDTH),
-                height=one(TAG_LENGTH),
-                tile_width=one(TAG_TILE_WIDTH),
-                tile_height=one(TAG_TILE_LENGTH),
-                offsets=_values(data_at, byte_order, big, tags[TAG_TILE_OFFSETS]),
-                byte_counts=_values(data_at, byte_order, big, tags[TAG_TILE_BYTES]),
-                tables=tables[:-2],
-                ycbcr=one(TAG_PHOTOMETRIC) == 6,
-            ))
-        return levels
+def tile_indexes(data_at, size: int | None = None) -> list[TileIndex]:
+    """The tile index of each page, read through `data_at(offset, length)` (a file's
+    seek and read, or ranged reads of an object of `size` bytes, whose tiles must then
+    all lie inside it)."""
+    header = data_at(0, 16)
+    byte_order = {b"II": "<", b"MM": ">"}.get(header[:2])
+    if byte_order is None:
+        raise UnsupportedTiff("not a TIFF")
+    (magic,) = struct.unpack(byte_order + "H", header[2:4])
+    if magic == 42:
+        big, first = False, struct.unpack(byte_order + "I", header[4:8])[0]
+    elif magic == 43:
+        big, first = True, struct.unpack(byte_order + "Q", header[8:16])[0]
+    else:
+        raise UnsupportedTiff("not a TIFF")
+
+    levels = []
+    for tags in _read_ifds(data_at, big, byte_order, first):
+        def one(tag: int) -> int:
+            if tag not in tags:
+                raise UnsupportedTiff(f"missing tag {tag}")
+            return _values(data_at, byte_order, big, tags[tag])[0]
+
+        if one(TAG_COMPRESSION) != COMPRESSION_JPEG or one(TAG_PHOTOMETRIC) not in PHOTOMETRICS:
+            raise UnsupportedTiff("not YCbCr JPEG tiles")
+        if one(TAG_SAMPLES) != 3 or one(TAG_BITS) != 8:
+            raise UnsupportedTiff("not 8-bit RGB")
+        tables = _values(data_at, byte_order, big, tags[TAG_JPEG_TABLES])[0]
+        if not (tables.startswith(b"\xff\xd8") and tables.endswith(b"\xff\xd9")):
+            raise UnsupportedTiff("odd JPEGTables")
+        levels.append(TileIndex(
+            width=one(TAG_WIDTH),
+            height=one(TAG_LENGTH),
+            tile_width=one(TAG_TILE_WIDTH),
+            tile_height=one(TAG_TILE_LENGTH),
+            offsets=_values(data_at, byte_order, big, tags[TAG_TILE_OFFSETS]),
+            byte_counts=_values(data_at, byte_order, big, tags[TAG_TILE_BYTES]),
+            tables=tables[:-2],
+            ycbcr=one(TAG_PHOTOMETRIC) == 6,
+        ))
+        if size is not None and any(offset + count > size for offset, count
+                                    in zip(levels[-1].offsets, levels[-1].byte_counts)):
+            raise UnsupportedTiff("tiles beyond the end of the file")
+    return levels
 
 
 class StoredTiles:
@@ -182,8 +192,10 @@ class StoredTiles:
         if entry is not None:
             os.close(entry[0])
 
-    def jpeg(self, path: Path, level: int, column: int, row: int) -> bytes | None:
-        """The stored tile as a standalone JPEG, or None when it cannot be spliced."""
+    def jpeg(self, path: Path, level: int, column: int, row: int,
+             at_hand: bool = False) -> bytes | None:
+        """The stored tile as a standalone JPEG, or None when it cannot be spliced
+        (a file on disk: at hand or not, it is read)."""
         entry = self._entry(path)
         if entry is None:
             return None

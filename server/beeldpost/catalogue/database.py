@@ -1,0 +1,268 @@
+"""Where the journal and the catalogue index live: an SQLite file (embedded, the
+default: nothing to run) or a PostgreSQL database that several servers share
+(BEELDPOST_DATABASE_URL).
+
+Both give the journal (journal.py) the same small interface:
+
+- `prepare(sqlite_schema)`: make the tables, once per process. SQLite runs the
+  journal's create-or-rebuild (`sqlite_schema`, index.VERSION in `user_version`);
+  PostgreSQL upgrades its schema with its Alembic migrations (migrations/), once
+  however many servers open it at the same time.
+- `connect()`: a connection for reading that a thread keeps (each statement reads the
+  latest commit: SQLite's autocommit, psycopg's `autocommit=True`).
+- `writing()`: a connection inside one write transaction that holds the writers' lock
+  from its start, so writers are serialised by the database itself: SQLite's
+  `BEGIN IMMEDIATE`, PostgreSQL's `pg_advisory_xact_lock` (across every node). Either
+  gives up after 30 seconds of waiting.
+- `errors`: what the driver raises when the database cannot be reached or used.
+
+A connection is spoken to as sqlite3's is: `execute(sql, parameters)` with `?`
+placeholders and `LIMIT -1` for no limit, `executemany`, rows as tuples. On SQLite
+that *is* sqlite3 (nothing in front of the hot read path but a class attribute,
+`dialect`); on PostgreSQL a thin wrapper rewrites each statement once (cached) for
+psycopg. Where a statement differs by dialect, the function that needs it keeps both
+forms side by side, choosing by `db.dialect`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import sqlite3
+import threading
+import weakref
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+# Every writer of one catalogue takes this lock first (PostgreSQL: across servers).
+WRITE_LOCK = 0x6265656C64706F73  # "beeldpos"
+# Seconds a writer waits for the writers' lock (SQLite: a statement for its lock).
+LOCK_TIMEOUT = 30
+# Seconds to reach a PostgreSQL server, else the journal is unavailable (a 503).
+CONNECT_TIMEOUT = 5
+
+POSTGRESQL_SCHEMES = ("postgresql", "postgresql+psycopg", "postgres")
+
+
+class Connection(Protocol):
+    """What the journal and the index use of a connection."""
+
+    dialect: str
+
+    def execute(self, sql: str, parameters: Any = ...) -> Any: ...
+
+    def executemany(self, sql: str, rows: Any) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class Database(Protocol):
+    dialect: str
+    errors: tuple[type[BaseException], ...]
+    path: Path | None  # the SQLite file
+
+    def prepare(self, sqlite_schema: Callable[[sqlite3.Connection], None]) -> None: ...
+
+    def connect(self) -> Connection: ...
+
+    def writing(self) -> Any: ...
+
+
+def is_postgresql_url(target: object) -> bool:
+    return isinstance(target, str) and target.split("://", 1)[0] in POSTGRESQL_SCHEMES \
+        and "://" in target
+
+
+def open_database(target: "Database | Path | str") -> "Database":
+    """A database from a PostgreSQL URL or the path of an SQLite file (or as it is)."""
+    if isinstance(target, (SqliteDatabase, PostgresDatabase)):
+        return target
+    if is_postgresql_url(target):
+        return PostgresDatabase(str(target))
+    return SqliteDatabase(Path(target))
+
+
+# --------------------------------------------------------------------------- SQLite
+
+
+class SqliteConnection(sqlite3.Connection):
+    """sqlite3's own connection, saying which database it is."""
+
+    dialect = "sqlite"
+
+
+class SqliteDatabase:
+    """One file; WAL, so readers never wait for the writer; synchronous FULL."""
+
+    dialect = "sqlite"
+    errors = (sqlite3.Error,)
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def prepare(self, sqlite_schema: Callable[[sqlite3.Connection], None]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(self.path, timeout=LOCK_TIMEOUT) as setup:
+            setup.execute("PRAGMA journal_mode=WAL")
+            sqlite_schema(setup)
+        setup.close()
+
+    def connect(self) -> SqliteConnection:
+        connection = sqlite3.connect(self.path, timeout=LOCK_TIMEOUT, isolation_level=None,
+                                     factory=SqliteConnection)
+        connection.execute("PRAGMA synchronous=FULL")
+        return connection
+
+    @contextmanager
+    def writing(self) -> Iterator[SqliteConnection]:
+        """One atomic transaction, holding SQLite's write lock from the start."""
+        connection = self.connect()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        finally:
+            connection.close()
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+_LIMIT = re.compile(r"\bLIMIT \?")
+
+
+@functools.lru_cache(maxsize=2048)
+def _postgresql(sql: str) -> str:
+    """A statement as the index writes it, for psycopg: `?` -> `%s` (no statement holds
+    a `?` of its own), a literal `%` doubled, and `LIMIT ?` taking SQLite's negative
+    limit (none) as PostgreSQL's NULL."""
+    sql = _LIMIT.sub("LIMIT NULLIF(GREATEST(?::bigint, -1), -1)", sql.replace("%", "%%"))
+    return sql.replace("?", "%s")
+
+
+class PostgresConnection:
+    """A psycopg connection (autocommit: each statement reads the latest commit)."""
+
+    dialect = "postgresql"
+    __slots__ = ("raw", "pid", "__weakref__")
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.pid = os.getpid()
+        _OPEN.add(self)
+
+    def execute(self, sql: str, parameters: Any = ()):
+        return self.raw.execute(_postgresql(sql), parameters)
+
+    def executemany(self, sql: str, rows: Any) -> None:
+        with self.raw.cursor() as cursor:
+            cursor.executemany(_postgresql(sql), rows)
+
+    @property
+    def usable(self) -> bool:
+        return not (self.raw.closed or self.raw.broken) and self.pid == os.getpid()
+
+    def close(self) -> None:
+        if self.pid == os.getpid():  # never the socket of the process this one forked from
+            self.raw.close()
+
+
+_OPEN: "weakref.WeakSet[PostgresConnection]" = weakref.WeakSet()
+_INHERITED: list = []
+
+
+def _after_fork() -> None:
+    """A forked process shares its parent's sockets: its copies of the connections are
+    kept, never finished (libpq's goodbye would end the parent's sessions), and it
+    opens its own (the journal's readers and writer check the process id)."""
+    _INHERITED.extend(connection.raw for connection in list(_OPEN))
+    _OPEN.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit(parts._replace(netloc=f"{user}{host}"))
+
+
+class PostgresDatabase:
+    """A PostgreSQL database through psycopg 3; its schema from Alembic (migrations/)."""
+
+    dialect = "postgresql"
+
+    def __init__(self, url: str):
+        import psycopg
+
+        self.url = url
+        rest = url.split("://", 1)[1]
+        self.conninfo = f"postgresql://{rest}"  # libpq's own form (no `+psycopg`)
+        self.errors = (psycopg.Error,)
+        self._psycopg = psycopg
+        self._writer: PostgresConnection | None = None
+        self._writer_lock = threading.Lock()
+        self.path = None
+
+    def __str__(self) -> str:
+        return safe_url(self.url)
+
+    def prepare(self, sqlite_schema: Callable | None = None) -> None:
+        """Bring the schema to the migrations' head (`sqlite_schema` is SQLite's)."""
+        from .migrations import upgrade
+
+        upgrade(self.conninfo, CONNECT_TIMEOUT)
+
+    def connect(self) -> PostgresConnection:
+        options = {"autocommit": True, "application_name": "beeldpost"}
+        if "connect_timeout" not in self.conninfo:
+            options["connect_timeout"] = CONNECT_TIMEOUT
+        return PostgresConnection(self._psycopg.connect(self.conninfo, **options))
+
+    @contextmanager
+    def writing(self) -> Iterator[PostgresConnection]:
+        """One transaction holding the catalogue's advisory lock from its start: one
+        writer at a time on every server. The connection is kept for the next write
+        (writes come from one scan at a time), and dropped when it broke."""
+        if not self._writer_lock.acquire(timeout=LOCK_TIMEOUT):
+            raise self._psycopg.errors.LockNotAvailable(
+                "another write in this process took too long")
+        try:
+            connection = self._writer
+            if connection is None or not connection.usable:
+                self._writer = None
+                connection = self._writer = self.connect()
+            try:
+                # In pipeline mode: statements whose results nobody reads (most of a
+                # scan's) go out without waiting for the server's answer to each.
+                with connection.raw.pipeline(), connection.raw.transaction():
+                    connection.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}s'")
+                    connection.execute("SELECT pg_advisory_xact_lock(?)", (WRITE_LOCK,))
+                    yield connection
+            except BaseException:
+                if not connection.usable:
+                    self._writer = None
+                    try:
+                        connection.close()
+                    except self.errors:
+                        pass
+                raise
+        finally:
+            self._writer_lock.release()

@@ -1,0 +1,4 @@
+"""The revisions, oldest first (Alembic reads them; nothing imports them).
+
+May import: alembic, sqlalchemy; nothing of beeldpost.
+"""

@@ -1,0 +1,404 @@
+"""Pyramids, their stored tiles and rendered answers in a bucket (BEELDPOST_CACHE=s3://…).
+
+Under the cache's prefix, as in a cache folder:
+
+    pyramids/ab/{hash}-t256-q88-r1.tif   a pyramid: written once, never overwritten
+    pyramids/ab/{hash}-t256-q88-r1.json  its sidecar, written before it
+    pyramids/ab/{hash}-t256-q88-r1.lock  there while a server builds it
+    responses/ab/{key}-2.bin             rendered answers, for every server
+
+One build per source, whichever server is asked first. Workers of one server wait for
+each other on an flock in the scratch folder; servers, on the lock object, which only
+a conditional PUT (`If-None-Match: *`) creates. The holder builds in its scratch folder
+(the source read there first when it is in a bucket too) and uploads the sidecar, then
+the pyramid, again only if absent: an upload is never visible half-written, and two
+never overwrite each other. The others poll for the pyramid (a HEAD each POLL_SECONDS)
+for at most BEELDPOST_BUILD_WAIT seconds, then answer 503 with Retry-After. A builder
+refreshes its lock while it works (HEARTBEAT_SECONDS); a lock left untouched for
+STALE_SECONDS was left by a builder that died, and is taken over by a conditional PUT
+on its ETag (`If-Match`), so only one server takes it. Each build counts in
+`beeldpost_derivative_builds_total{where="bucket"}` and names its builder (host:pid) in
+the pyramid's metadata.
+
+Reading never downloads a pyramid. A worker reads a pyramid's tile indexes once, with
+ranged reads of the IFDs (stored_tiles.tile_indexes over a RangeReader), and keeps them;
+a request that is one stored tile is then one ranged GET of exactly that tile's bytes,
+which the worker's BlockCache keeps. Renders open the level they need with libvips
+through the same reader (storage.open_image), the blocks under their region fetched
+side by side first; the tile renderer's few tiles come in one concurrent call.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import socket
+import struct
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyvips
+
+from .. import counters
+from ..errors import Overloaded, StorageUnavailable
+from ..settings import S3Url
+from .derivatives import RECIPE_VERSION, DerivativeStore, LocalCopy, as_is
+from .response_cache import FORMAT
+from .sources import Source
+from .storage import BlockCache, NotAtHand, RangeReader, S3Storage, open_image
+from .stored_tiles import TileIndex, UnsupportedTiff, splice, tile_indexes
+
+log = logging.getLogger(__name__)
+
+
+class BuildPending(Overloaded):
+    """Another server is still building this pyramid: retry later (503)."""
+
+
+class BucketDerivatives:
+    """The pyramid store in a bucket; DerivativeStore's counterpart, same questions."""
+
+    POLL_SECONDS = 0.25
+    STALE_SECONDS = 120.0
+    HEARTBEAT_SECONDS = 20.0
+
+    def __init__(self, storage: S3Storage, scratch: Path, tile_size: int = 256,
+                 quality: int = 90, max_source_pixels: int = 1_000_000_000,
+                 local_copy: LocalCopy = as_is, build_wait: float = 60.0, retry_after: int = 5):
+        self.storage = storage
+        self.scratch = Path(scratch)
+        self.tile_size = tile_size
+        self.quality = quality
+        self.build_wait = build_wait
+        self.retry_after = retry_after
+        # Builds happen here, as in a cache folder, then go up.
+        self.builder = DerivativeStore(self.scratch / "builds", tile_size, quality,
+                                       max_source_pixels, local_copy)
+        self._verified: set[S3Url] = set()
+        self._paths: dict[str, S3Url] = {}
+        self.built_count = 0
+        self.identity = f"{socket.gethostname()}:{os.getpid()}"
+
+    def relative_for(self, content_hash: str) -> str:
+        name = f"{content_hash}-t{self.tile_size}-q{self.quality}-r{RECIPE_VERSION}.tif"
+        return f"pyramids/{content_hash[:2]}/{name}"
+
+    def path_for(self, content_hash: str) -> S3Url:
+        return self.storage.url(self.relative_for(content_hash))
+
+    def is_verified(self, content_hash: str) -> S3Url | None:
+        target = self._paths.get(content_hash)
+        if target is None:
+            target = self._paths[content_hash] = self.path_for(content_hash)
+        return target if target in self._verified else None
+
+    def is_intact(self, target: S3Url) -> bool:
+        """Whether the pyramid is there (an object is whole or absent)."""
+        return self.storage.stat(self.storage.relative(target)) is not None
+
+    def ensure(self, source: Source, content_hash: str) -> S3Url:
+        """The pyramid's URL, built first (once, by one server) if it is not there."""
+        target = self.path_for(content_hash)
+        if target in self._verified:
+            return target
+        relative = self.storage.relative(target)
+        if self.storage.stat(relative) is not None:
+            self._verified.add(target)
+            counters.cache_lookup("derivative", hit=True)
+            return target
+        counters.cache_lookup("derivative", hit=False)
+        lock_path = self.scratch / "locks" / f"{target.stem}.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "w") as lock:  # this server's workers: one asks the bucket
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.storage.stat(relative) is None:
+                self._build_once(source, content_hash, relative)
+        self._verified.add(target)
+        return target
+
+    def discard(self, target: S3Url) -> None:
+        """Forget a pyramid found unreadable and remove it, so that it is built again."""
+        self._verified.discard(target)
+        relative = self.storage.relative(target)
+        for name in (relative, relative[:-4] + ".json"):
+            self.storage.delete(name)
+
+    # ------------------------------------------------------------------ building
+
+    def _lock_body(self) -> bytes:
+        return json.dumps({"builder": self.identity, "since": time.time()}).encode()
+
+    def _build_once(self, source: Source, content_hash: str, relative: str) -> None:
+        lock_key = relative[:-4] + ".lock"
+        deadline = time.monotonic() + self.build_wait
+        while True:
+            held = self.storage.put(lock_key, self._lock_body(), if_absent=True)
+            if held is not None:
+                if self.storage.stat(relative) is not None:  # the last holder just built it
+                    self._release(lock_key, held)
+                    return
+                self._build_holding(source, content_hash, relative, lock_key, held)
+                return
+            if self.storage.stat(relative) is not None:
+                return  # built by the lock's holder meanwhile
+            lock = self.storage.stat(lock_key)
+            if lock is None:
+                continue  # released (built, or failed) just now: ask again
+            age = time.time() - lock.mtime_ns // 1_000_000_000
+            if age > self.STALE_SECONDS:
+                held = self.storage.put(lock_key, self._lock_body(), if_match=lock.etag)
+                if held is not None:
+                    log.warning("taking over the build of %s: its lock was untouched for %d s",
+                                relative, age)
+                    self._build_holding(source, content_hash, relative, lock_key, held)
+                    return
+                continue
+            if time.monotonic() > deadline:
+                raise BuildPending(
+                    f"the image {source.identifier!r} is still being prepared by another "
+                    f"server; try again in {self.retry_after} s.",
+                    headers={"Retry-After": str(self.retry_after)})
+            time.sleep(self.POLL_SECONDS)
+
+    def _build_holding(self, source: Source, content_hash: str, relative: str, lock_key: str,
+                       held: str) -> None:
+        current = [held]
+        stop = threading.Event()
+
+        def heartbeat() -> None:
+            while not stop.wait(self.HEARTBEAT_SECONDS):
+                try:
+                    refreshed = self.storage.put(lock_key, self._lock_body(), if_match=current[0])
+                except StorageUnavailable:
+                    continue
+                if refreshed is None:
+                    log.warning("lost the build lock of %s", relative)
+                    return
+                current[0] = refreshed
+
+        beating = threading.Thread(target=heartbeat, name="beeldpost-build-lock", daemon=True)
+        beating.start()
+        work = self.builder.path_for(content_hash)
+        try:
+            work.parent.mkdir(parents=True, exist_ok=True)
+            self.builder._build(source, work, content_hash)  # noqa: SLF001 -- same recipe
+            self.built_count += 1
+            counters.derivative_built("bucket")
+            self.storage.put(relative[:-4] + ".json", DerivativeStore.sidecar(work))
+            # Last, and only if absent: the pyramid's presence says it is whole.
+            written = self.storage.put(relative, work, if_absent=True,
+                                       attributes={"Content-Type": "image/tiff",
+                                                   "builder": self.identity})
+            if written is None:
+                log.warning("%s was uploaded by another server first; theirs stands", relative)
+            else:
+                log.info("uploaded derivative %s (%d bytes)", relative, work.stat().st_size)
+        finally:
+            stop.set()
+            beating.join()
+            for path in (work, DerivativeStore.sidecar(work)):
+                path.unlink(missing_ok=True)
+            self._release(lock_key, current[0])
+
+    def _release(self, lock_key: str, held: str) -> None:
+        """Remove the lock if it is still ours (not taken over as stale meanwhile)."""
+        try:
+            lock = self.storage.stat(lock_key)
+            if lock is not None and lock.etag == held.strip('"'):
+                self.storage.delete(lock_key)
+        except StorageUnavailable:
+            pass  # it goes stale and is taken over
+
+
+# ---------------------------------------------------------------------- reading
+
+
+@dataclass
+class _Opened:
+    reader: RangeReader
+    indexes: list[TileIndex] | None  # None: not splicable, always rendered
+
+
+class BucketTiles:
+    """Per worker: the tile indexes of pyramids in the bucket (read once, kept) and their
+    stored tiles, each one ranged GET of its bytes (kept in the block cache).
+    StoredTiles' counterpart, same questions."""
+
+    KEPT = 1024  # pyramids whose indexes a worker keeps (a few KB each)
+
+    def __init__(self, storage: S3Storage, cache: BlockCache, capacity: int = KEPT):
+        self.storage = storage
+        self.cache = cache
+        self.capacity = capacity
+        self._entries: OrderedDict[str, _Opened] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def opened(self, path: S3Url, at_hand: bool = False) -> _Opened:
+        key = str(path)
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+                return found
+        if at_hand:
+            raise NotAtHand(f"the tile index of {path.name} must be read")
+        relative = self.storage.relative(path)
+        # Pyramids never change under their name: the stat from ensure() holds.
+        stat = self.storage.stat(relative, max_age=float("inf"))
+        if stat is None:
+            raise FileNotFoundError(f"{path} is gone")
+        reader = RangeReader(self.storage, relative, stat.size, self.cache, tag=key)
+
+        def data_at(offset: int, length: int) -> bytes:
+            data = reader.read(offset, length)
+            if len(data) != length:
+                raise UnsupportedTiff("truncated")
+            return data
+
+        try:
+            indexes = tile_indexes(data_at, stat.size)
+        except (UnsupportedTiff, struct.error) as error:
+            log.info("%s: stored tiles not usable (%s); rendered instead", path.name, error)
+            indexes = None
+        entry = _Opened(reader, indexes)
+        with self._lock:
+            self._entries[key] = entry
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+        return entry
+
+    def forget(self, path: S3Url) -> None:
+        with self._lock:
+            self._entries.pop(str(path), None)
+        self.cache.forget(str(path))
+
+    def _tile(self, entry: _Opened, level: int, column: int, row: int):
+        if entry.indexes is None or level >= len(entry.indexes):
+            return None
+        index = entry.indexes[level]
+        position = row * index.columns + column
+        if not 0 <= position < len(index.offsets):
+            return None
+        return index, index.offsets[position], index.byte_counts[position]
+
+    def jpeg(self, path: S3Url, level: int, column: int, row: int,
+             at_hand: bool = False) -> bytes | None:
+        """The stored tile as a standalone JPEG (one ranged GET, unless kept), or None
+        when it cannot be spliced. With `at_hand`, NotAtHand rather than a request."""
+        entry = self.opened(path, at_hand)
+        found = self._tile(entry, level, column, row)
+        if found is None:
+            return None
+        index, offset, count = found
+        key = (entry.reader.tag, "tile", offset)
+        data = self.cache.get(key)
+        if data is None:
+            if at_hand:  # the event loop may fetch it itself, then ask again
+                async def fetch() -> None:
+                    self.cache.put(key, await self.storage.read_async(
+                        entry.reader.relative, offset, count))
+
+                raise NotAtHand("a stored tile must be read from the bucket", fetch)
+            data = self.storage.read(entry.reader.relative, offset, count)
+            self.cache.put(key, data)
+        if len(data) != count or not data.startswith(b"\xff\xd8"):
+            return None
+        return splice(index, data)
+
+    def prefetch(self, path: S3Url, level: int, columns: range, rows: range) -> None:
+        """The stored tiles under a few columns and rows, fetched side by side (tiles
+        that follow each other in the file in one GET), so that jpeg() finds them."""
+        entry = self.opened(path)
+        wanted = []
+        for row in rows:
+            for column in columns:
+                found = self._tile(entry, level, column, row)
+                if found is not None and self.cache.get((entry.reader.tag, "tile", found[1])) is None:
+                    wanted.append(found[1:])
+        wanted.sort()
+        runs: list[list[tuple[int, int]]] = []
+        for offset, count in wanted:
+            if runs and runs[-1][-1][0] + runs[-1][-1][1] == offset:
+                runs[-1].append((offset, count))
+            else:
+                runs.append([(offset, count)])
+        ranges = [(run[0][0], run[-1][0] + run[-1][1] - run[0][0]) for run in runs]
+        for run, data in zip(runs, self.storage.read_ranges(entry.reader.relative, ranges)):
+            start = run[0][0]
+            for offset, count in run:
+                self.cache.put((entry.reader.tag, "tile", offset),
+                               data[offset - start:offset - start + count])
+
+    def prefetch_region(self, path: S3Url, level: int, box: tuple[int, int, int, int]) -> None:
+        """The blocks libvips will read for the region `box` of a level, side by side."""
+        entry = self.opened(path)
+        if entry.indexes is None or level >= len(entry.indexes):
+            return
+        index = entry.indexes[level]
+        left, top, width, height = box
+        ranges = []
+        for row in range(top // index.tile_height, (top + height - 1) // index.tile_height + 1):
+            for column in range(left // index.tile_width, (left + width - 1) // index.tile_width + 1):
+                found = self._tile(entry, level, column, row)
+                if found is not None:
+                    ranges.append(found[1:])
+        entry.reader.prefetch(ranges)
+
+
+class BucketLevels:
+    """OpenedLevels' opener for pyramids in a bucket: sizes from the tile indexes (no
+    libvips open), a level opened by libvips through ranged reads when a render needs it."""
+
+    def __init__(self, tiles: BucketTiles):
+        self.tiles = tiles
+
+    def levels(self, path: S3Url) -> tuple[tuple[int, int], ...]:
+        entry = self.tiles.opened(path)
+        if entry.indexes:
+            return tuple((index.width, index.height) for index in entry.indexes)
+        first = open_image(entry.reader, access="random")
+        pages = first.get("n-pages") if "n-pages" in first.get_fields() else 1
+        sizes = [(first.width, first.height)]
+        for page in range(1, pages):
+            level = open_image(entry.reader, page=page, access="random")
+            sizes.append((level.width, level.height))
+        return tuple(sizes)
+
+    def open(self, path: S3Url, page: int) -> pyvips.Image:
+        return open_image(self.tiles.opened(path).reader, page=page, access="random")
+
+
+class BucketResponses:
+    """Rendered answers kept in the bucket for every server: asked after the local
+    response cache misses, written beside it. Best effort both ways: an unreachable
+    bucket costs the cache, never the answer. Its size is bounded by the bucket's own
+    lifecycle rule on `responses/` (no server lists the bucket to trim it)."""
+
+    MAX_BYTES = 16 * 1024 * 1024
+
+    def __init__(self, storage: S3Storage, max_entry_bytes: int = MAX_BYTES):
+        self.storage = storage
+        self.max_entry_bytes = min(max_entry_bytes, self.MAX_BYTES)
+
+    @staticmethod
+    def _relative(key: str) -> str:
+        return f"responses/{key[:2]}/{key}-{FORMAT}.bin"
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return self.storage.get(self._relative(key)) or None
+        except StorageUnavailable:
+            return None
+
+    def put(self, key: str, data: bytes) -> None:
+        if not data or len(data) > self.max_entry_bytes:
+            return
+        try:
+            self.storage.put(self._relative(key), data)
+        except StorageUnavailable:
+            pass

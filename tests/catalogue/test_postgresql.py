@@ -1,0 +1,356 @@
+"""The catalogue on PostgreSQL (BEELDPOST_DATABASE_URL, catalogue/database.py): what only
+it has to show. Two nodes scanning one archive into one database at once journal each
+change once, numbered 1, 2, 3, … without gaps; a new database is migrated once however
+many nodes open it together; search and autocomplete answer as they do on SQLite; a
+database that goes away is a 503 at once, not a hang, and is used again when it is
+back. (The catalogue's other tests run on both databases: `backend` in conftest.py.)"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from beeldpost import create_app
+from beeldpost.catalogue import database, index, migrations, vocabulary
+from beeldpost.catalogue.index import Filters
+from beeldpost.catalogue.journal import ITEM_KINDS, Journal, JournalUnavailable
+from beeldpost.catalogue.records import RecordStore
+from beeldpost.image.service import ImageService
+from beeldpost.settings import Settings
+
+from support.archive import build
+from support.postgres import PostgresServer, binaries
+from support.presentation import make_jpeg, record_data, write_record
+
+pytestmark = pytest.mark.postgresql
+
+
+def node(root: Path, where: Path | str) -> Journal:
+    """A journal as one server (node) makes it: its own objects and connections."""
+    service = ImageService(Settings.of(images_dir=root / "images", cache_dir=root / "cache"))
+    return Journal(where, RecordStore(root / "manifests", lambda identifier: (64, 48)), service)
+
+
+def write_item(root: Path, number: int, label: str = "Proefstuk") -> str:
+    item = f"stuk-{number:03d}"
+    if not (root / "images" / f"{item}.jpg").exists():
+        make_jpeg(root / "images" / f"{item}.jpg", 64, 48)
+    write_record(root / "manifests", item, record_data(
+        item, people=None, transcript=None, collection=["Archief", f"Serie {number % 3}"],
+        label={"nl": f"{label} {item}", "en": f"Test item {item}"}))
+    return item
+
+
+def at_once(journals: list[Journal], rounds: int = 2) -> None:
+    """Every journal scans `rounds` times in threads of its own, started together."""
+    barrier = threading.Barrier(len(journals) * rounds)
+    errors: list[BaseException] = []
+
+    def scan(journal: Journal) -> None:
+        try:
+            barrier.wait()
+            journal.scan()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=scan, args=(journal,))
+               for journal in journals for _ in range(rounds)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors
+
+
+# --------------------------------------------------------------------------- nodes
+
+
+def test_two_nodes_scanning_one_archive_at_once_journal_each_change_once(tmp_path, postgres_url):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "manifests").mkdir()
+    expected: dict[str, list[str]] = {}
+    for number in range(90):
+        expected[write_item(tmp_path, number)] = ["Create"]
+    nodes = [node(tmp_path, postgres_url), node(tmp_path, postgres_url)]
+    for journal in nodes:
+        journal.BATCH = 7  # many small transactions, so that the two interleave
+    at_once(nodes)
+    for round_number in range(3):
+        edited = set(range(round_number, 90, 9))
+        for number in range(90):
+            item = f"stuk-{number:03d}"
+            live = expected[item][-1] != "Delete"
+            if number in edited:  # a new label (a record back, if it was gone)
+                write_item(tmp_path, number, f"Ronde {round_number}")
+                expected[item].append("Update" if live else "Create")
+            elif number % 15 == round_number + 4:  # removed, or back again
+                if live:
+                    (tmp_path / "manifests" / f"{item}.yaml").unlink()
+                else:
+                    write_item(tmp_path, number)
+                expected[item].append("Delete" if live else "Create")
+        for number in range(90 + round_number * 5, 95 + round_number * 5):  # new
+            expected[write_item(tmp_path, number)] = ["Create"]
+        at_once(nodes)
+    nodes[0].scan()  # anything a racing scanner left for the next scan
+
+    activities = nodes[0].activities(0, 1_000_000)
+    assert [activity.n for activity in activities] == list(range(1, len(activities) + 1))
+    assert nodes[1].count() == nodes[0].count() == len(activities)
+    end_times = [activity.end_time for activity in activities]
+    assert end_times == sorted(end_times)  # oldest first
+    for kind in ITEM_KINDS:
+        found: dict[str, list[str]] = {}
+        for activity in activities:
+            if activity.kind == kind:
+                found.setdefault(activity.item, []).append(activity.type)
+        assert found == expected, kind
+    collections: dict[str, list[str]] = {}
+    for activity in activities:
+        if activity.kind == "collection":
+            collections.setdefault(activity.item, []).append(activity.type)
+    assert set(collections) == {"", "/archief", "/archief/serie-0", "/archief/serie-1",
+                                "/archief/serie-2"}
+    for key, types in collections.items():  # each created once, before its updates
+        assert types[0] == "Create" and "Create" not in types[1:], (key, types)
+    with nodes[1]._reading() as db:
+        assert db.execute("SELECT COUNT(*) FROM (SELECT kind, item, version FROM activities "
+                          "GROUP BY kind, item, version HAVING COUNT(*) > 1) AS twice"
+                          ).fetchone()[0] == 0
+    live = {item for item, types in expected.items() if types[-1] != "Delete"}
+    assert {entry.item for entry in nodes[1].read(index.items_page, 0, 1000)} == live
+
+
+def test_a_new_database_is_migrated_once_however_many_nodes_open_it_at_once(
+        tmp_path, postgres_url, caplog):
+    caplog.set_level(logging.INFO, logger="alembic.runtime.migration")
+    (tmp_path / "images").mkdir()
+    (tmp_path / "manifests").mkdir()
+    nodes = [node(tmp_path, postgres_url) for _ in range(4)]
+    barrier = threading.Barrier(len(nodes))
+    counts, errors = [], []
+
+    def open_it(journal: Journal) -> None:
+        try:
+            barrier.wait()
+            counts.append(journal.count())
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_it, args=(journal,)) for journal in nodes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors and counts == [0, 0, 0, 0]
+    upgrades = [record for record in caplog.records
+                if record.getMessage().startswith("Running upgrade")]
+    assert len(upgrades) == 1, [record.getMessage() for record in upgrades]
+    assert migrations.current(postgres_url, 5) == migrations.HEAD
+    with psycopg.connect(postgres_url) as db:
+        assert db.execute("SELECT COUNT(*) FROM alembic_version").fetchone()[0] == 1
+        # Text keys sort by bytes whatever the database's locale, as SQLite's do.
+        assert db.execute("SELECT collation_name FROM information_schema.columns WHERE "
+                          "table_name = 'items' AND column_name = 'item'").fetchone() == ("C",)
+    caplog.clear()
+    node(tmp_path, postgres_url).count()  # at the head already: Alembic is not even started
+    assert not [record for record in caplog.records if record.name.startswith("alembic")]
+
+
+# --------------------------------------------------------------------------- search
+
+
+QUERIES = ["wijkcoordinator", "wijkcoördinator", "WIJKCOÖRDINATOR", "wijk*", "Wijk*",
+           '"een wijkcoordinator"', '"wijkcoordinator een"', "wijkpost lelystad",
+           '"de wijkpost" almere', "archief-0042", "Piet Jansen", "1999", "dijk* gesloten",
+           "nergens", '"', "*", "&|!():", "'", "\\", "<->", "a:*", "x & y | !z", "%s %% ?",
+           "'; DROP TABLE items; --", '"wijk*"', "(wijkpost", "_", "foo_bar", "ǅ", "½",
+           "wijkpost " * 60, "w" * 3000, "\x00"]
+
+
+@pytest.fixture(scope="module")
+def twins(tmp_path_factory, postgres_server):
+    """One archive journalled twice: into SQLite and into PostgreSQL."""
+    root = tmp_path_factory.mktemp("twins")
+    archive = build(root, count=80)
+    url = postgres_server.create_database()
+    lite, pg = node(root, root / "journal.sqlite3"), node(root, url)
+    for journal in (lite, pg):
+        journal.scan()
+    return archive, lite, pg
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_search_finds_what_it_finds_on_sqlite_and_no_query_is_an_error(twins, query):
+    _archive, lite, pg = twins
+    total, hits = pg.read(index.search, query, 0, 500)
+    expected_total, expected_hits = lite.read(index.search, query, 0, 500)
+    assert total == expected_total and len(hits) == len(expected_hits)
+    assert {hit.item for hit in hits} == {hit.item for hit in expected_hits}
+    for hit in hits:
+        assert hit.entry == pg.read(index.entry, hit.item)
+        if "wijk" in query.lower() and "*" not in query and '"' not in query:
+            assert "[[" in hit.snippet, hit.snippet  # the match marked
+    narrowed = Filters(node="batavialand/nieuw-land", year_from=1970, year_to=1990)
+    assert pg.read(index.search, query, 0, 500, narrowed)[0] == \
+        lite.read(index.search, query, 0, 500, narrowed)[0]
+
+
+def test_snippets_mark_the_words_as_written(twins):
+    _archive, _lite, pg = twins
+    _total, hits = pg.read(index.search, "wijkcoordinator", 0, 3)
+    assert all("[[wijkcoördinator]]" in hit.snippet for hit in hits)
+    _total, hits = pg.read(index.search, '"wijkmanager een wijkcoordinator"', 0, 3)
+    assert all("[[wijkmanager, een wijkcoördinator]]" in hit.snippet for hit in hits), \
+        [hit.snippet for hit in hits]
+    _total, hits = pg.read(index.search, "wijk*", 0, 3)
+    assert all("[[wijk" in hit.snippet.lower() for hit in hits)
+
+
+@pytest.mark.parametrize("prefix, filters, within", [
+    ("wi", Filters(), None),
+    ("wijkc", Filters(), None),
+    ("de", Filters(), None),
+    ("pi", Filters(node="batavialand"), None),
+    ("wi", Filters(node="stadsarchief-lelystad/gemeentebestuur/wijkposten"), None),
+    ("wi", Filters(), "lelystad"),
+    ("ja", Filters(node="batavialand", year_from=1970), '"piet jansen"'),
+    ("zz", Filters(), None),
+    ("ad", Filters(), '"in een wijkpost" wijkmanager'),  # as index_query makes `within`
+    ("ad", Filters(), "wijk*"),
+])
+def test_autocomplete_answers_as_on_sqlite(twins, prefix, filters, within):
+    _archive, lite, pg = twins
+    for minimum in (1, 40):
+        assert pg.read(vocabulary.completions, prefix, filters, within, minimum, 20) == \
+            lite.read(vocabulary.completions, prefix, filters, within, minimum, 20)
+
+
+def test_the_vocabulary_follows_updates_and_deletes(tmp_path, postgres_url):
+    archive = build(tmp_path, count=24)
+    lite, pg = node(tmp_path, tmp_path / "journal.sqlite3"), node(tmp_path, postgres_url)
+    for journal in (lite, pg):
+        journal.scan()
+    folder = archive.manifests / "archief"
+    for number in range(0, 24, 4):
+        (folder / f"archief-{number:04d}.yaml").unlink()
+    for number in range(1, 24, 4):
+        path = folder / f"archief-{number:04d}.yaml"
+        path.write_text(path.read_text("utf-8").replace("Foto ", "Zeppelin Foto "), "utf-8")
+    for journal in (lite, pg):
+        journal.scan()
+    for prefix in ("ze", "fo", "wi", "ar"):
+        assert pg.read(vocabulary.completions, prefix) == lite.read(vocabulary.completions, prefix)
+    with pg._reading() as db:  # the totals are the sums of what the items hold
+        assert db.execute(
+            "SELECT COUNT(*) FROM words AS w FULL JOIN (SELECT term, SUM(occurrences) AS n "
+            "FROM item_terms GROUP BY term) AS t ON t.term = w.term "
+            "WHERE w.occurrences IS DISTINCT FROM t.n").fetchone()[0] == 0
+
+
+# --------------------------------------------------------------------------- unavailable
+
+
+@pytest.fixture
+def own_server():
+    """A server of this test's own, to stop and start."""
+    found = binaries()
+    if found is None:
+        pytest.skip("no PostgreSQL binaries")
+    server = PostgresServer(found)
+    server.start()
+    yield server
+    server.remove()
+
+
+def test_a_database_that_goes_away_is_a_503_at_once_and_is_used_again_when_back(
+        tmp_path, own_server):
+    url = own_server.create_database("catalogue")
+    images, manifests = tmp_path / "images", tmp_path / "manifests"
+    images.mkdir()
+    manifests.mkdir()
+    make_jpeg(images / "alpha.jpg", 1200, 800)
+    write_record(manifests, "alpha")
+    app = create_app({"images_dir": images, "manifests_dir": manifests,
+                      "cache_dir": tmp_path / "cache", "database_url": url, "journal_interval": 0})
+    client = app.test_client()
+    assert client.get("/iiif/manifests/alpha").status_code == 200
+    journal = app.extensions["beeldpost.journal"]
+    assert journal.count() == 3
+
+    own_server.stop()
+    for path in ("/iiif/manifests/alpha", "/iiif/collection", "/iiif/discovery", "/ready"):
+        started = time.monotonic()
+        answer = client.get(path)
+        assert answer.status_code == 503, (path, answer.status_code)
+        assert time.monotonic() - started < 5, path
+    assert "activity journal" in client.get("/iiif/collection").get_data(as_text=True)
+    with pytest.raises(JournalUnavailable):
+        journal.count()
+    with pytest.raises(JournalUnavailable):
+        journal.scan()
+
+    own_server.start()  # back, at the same address: the broken connections are replaced
+    assert client.get("/iiif/collection").status_code == 200
+    assert journal.count() == 3
+    write_record(manifests, "alpha", record_data("alpha", label={"nl": "Weer", "en": "Again"}))
+    assert client.get("/iiif/manifests/alpha").get_json()["label"]["nl"] == ["Weer"]
+    assert journal.count() == 6
+
+
+def test_a_server_that_never_answers_is_given_up_after_the_connect_timeout(tmp_path,
+                                                                            monkeypatch):
+    """A server that takes the connection but never speaks: JournalUnavailable after
+    database.CONNECT_TIMEOUT seconds (5; 1 here), not a request held forever."""
+    monkeypatch.setattr(database, "CONNECT_TIMEOUT", 1)
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen(8)
+        port = listening.getsockname()[1]
+        (tmp_path / "images").mkdir()
+        (tmp_path / "manifests").mkdir()
+        journal = node(tmp_path, f"postgresql://beeldpost@127.0.0.1:{port}/catalogue")
+        started = time.monotonic()
+        with pytest.raises(JournalUnavailable) as raised:
+            journal.count()
+        waited = time.monotonic() - started
+    assert 1 <= waited < 5
+    assert raised.value.status == 503
+
+
+# --------------------------------------------------------------------------- the parts
+
+
+def test_statements_are_rewritten_once_for_psycopg():
+    rewrite = database._postgresql
+    assert rewrite("SELECT a FROM t WHERE b = ? AND c LIKE '5%' LIMIT ? OFFSET ?") == (
+        "SELECT a FROM t WHERE b = %s AND c LIKE '5%%' "
+        "LIMIT NULLIF(GREATEST(%s::bigint, -1), -1) OFFSET %s")
+    assert rewrite.cache_info().maxsize
+
+
+def test_the_url_is_a_setting_and_its_password_stays_out_of_messages():
+    assert Settings.of().database_url is None
+    url = "postgresql://beeldpost:geheim@db.example:5432/catalogue"
+    assert Settings.of(database_url=url).database_url == url
+    assert Settings.of(database_url="postgresql+psycopg://db/catalogue").database_url
+    with pytest.raises(ValueError, match="BEELDPOST_DATABASE_URL"):
+        Settings.of(database_url="mysql://db/catalogue")
+    assert str(database.open_database(url)) == "postgresql://beeldpost@db.example:5432/catalogue"
+    assert isinstance(database.open_database(Path("journal.sqlite3")), database.SqliteDatabase)
+
+
+def test_a_database_a_newer_server_migrated_is_refused_with_a_503(tmp_path, postgres_url):
+    (tmp_path / "images").mkdir()
+    (tmp_path / "manifests").mkdir()
+    node(tmp_path, postgres_url).count()
+    with psycopg.connect(postgres_url, autocommit=True) as db:
+        db.execute("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(JournalUnavailable, match="revision 9999"):
+        node(tmp_path, postgres_url).count()
