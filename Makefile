@@ -2,6 +2,7 @@
 #   make run    create .venv, install, build the image derivatives, serve on $(HOST):$(PORT)
 #   make test   install the test extras and run the whole suite (browser tests included)
 #   make bench  benchmark against IIPImage (QUICK=1 for about a minute)
+#   make bench-s3   W1 tiles from a folder and from S3 (SeaweedFS)
 #   make bench-catalogue  the catalogue with 1,000 to 100,000 items (N=1000 for one size)
 #   make wheel  the installable wheel in dist/ (viewers included)
 PYTHON ?= python3
@@ -14,7 +15,7 @@ PYTEST_ARGS ?=
 VIEWERS ?= $(or $(BEELDPOST_VIEWERS),var/viewers)
 IN_CI := $(if $(filter 1 true yes TRUE True,$(CI)),true,)
 
-.PHONY: run test bench bench-catalogue fuzz viewers chromium nginx postgresql install install-test ingest standins wheel clean
+.PHONY: run test bench bench-s3 bench-catalogue fuzz viewers chromium nginx postgresql install install-test ingest standins wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -103,6 +104,10 @@ bench: install
 
 # Beeldpost as a catalogue server: N generated items (default 1,000, 10,000 and 100,000; at
 # most 40 minutes on 2 cores), cold index build, warm start, latencies, edits, RSS per worker.
+# W1's cold tiles from a folder and from S3-compatible storage (SeaweedFS, started here).
+bench-s3: install-test
+	$(BIN)/python bench/s3_tiles.py $(if $(QUICK),--runs 1 --duration 5)
+
 # N=1000 runs one size; see bench/README.md.
 bench-catalogue: install
 	$(BIN)/python bench/catalogue.py $(if $(N),--sizes $(N))

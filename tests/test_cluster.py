@@ -1,0 +1,302 @@
+"""More than one machine, with real parts: two Beeldpost servers that keep no state of
+their own (no records folder, the catalogue in PostgreSQL, images, pyramids and rendered
+answers on S3-compatible storage), one `beeldpost watch` process that keeps the
+catalogue current from the records folder, and nginx with deploy/nginx.conf in front.
+
+One cluster serves the whole module, in the order a day of faults would come: the
+validator through nginx, a record added through the watcher, a new source asked of
+both servers at once, the object store stopped and started again, a server killed
+under load; and at the end, every change made meanwhile is in Change Discovery once,
+in order.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import http.client
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from iiif_validator.validator import ImageAPI, ValidationInfo
+from iiif_validator.validator import TestSuite as ValidatorSuite
+
+from support.cluster import CatalogueWatcher, Nginx, get
+from support.live import LiveServer, free_port
+from support.paths import IMAGES, MANIFESTS
+from support.presentation import make_jpeg, record_data, write_record
+from support.validator import VALIDATOR_IDENTIFIER
+
+pytestmark = pytest.mark.live
+
+PHOTO = "wijkgericht-werken-1999"
+
+
+class Cluster:
+    """The parts, started in the order an operator would start them."""
+
+    def __init__(self, root: Path, database_url: str, sources, cache, store):
+        self.root, self.store = root, store
+        self.sources, self.cache = sources, cache
+        self.records = root / "records"
+        shutil.copytree(MANIFESTS, self.records, ignore=shutil.ignore_patterns("sources"))
+        for path in sorted(IMAGES.iterdir()):  # the archive's scans, into the bucket
+            if path.is_file():
+                sources.put(path.name, path)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        shared = {
+            **store.environment(),
+            "BEELDPOST_DATABASE_URL": database_url,
+            "BEELDPOST_IMAGES": sources.url,
+            "BEELDPOST_CACHE": cache.url,
+            "BEELDPOST_PUBLIC_URL": self.url,
+        }
+        self.parts: list = []
+        try:
+            self.watcher = CatalogueWatcher(root, {
+                **shared, "BEELDPOST_MANIFESTS": str(self.records),
+                "BEELDPOST_SCRATCH": str(root / "watcher-scratch"),
+                "BEELDPOST_SCAN_INTERVAL": "1"})
+            self.parts.append(self.watcher)
+            # The servers: no records folder, a scratch folder each, no watcher.
+            self.nodes = []
+            for number in (1, 2):
+                node_root = root / f"node-{number}"
+                node_root.mkdir()
+                self.nodes.append(LiveServer(node_root, root / "no-images-here", f"node-{number}", {
+                    **shared, "BEELDPOST_MANIFESTS": str(node_root / "no-records-here"),
+                    "BEELDPOST_SCRATCH": str(node_root / "scratch"),
+                    "BEELDPOST_WATCH": "off"}))
+                self.parts.append(self.nodes[-1])
+            self.nginx = Nginx(root, self.port, self.nodes)
+            self.parts.append(self.nginx)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        for part in reversed(self.parts):
+            if getattr(part, "process", None) is not None and part.process.poll() is None:
+                part.stop()
+
+    # ------------------------------------------------------------------ helpers
+
+    def add_record(self, item: str, width: int, **overrides) -> None:
+        """A new photo (a picture of its own: pyramids are keyed by content): its scan into
+        the bucket, then its record into the records folder."""
+        make_jpeg(self.root / f"{item}.jpg", width, 2000)
+        self.sources.put(f"{item}.jpg", self.root / f"{item}.jpg")
+        write_record(self.records, item, record_data(item, **overrides))
+
+    def edit_record(self, item: str, label: str) -> None:
+        path = self.records / f"{item}.yaml"
+        data = yaml.safe_load(path.read_text("utf-8"))
+        data["label"] = {"nl": label, "en": label}
+        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), "utf-8")
+
+    def activities(self, server=None) -> list[dict]:
+        """Every activity of the Change Discovery stream, oldest first."""
+        base = (server.url if server else self.url)
+        _status, _headers, body = get(f"{base}/iiif/discovery")
+        collection = json.loads(body)
+        found = []
+        page = collection["first"]["id"]
+        while page:
+            _status, _headers, body = get(page.replace(self.url, base))
+            document = json.loads(body)
+            found += document["orderedItems"]
+            page = document.get("next", {}).get("id")
+        return found
+
+    def builds(self) -> int:
+        """Pyramids built by both servers together (their metrics)."""
+        total = 0.0
+        for node in self.nodes:
+            _status, _headers, body = get(f"{node.url}/metrics")
+            for line in body.decode().splitlines():
+                if line.startswith("beeldpost_derivative_builds_total{"):
+                    total += float(line.rsplit(" ", 1)[1])
+        return int(total)
+
+
+def manifest_changes(stream: list[dict]) -> list[tuple[str, str]]:
+    """(type, item) of the activities on Presentation 3 manifests, in order."""
+    return [(a["type"], a["object"]["id"].rsplit("/", 1)[1]) for a in stream
+            if a["object"]["type"] == "Manifest" and a["object"]["id"] == a["object"]["canonical"]]
+
+
+def wait_until(check, within: float = 30.0, what: str = "the condition"):
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"{what} did not come within {within:g} s")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, postgres_server, object_store, validator_png):
+    root = tmp_path_factory.mktemp("cluster")
+    sources, cache = object_store.new_bucket("bron"), object_store.new_bucket("cache")
+    sources.put(validator_png.name, validator_png)
+    database = postgres_server.create_database()
+    cluster = Cluster(root, database, sources, cache, object_store)
+    try:
+        for node in cluster.nodes:
+            node.wait_for(f"/iiif/3/{VALIDATOR_IDENTIFIER}/info.json", within=60)
+            node.wait_for(f"/iiif/manifests/{PHOTO}", within=60)
+        yield cluster
+    finally:
+        cluster.stop()
+        if object_store.process is None:
+            object_store.start()
+
+
+# The changes this module makes, in order: (type, item) as Change Discovery must show
+# them for the Presentation 3 manifests.
+MADE: list[tuple[str, str]] = []
+
+
+def test_the_official_validator_passes_through_nginx_from_the_object_store(cluster):
+    for version, prefix in (("3.0", "iiif/3"), ("2.0", "iiif/2")):
+        suite = ValidatorSuite(ValidationInfo())
+        names = sorted(name for name, info in suite.list_tests(version).items()
+                       if info["level"] <= 2)
+        assert len(names) >= 30
+        failures = []
+        for name in names:
+            result = ImageAPI(VALIDATOR_IDENTIFIER, f"127.0.0.1:{cluster.port}", prefix, "http",
+                              "", version, debug=False)
+            suite.run_test(name, result)
+            if result.exception is not None:
+                failures.append(f"{name}: {result.exception} ({result.urls})")
+        assert failures == [], version
+
+
+def test_the_servers_keep_nothing_but_scratch_and_agree_byte_for_byte(cluster):
+    for path in (f"/iiif/manifests/{PHOTO}", f"/iiif/3/{PHOTO}/info.json",
+                 f"/iiif/3/{PHOTO}/0,0,512,512/256,/0/default.jpg", "/iiif/collection"):
+        answers = [get(f"{node.url}{path}") for node in cluster.nodes]
+        assert [status for status, _h, _b in answers] == [200, 200], path
+        assert answers[0][2] == answers[1][2], path
+        assert answers[0][1]["ETag"] == answers[1][1]["ETag"], path
+    for node in cluster.nodes:
+        assert not (node.root / "no-records-here").exists()
+        assert not (node.root / "cache").exists()  # pyramids and answers are in the bucket
+    assert any(key.endswith(".tif") for key in cluster.cache.keys())
+
+
+def test_a_record_added_through_the_watcher_shows_on_both_servers_journalled_once(cluster):
+    cluster.add_record("nieuw-1", 3000)
+    MADE.append(("Create", "nieuw-1"))
+    for node in cluster.nodes:
+        node.wait_for("/iiif/manifests/nieuw-1", within=30)
+    cluster.edit_record("nieuw-1", "Herziene titel")
+    MADE.append(("Update", "nieuw-1"))
+    for node in cluster.nodes:
+        wait_until(lambda: b"Herziene titel" in get(f"{node.url}/iiif/manifests/nieuw-1")[2],
+                   what=f"the edit on {node.url}")
+    for node in cluster.nodes:  # both servers give the one stream the database holds
+        mine = manifest_changes(cluster.activities(node))
+        assert mine.count(("Create", "nieuw-1")) == 1 and mine.count(("Update", "nieuw-1")) == 1
+
+
+def test_a_new_source_asked_of_both_servers_at_once_gets_one_pyramid(cluster):
+    cluster.add_record("samen-1", 3200)
+    MADE.append(("Create", "samen-1"))
+    for node in cluster.nodes:  # indexed (the collection lists it from the index): no pyramid yet
+        wait_until(lambda: b"/iiif/manifests/samen-1" in get(f"{node.url}/iiif/collection")[2],
+                   what=f"samen-1 in the collection of {node.url}")
+    before = cluster.builds()
+    pyramids = {key for key in cluster.cache.keys() if key.endswith(".tif")}
+    tile = "/iiif/3/samen-1/0,0,1024,1024/256,/0/default.jpg"
+    start = threading.Barrier(4)
+
+    def ask(node):
+        start.wait()
+        return get(f"{node.url}{tile}", timeout=120)
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(ask, cluster.nodes * 2))
+    assert [status for status, _h, _b in answers] == [200] * 4
+    assert len({body for _s, _h, body in answers}) == 1
+    assert len({headers["ETag"] for _s, headers, _b in answers}) == 1
+    new = {key for key in cluster.cache.keys() if key.endswith(".tif")} - pyramids
+    assert len(new) == 1, (new, pyramids)
+    assert cluster.builds() - before == 1
+
+
+def test_storage_stopped_answers_503_and_heals_by_itself(cluster):
+    held = f"/iiif/3/{PHOTO}/0,0,512,512/256,/0/default.jpg"
+    node = cluster.nodes[0]
+    assert get(f"{node.url}{held}")[0] == 200
+    cluster.store.stop()
+    try:
+        # An image the servers hold nothing of needs the bucket: 503, with Retry-After.
+        status, headers, body = get(f"{node.url}/iiif/3/nieuw-1/full/517,/0/default.jpg")
+        assert status == 503, body
+        assert headers["Retry-After"] and body.strip(), headers
+        status, headers, body = get(f"{node.url}/ready")
+        assert status == 503 and b"storage" in body.lower(), body
+        # What a server already holds is still served.
+        assert get(f"{node.url}{held}")[0] == 200
+        # The archive goes on meanwhile: a change to a record is journalled.
+        cluster.edit_record(PHOTO, "Management team Wijkgericht Werken, 1999")
+        MADE.append(("Update", PHOTO))
+        wait_until(lambda: b"Management team" in get(f"{node.url}/iiif/manifests/{PHOTO}")[2],
+                   what="the edit made while storage was down")
+    finally:
+        cluster.store.start()
+    wait_until(lambda: get(f"{node.url}/ready")[0] == 200, within=30, what="/ready 200 again")
+    wait_until(lambda: get(f"{node.url}/iiif/3/nieuw-1/full/517,/0/default.jpg")[0] == 200,
+               within=15, what="the image served again")
+
+
+def test_a_server_killed_under_load_leaves_the_other_serving(cluster):
+    urls = [f"{cluster.url}/iiif/3/{PHOTO}/full/{width},/0/default.jpg" for width in range(40, 300)]
+    urls += [f"{cluster.url}/iiif/manifests/{PHOTO}", f"{cluster.url}/iiif/collection"] * 30
+    failures: list[str] = []
+
+    def ask(url: str) -> None:
+        try:
+            status, _headers, _body = get(url)
+            if status != 200:
+                failures.append(f"{url}: {status}")
+        except (OSError, http.client.HTTPException) as error:  # cut off mid-answer
+            failures.append(f"{url}: {error!r}")
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(ask, url) for url in urls[:100]]
+        time.sleep(0.3)
+        cluster.nodes[0].kill()
+        # A record removed while a server is down is journalled all the same.
+        (cluster.records / "nieuw-1.yaml").unlink()
+        MADE.append(("Delete", "nieuw-1"))
+        futures += [pool.submit(ask, url) for url in urls[100:]]
+        for future in futures:
+            future.result()
+    assert len(failures) <= 8, failures  # at most the requests in flight on the dead one
+    assert cluster.nodes[0].host in cluster.nginx.error_log
+    wait_until(lambda: get(f"{cluster.url}/iiif/manifests/nieuw-1")[0] == 404,
+               what="the removed record gone")
+    print(f"{len(failures)} of {len(urls)} requests failed while a server was killed")
+
+
+def test_every_change_made_during_the_faults_is_journalled_once_in_order(cluster):
+    assert MADE, "runs after the tests above"
+    stream = cluster.activities()
+    numbers = [int(activity["id"].rsplit("/", 1)[1]) for activity in stream]
+    assert numbers == list(range(1, len(stream) + 1))  # none lost, none twice
+    items = {item for _type, item in MADE}
+    ours = [change for change in manifest_changes(stream) if change[1] in items]
+    # The photo's first Create came with the archive; the rest is what this module did.
+    assert ours[0] == ("Create", PHOTO)
+    assert ours[1:] == MADE
+    times = [activity["endTime"] for activity in stream]
+    assert times == sorted(times)
