@@ -290,6 +290,8 @@ def test_a_database_that_goes_away_is_a_503_at_once_and_is_used_again_when_back(
         answer = client.get(path)
         assert answer.status_code == 503, (path, answer.status_code)
         assert time.monotonic() - started < 5, path
+        if path != "/ready":  # (readiness says what is down; a client's request, when to retry)
+            assert answer.headers["Retry-After"] == "5", path
     assert "activity journal" in client.get("/iiif/collection").get_data(as_text=True)
     with pytest.raises(JournalUnavailable):
         journal.count()

@@ -103,8 +103,15 @@ CREATE TABLE IF NOT EXISTS image_facts (  -- what reading an image told, while i
 
 
 class JournalUnavailable(BeeldpostError):
+    """The catalogue's database cannot be opened, read or written (a PostgreSQL server
+    down, a lock held too long): a 503 that says when to ask again, as it comes back."""
+
     status = 503
     title = "Service Unavailable"
+    RETRY_AFTER = "5"
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None):
+        super().__init__(message, headers={"Retry-After": self.RETRY_AFTER, **(headers or {})})
 
 
 @dataclass(frozen=True)
