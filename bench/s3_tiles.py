@@ -46,6 +46,7 @@ import procstats  # noqa: E402
 import run  # noqa: E402  (wrk runs, the test image)
 import servers  # noqa: E402
 import workloads  # noqa: E402
+from support.cluster import Nginx  # noqa: E402  (deploy/nginx.conf, ports and folders changed)
 from support.object_store import ObjectStore, find_weed  # noqa: E402
 
 WORK = BENCH / "work" / "s3"
@@ -84,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--baseline", type=Path, default=None,
                         help="another version's server/ folder, measured on folders first")
+    parser.add_argument("--workloads", default="W1,W3b",
+                        help="comma-separated workloads of workloads.py (default W1,W3b)")
+    parser.add_argument("--nginx", action="store_true",
+                        help="also through nginx with deploy/nginx.conf (its own cache off)")
     parser.add_argument("--only", default=None,
                         help="comma-separated servers to measure (e.g. 'folder,bucket, kept')")
     args = parser.parse_args(argv)
@@ -98,8 +103,11 @@ def main(argv: list[str] | None = None) -> int:
 
     source = testimage.ensure(BENCH / "work" / "images" / "bench.jpg")
     width, height = 6000, 4000
-    tiles = workloads.build(width, height)["W1"]
-    paths = [f"/iiif/2/bench/{request.tail}" for request in tiles.requests]
+    plan = workloads.build(width, height)
+    chosen = [key.strip() for key in args.workloads.split(",")]
+    paths_of = {key: [f"/iiif/2/bench/{request.tail}" for request in plan[key].requests]
+                for key in chosen}
+    paths = [path for key in chosen for path in paths_of[key]]
     shutil.rmtree(WORK, ignore_errors=True)
     (WORK / "folder" / "images").mkdir(parents=True)
     shutil.copyfile(source, WORK / "folder" / "images" / "bench.jpg")
@@ -126,8 +134,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.only:
             wanted = [name.strip() for name in re.split(r",(?! )", args.only)]
             configs = {name: extra for name, extra in configs.items() if name in wanted}
-        path_file = WORK / "w1-paths.txt"
-        path_file.write_text("\n".join(paths) + "\n")
+        path_files = {}
+        for key in chosen:
+            path_files[key] = WORK / f"{key.lower()}-paths.txt"
+            path_files[key].write_text("\n".join(paths_of[key]) + "\n")
         for name, extra in configs.items():
             work = WORK / "folder"
             server = servers.beeldpost(REPO, work, False, logs / name.replace(", ", "-"),
@@ -135,18 +145,39 @@ def main(argv: list[str] | None = None) -> int:
             server.start("info.json", timeout=180)  # the prefix is the server's
             try:
                 warm(server, paths)
-                runs = []
-                for _ in range(args.runs):
-                    before = metrics(server)
-                    weed_before = procstats.cpu_seconds(procstats.tree(store.process.pid))
-                    measured = run.run_wrk(server, path_file, args.duration, args.connections,
-                                           2, 30)
-                    weed_cpu = procstats.cpu_seconds(procstats.tree(store.process.pid)) - weed_before
-                    gets, kb = storage_per_request(before, metrics(server), measured["requests"])
-                    measured.update(gets_per_request=round(gets, 3), kb_read_per_request=round(kb, 1),
-                                    weed_cpu_ms_per_request=round(weed_cpu * 1000 / measured["requests"], 3))
-                    runs.append(measured)
-                results[name] = runs
+                fronts = [("", server)]
+                proxy = None
+                if args.nginx:
+                    (WORK / "nginx").mkdir(exist_ok=True)
+                    proxy = Nginx(WORK / "nginx", servers.free_port(),
+                                  [type("Node", (), {"host": f"{servers.HOST}:{server.port}"})],
+                                  adjust=lambda text: text.replace("proxy_cache beeldpost;",
+                                                                   "proxy_cache off;"))
+                    # wrk asks nginx; the CPU counted is still the server's own.
+                    fronts.append((" via nginx", type("Front", (), {"port": proxy.port,
+                                                                    "pid": server.pid})))
+                try:
+                    for key in chosen:
+                        for suffix, front in fronts:
+                            runs = []
+                            for _ in range(args.runs):
+                                before = metrics(server)
+                                weed_before = procstats.cpu_seconds(procstats.tree(store.process.pid))
+                                measured = run.run_wrk(front, path_files[key], args.duration,
+                                                       args.connections, 2, 30)
+                                weed_cpu = (procstats.cpu_seconds(procstats.tree(store.process.pid))
+                                            - weed_before)
+                                gets, kb = storage_per_request(before, metrics(server),
+                                                               measured["requests"])
+                                measured.update(gets_per_request=round(gets, 3),
+                                                kb_read_per_request=round(kb, 1),
+                                                weed_cpu_ms_per_request=round(
+                                                    weed_cpu * 1000 / measured["requests"], 3))
+                                runs.append(measured)
+                            results[f"{key} {name}{suffix}"] = runs
+                finally:
+                    if proxy is not None:
+                        proxy.stop()
             finally:
                 server.stop()
     finally:
@@ -156,17 +187,19 @@ def main(argv: list[str] | None = None) -> int:
         values = [run_[key] for run_ in runs if run_.get(key) is not None]
         return statistics.median(values) if values else None
 
-    print(f"\nW1: {len(paths)} tile URLs, {args.runs} × {args.duration:g} s, "
+    print(f"\n{args.workloads}: {len(paths)} URLs, {args.runs} × {args.duration:g} s, "
           f"wrk -t2 -c{args.connections}, response cache off; medians\n")
     print("| server | req/s | ratio | p50 ms | p99 ms | server CPU ms/req | SeaweedFS CPU ms/req "
           "| GETs/req | KB read/req | errors | other load |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    local_rps = median(results.get("folder") or next(iter(results.values())), "rps")
     for name, runs in results.items():
+        key, rest = name.split(" ", 1)
+        local = results.get(f"{key} folder{' via nginx' if rest.endswith('via nginx') else ''}")
+        local_rps = median(local or runs, "rps")
         rps = median(runs, "rps")
         print(f"| {name} | {rps:.0f} | {rps / local_rps:.2f} | {median(runs, 'p50_ms')} | "
               f"{median(runs, 'p99_ms')} | {median(runs, 'cpu_ms_per_request')} | "
-              f"{median(runs, 'weed_cpu_ms_per_request') if name.startswith('bucket') else '–'} | "
+              f"{median(runs, 'weed_cpu_ms_per_request') if 'bucket' in name else '–'} | "
               f"{median(runs, 'gets_per_request')} | {median(runs, 'kb_read_per_request')} | "
               f"{sum(run_['errors'] for run_ in runs)} | {median(runs, 'other_load_cores')} |")
     (WORK / "results.json").write_text(json.dumps(results, indent=2))

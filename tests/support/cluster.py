@@ -68,11 +68,14 @@ def nginx_config(root: Path, port: int, nodes: list[LiveServer]) -> str:
 class Nginx:
     """nginx on a free port in front of `nodes`, until stop()."""
 
-    def __init__(self, root: Path, port: int, nodes: list[LiveServer]):
+    def __init__(self, root: Path, port: int, nodes: list, adjust=None):
+        """`nodes`: anything with a `host` ("127.0.0.1:port"); `adjust(text)` may change
+        the configuration first (the benchmark turns nginx's own cache off)."""
         self.root = root
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        (root / "nginx.conf").write_text(nginx_config(root, port, nodes), "utf-8")
+        text = nginx_config(root, port, nodes)
+        (root / "nginx.conf").write_text(adjust(text) if adjust else text, "utf-8")
         self.process = subprocess.Popen(
             [nginx_binary(), "-c", str(root / "nginx.conf"), "-p", str(root),
              "-e", str(root / "nginx-error.log"), "-g", "daemon off;"],
