@@ -2,7 +2,7 @@
 #   make run    create .venv, install, build the image derivatives, serve on $(HOST):$(PORT)
 #   make test   install the test extras and run the whole suite (browser tests included)
 #   make bench  benchmark against IIPImage (QUICK=1 for about a minute)
-#   make bench-s3   W1 tiles from a folder and from S3 (SeaweedFS)
+#   make bench-s3   W1 and W3b from a folder and from S3 (SeaweedFS), direct and through nginx (also in make bench)
 #   make bench-catalogue  the catalogue with 1,000 to 100,000 items (N=1000 for one size)
 #   make wheel  the installable wheel in dist/ (viewers included)
 PYTHON ?= python3
@@ -99,14 +99,15 @@ wheel: | $(BIN)/python
 
 # Beeldpost against IIPImage side by side (installs iipimage-server, lighttpd and wrk
 # with apt-get when missing). QUICK=1 for a one-minute run; see bench/README.md.
-bench: install
+bench: install-test
 	$(BIN)/python bench/run.py $(if $(QUICK),--quick)
+	$(BIN)/python bench/s3_tiles.py --nginx $(if $(QUICK),--runs 1 --duration 5)
 
 # Beeldpost as a catalogue server: N generated items (default 1,000, 10,000 and 100,000; at
 # most 40 minutes on 2 cores), cold index build, warm start, latencies, edits, RSS per worker.
 # W1's cold tiles from a folder and from S3-compatible storage (SeaweedFS, started here).
 bench-s3: install-test
-	$(BIN)/python bench/s3_tiles.py $(if $(QUICK),--runs 1 --duration 5)
+	$(BIN)/python bench/s3_tiles.py --nginx $(if $(QUICK),--runs 1 --duration 5)
 
 # N=1000 runs one size; see bench/README.md.
 bench-catalogue: install
