@@ -81,3 +81,13 @@ def test_the_settings_command_lists_every_variable_with_its_value():
         for _name, variable, _default, _help in group.documented():
             assert variable in shown
     assert any(line.split()[:2] == ["BEELDPOST_TILE_SIZE", "512"] for line in shown.splitlines())
+
+
+def test_the_settings_command_shows_no_database_password(capsys, monkeypatch):
+    from beeldpost.cli import main
+
+    monkeypatch.setenv("BEELDPOST_DATABASE_URL", "postgresql://beeldpost:geheim@db.archief:5432/beeld")
+    assert main(["settings"]) == 0
+    shown = capsys.readouterr().out
+    assert "postgresql://beeldpost@db.archief:5432/beeld" in shown
+    assert "geheim" not in shown

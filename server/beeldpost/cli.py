@@ -264,9 +264,14 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.markdown:
         sys.stdout.write(markdown_table())
         return 0
+    from .catalogue.database import safe_url
+
     for group in (settings, server):
         for name, variable, _default, description in group.documented():
-            print(f"{variable:32} {getattr(group, name)!s:40} {description}")
+            value = getattr(group, name)
+            if name == "database_url" and value:  # never a password on the screen
+                value = safe_url(value)
+            print(f"{variable:32} {value!s:40} {description}")
     return 0
 
 
