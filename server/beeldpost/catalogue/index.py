@@ -373,6 +373,13 @@ def record_files_of(db: Connection, items: list[str]) -> dict[str, list[str]]:
     return found
 
 
+def stored_hash(db: Connection, identifier: str) -> str | None:
+    """The SHA-256 the journal's scan stored for an image (its `image_facts`), or None."""
+    row = db.execute("SELECT sha256 FROM image_facts WHERE identifier = ?",
+                     (identifier,)).fetchone()
+    return row[0] if row else None
+
+
 def source_files(db: Connection, identifier: str) -> list[str]:
     return [row[0] for row in db.execute(
         "SELECT path FROM source_files WHERE identifier = ? ORDER BY path", (identifier,))]

@@ -122,9 +122,7 @@ class Catalogue:
         return self._read(index.source_files, identifier)
 
     def _known_hash(self, identifier: str) -> str | None:
-        row = self._read(lambda db: db.execute(
-            "SELECT sha256 FROM image_facts WHERE identifier = ?", (identifier,)).fetchone())
-        return row[0] if row else None
+        return self._read(index.stored_hash, identifier)
 
     def rights_for_image(self, identifier: str) -> str | None:
         """The rights URI of an image, when the records showing it agree on one."""

@@ -784,6 +784,12 @@ class RangeReader:
                 missing.append(index)
             else:
                 found[index] = data
+        found.update(self._fetch(missing))
+        return found
+
+    def _fetch(self, missing: list[int]) -> dict[int, bytes]:
+        """Read these blocks (sorted indexes) from storage, each run of adjacent blocks as
+        one ranged read and the runs side by side; keep them in the cache."""
         runs: list[list[int]] = []
         for index in missing:
             if runs and runs[-1][-1] == index - 1:
@@ -793,12 +799,13 @@ class RangeReader:
         ranges = [(run[0] * self.block,
                    min(self.size, (run[-1] + 1) * self.block) - run[0] * self.block)
                   for run in runs]
+        fetched: dict[int, bytes] = {}
         for run, data in zip(runs, self.storage.read_ranges(self.relative, ranges)):
             for position, index in enumerate(run):
                 piece = data[position * self.block:(position + 1) * self.block]
                 self.cache.put((self.tag, index), piece)
-                found[index] = piece
-        return found
+                fetched[index] = piece
+        return fetched
 
     def read(self, offset: int, length: int) -> bytes:
         end = min(self.size, offset + length)
@@ -819,19 +826,7 @@ class RangeReader:
             return
         # One _blocks call per run of wanted blocks would be sequential: gather all the
         # missing ones and let read_ranges fetch them side by side.
-        missing = [index for index in wanted if self.cache.get((self.tag, index)) is None]
-        runs: list[list[int]] = []
-        for index in missing:
-            if runs and runs[-1][-1] == index - 1:
-                runs[-1].append(index)
-            else:
-                runs.append([index])
-        ranges = [(run[0] * self.block,
-                   min(self.size, (run[-1] + 1) * self.block) - run[0] * self.block)
-                  for run in runs]
-        for run, data in zip(runs, self.storage.read_ranges(self.relative, ranges)):
-            for position, index in enumerate(run):
-                self.cache.put((self.tag, index), data[position * self.block:(position + 1) * self.block])
+        self._fetch([index for index in wanted if self.cache.get((self.tag, index)) is None])
 
     def file(self) -> "ReaderFile":
         return ReaderFile(self)
