@@ -246,6 +246,7 @@ def test_storage_stopped_answers_503_and_heals_by_itself(cluster):
         assert headers["Retry-After"] and body.strip(), headers
         status, headers, body = get(f"{node.url}/ready")
         assert status == 503 and b"storage" in body.lower(), body
+        assert int(headers["Retry-After"]) > 0, headers
         # What a server already holds is still served.
         assert [get(f"{node.url}{held}")[0] for _ in range(10)] == [200] * 10
         # The archive goes on meanwhile: a change to a record is journalled.

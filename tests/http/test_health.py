@@ -35,9 +35,11 @@ def test_not_ready_until_the_catalogue_index_is_made(tmp_path, images_dir, monke
     client = app.test_client()
     response = client.get("/ready")
     assert response.status_code == 503
+    assert response.headers["Retry-After"] == str(app.config["BEELDPOST"].retry_after)
     assert "catalogue index" in response.get_json()["checks"]["catalogue"]
     app.extensions["beeldpost.journal"].scan()
-    assert client.get("/ready").status_code == 200
+    ready = client.get("/ready")
+    assert ready.status_code == 200 and "Retry-After" not in ready.headers
 
 
 def test_not_ready_names_the_problem(tmp_path):
@@ -45,7 +47,7 @@ def test_not_ready_names_the_problem(tmp_path):
     blocked.write_text("a file where the cache folder should be")
     app = create_app({"images_dir": tmp_path / "missing", "cache_dir": blocked})
     response = app.test_client().get("/ready")
-    assert response.status_code == 503
+    assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0
     checks = response.get_json()["checks"]
     assert "images folder" in checks["images"] and "cache folder" in checks["cache"]
 

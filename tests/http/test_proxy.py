@@ -10,7 +10,9 @@ its ports and folders changed.
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import shutil
+import subprocess
 import time
 import urllib.error
 from pathlib import Path
@@ -19,7 +21,7 @@ import pytest
 from iiif_validator.validator import ImageAPI, ValidationInfo
 from iiif_validator.validator import TestSuite as ValidatorSuite
 
-from support.cluster import Nginx, get
+from support.cluster import NGINX_CONF, Nginx, get, nginx_binary
 from support.live import LiveServer, free_port
 from support.paths import IMAGES, MANIFESTS
 from support.validator import VALIDATOR_IDENTIFIER
@@ -64,6 +66,18 @@ def cluster(tmp_path_factory, validator_png):
         yield cluster
     finally:
         cluster.stop()
+
+
+def test_the_shipped_configuration_is_accepted_as_it_is():
+    """`nginx -t -c deploy/nginx.conf` as the README says, nothing changed: its folders
+    are ones a Debian nginx has or makes (it makes only the last part of a cache path).
+    As root only: the file names root's folders, as a server's nginx runs."""
+    if os.geteuid() != 0:
+        pytest.skip("nginx reads the shipped file's folders (/run, /var/log) as root")
+    checked = subprocess.run([nginx_binary(), "-t", "-c", str(NGINX_CONF)],
+                             capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0, checked.stderr
+    assert "test is successful" in checked.stderr
 
 
 def test_both_servers_answer_behind_nginx_with_the_proxy_s_address(cluster):

@@ -52,7 +52,7 @@ def nginx_config(root: Path, port: int, nodes: list[LiveServer]) -> str:
         "/run/nginx-beeldpost.pid": str(root / "nginx.pid"),
         "/var/log/nginx/beeldpost-error.log": str(root / "nginx-error.log"),
         "/var/log/nginx/beeldpost-access.log": str(root / "nginx-access.log"),
-        "/var/cache/nginx/beeldpost": str(root / "nginx-cache"),
+        "/var/cache/nginx-beeldpost": str(root / "nginx-cache"),
     }
     for old, new in replacements.items():
         assert old in text, f"deploy/nginx.conf no longer has {old!r}"

@@ -74,6 +74,8 @@ def make_blueprint() -> Blueprint:
         response = jsonify(body)
         response.status_code = 503 if failing else 200
         response.headers["Cache-Control"] = "no-store"
+        if failing:  # as every 503: when to ask again (a store comes back, a scan ends)
+            response.headers["Retry-After"] = str(settings.retry_after)
         return response
 
     @blueprint.get("/metrics")
