@@ -7,7 +7,9 @@ back. (The catalogue's other tests run on both databases: `backend` in conftest.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
+import os
 import socket
 import threading
 import time
@@ -31,8 +33,10 @@ from support.presentation import make_jpeg, record_data, write_record
 pytestmark = pytest.mark.postgresql
 
 
-def node(root: Path, where: Path | str) -> Journal:
+def node(root: Path, where: Path | str | database.Database) -> Journal:
     """A journal as one server (node) makes it: its own objects and connections."""
+    (root / "images").mkdir(exist_ok=True)
+    (root / "manifests").mkdir(exist_ok=True)
     service = ImageService(Settings.of(images_dir=root / "images", cache_dir=root / "cache"))
     return Journal(where, RecordStore(root / "manifests", lambda identifier: (64, 48)), service)
 
@@ -324,6 +328,105 @@ def test_a_server_that_never_answers_is_given_up_after_the_connect_timeout(tmp_p
         waited = time.monotonic() - started
     assert 1 <= waited < 5
     assert raised.value.status == 503
+
+
+# --------------------------------------------------------------------------- connections
+
+
+def sessions(url: str) -> int:
+    """Beeldpost's sessions in the database now, as PostgreSQL counts them."""
+    with psycopg.connect(url, autocommit=True, application_name="counting") as db:
+        return db.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                          "current_database() AND application_name = 'beeldpost'").fetchone()[0]
+
+
+def test_many_threads_read_through_a_few_connections_of_their_process(tmp_path, postgres_url):
+    """24 threads (a worker's) reading at once hold at most BEELDPOST_DATABASE_CONNECTIONS
+    sessions (3 here) besides the writer's, so that N servers stay within the
+    server's max_connections; every read is answered."""
+    journal = node(tmp_path, database.open_database(postgres_url, readers=3))
+    items = [write_item(tmp_path, number) for number in range(40)]
+    journal.scan()
+    expected = journal.count()
+    assert expected >= len(items)
+    counted: list[int] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            counted.append(sessions(postgres_url))
+            time.sleep(0.005)
+
+    def read(_number: int) -> list[int]:
+        return [journal.count() for _ in range(60)]
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with concurrent.futures.ThreadPoolExecutor(24) as pool:
+            answers = [count for counts in pool.map(read, range(24)) for count in counts]
+    finally:
+        done.set()
+        watcher.join()
+    assert answers == [expected] * (24 * 60)
+    assert len(counted) > 5 and max(counted) <= 3 + 1, counted  # + the scan's writer
+    assert journal.database.readers.idle <= 3
+
+
+def test_a_read_waits_for_a_busy_connection_then_is_a_503_and_a_read_within_a_read_never_waits(
+        tmp_path, postgres_url):
+    journal = node(tmp_path, database.open_database(postgres_url, readers=1))
+    write_item(tmp_path, 1)
+    journal.scan()
+    journal.database.readers.wait = 0.5
+    holding, release = threading.Event(), threading.Event()
+    inner: list[int] = []
+
+    def hold() -> None:
+        with journal._reading():
+            inner.append(journal.count())  # the same thread: its own connection again
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10) and len(inner) == 1
+        journal_count = inner[0]
+        started = time.monotonic()
+        with pytest.raises(JournalUnavailable) as raised:
+            journal.count()
+        assert 0.5 <= time.monotonic() - started < 3
+        assert raised.value.status == 503 and raised.value.headers["Retry-After"]
+        assert "BEELDPOST_DATABASE_CONNECTIONS" in str(raised.value)
+    finally:
+        release.set()
+        holder.join()
+    assert journal.count() == journal_count  # given back, and lent again
+    assert sessions(postgres_url) <= 1 + 1
+
+
+def test_a_forked_process_opens_its_own_connections_and_leaves_its_parent_s_alone(
+        tmp_path, postgres_url):
+    """gunicorn forks its workers: a child must neither use nor close (libpq's goodbye)
+    the connections its parent holds."""
+    journal = node(tmp_path, database.open_database(postgres_url, readers=2))
+    write_item(tmp_path, 1)
+    journal.scan()
+    expected = journal.count()
+    assert journal.database.readers.idle == 1
+    child = os.fork()
+    if child == 0:  # the child: an empty pool, then a connection of its own
+        code = 1
+        try:
+            if journal.database.readers.idle == 0 and journal.count() == expected:
+                code = 0
+        finally:
+            os._exit(code)
+    _pid, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert journal.count() == expected  # the parent's own connection still works
+    assert journal.database.readers.idle == 1
 
 
 # --------------------------------------------------------------------------- the parts

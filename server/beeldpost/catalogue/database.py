@@ -8,8 +8,12 @@ Both give the journal (journal.py) the same small interface:
   journal's create-or-rebuild (`sqlite_schema`, index.VERSION in `user_version`);
   PostgreSQL upgrades its schema with its Alembic migrations (migrations/), once
   however many servers open it at the same time.
-- `connect()`: a connection for reading that a thread keeps (each statement reads the
-  latest commit: SQLite's autocommit, psycopg's `autocommit=True`).
+- `reading()`: a connection for reading (each statement reads the latest commit:
+  SQLite's autocommit, psycopg's `autocommit=True`). SQLite gives each thread one of
+  its own, kept open; PostgreSQL lends one of at most `readers` per process
+  (BEELDPOST_DATABASE_CONNECTIONS), so that N servers of 2 workers and 24 threads
+  stay within the server's `max_connections`. A connection that failed is dropped:
+  the next read opens another (a database back after a restart is used again).
 - `writing()`: a connection inside one write transaction that holds the writers' lock
   from its start, so writers are serialised by the database itself: SQLite's
   `BEGIN IMMEDIATE`, PostgreSQL's `pg_advisory_xact_lock` (across every node). Either
@@ -43,6 +47,10 @@ WRITE_LOCK = 0x6265656C64706F73  # "beeldpos"
 LOCK_TIMEOUT = 30
 # Seconds to reach a PostgreSQL server, else the journal is unavailable (a 503).
 CONNECT_TIMEOUT = 5
+# Seconds a read waits for one of its process's connections to PostgreSQL (a 503 after).
+LEND_TIMEOUT = 5
+# Reading connections per process to PostgreSQL, unless the settings say otherwise.
+READERS = 4
 
 POSTGRESQL_SCHEMES = ("postgresql", "postgresql+psycopg", "postgres")
 
@@ -68,6 +76,8 @@ class Database(Protocol):
 
     def connect(self) -> Connection: ...
 
+    def reading(self) -> Any: ...
+
     def writing(self) -> Any: ...
 
 
@@ -76,12 +86,13 @@ def is_postgresql_url(target: object) -> bool:
         and "://" in target
 
 
-def open_database(target: "Database | Path | str") -> "Database":
-    """A database from a PostgreSQL URL or the path of an SQLite file (or as it is)."""
+def open_database(target: "Database | Path | str", readers: int = READERS) -> "Database":
+    """A database from a PostgreSQL URL (at most `readers` reading connections per
+    process) or the path of an SQLite file (or as it is)."""
     if isinstance(target, (SqliteDatabase, PostgresDatabase)):
         return target
     if is_postgresql_url(target):
-        return PostgresDatabase(str(target))
+        return PostgresDatabase(str(target), readers)
     return SqliteDatabase(Path(target))
 
 
@@ -102,6 +113,7 @@ class SqliteDatabase:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
+        self._kept = threading.local()
 
     def __str__(self) -> str:
         return str(self.path)
@@ -118,6 +130,21 @@ class SqliteDatabase:
                                      factory=SqliteConnection)
         connection.execute("PRAGMA synchronous=FULL")
         return connection
+
+    @contextmanager
+    def reading(self) -> Iterator[SqliteConnection]:
+        """This thread's own connection, kept open: opening one costs more than the
+        index lookups most requests make (a file has no limit on connections)."""
+        connection = getattr(self._kept, "connection", None)
+        if connection is None or self._kept.pid != os.getpid():
+            connection = self._kept.connection = self.connect()
+            self._kept.pid = os.getpid()
+        try:
+            yield connection
+        except self.errors:
+            self._kept.connection = None
+            _close_quietly(connection, self.errors)
+            raise
 
     @contextmanager
     def writing(self) -> Iterator[SqliteConnection]:
@@ -181,12 +208,83 @@ _OPEN: "weakref.WeakSet[PostgresConnection]" = weakref.WeakSet()
 _INHERITED: list = []
 
 
+_POOLS: "weakref.WeakSet[ReaderPool]" = weakref.WeakSet()
+
+
 def _after_fork() -> None:
     """A forked process shares its parent's sockets: its copies of the connections are
     kept, never finished (libpq's goodbye would end the parent's sessions), and it
-    opens its own (the journal's readers and writer check the process id)."""
+    opens its own (the pools start empty; the writer checks the process id)."""
     _INHERITED.extend(connection.raw for connection in list(_OPEN))
     _OPEN.clear()
+    for pool in list(_POOLS):
+        pool.forget()
+
+
+def _close_quietly(connection, errors) -> None:
+    try:
+        connection.close()
+    except errors:
+        pass
+
+
+class ReaderPool:
+    """At most `size` connections, lent to one thread at a time and kept open between
+    loans (most reads are one lookup of tens of microseconds, an open costs
+    milliseconds). A thread that already holds one gets the same one again (a read
+    inside a read never waits for itself). With every connection lent, a read waits
+    up to `wait` seconds, then fails with `exhausted`.
+
+    Not psycopg_pool: its maintenance threads would not survive gunicorn's fork, and
+    the loan is all this needs; broken connections are dropped when given back."""
+
+    def __init__(self, size: int, open_connection: Callable[[], Any],
+                 errors: tuple[type[BaseException], ...], exhausted: Callable[[], BaseException],
+                 wait: float = LEND_TIMEOUT):
+        self.size, self.wait = size, wait
+        self._open, self._errors, self._exhausted = open_connection, errors, exhausted
+        self.forget()
+        _POOLS.add(self)
+
+    def forget(self) -> None:
+        """Start empty (in a forked process: the parent's connections are not ours)."""
+        self._idle: list = []
+        self._lock = threading.Lock()
+        self._free = threading.BoundedSemaphore(self.size)
+        self._held = threading.local()
+
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
+
+    @contextmanager
+    def lend(self) -> Iterator[Any]:
+        held = getattr(self._held, "connection", None)
+        if held is not None:
+            yield held
+            return
+        if not self._free.acquire(timeout=self.wait):
+            raise self._exhausted()
+        connection = None
+        try:
+            with self._lock:
+                connection = self._idle.pop() if self._idle else None
+            if connection is None or not connection.usable:
+                connection = self._open()
+            self._held.connection = connection
+            try:
+                yield connection
+            except self._errors:
+                _close_quietly(connection, self._errors)
+                connection = None
+                raise
+            finally:
+                self._held.connection = None
+        finally:
+            if connection is not None and connection.usable:
+                with self._lock:
+                    self._idle.append(connection)
+            self._free.release()
 
 
 os.register_at_fork(after_in_child=_after_fork)
@@ -209,7 +307,7 @@ class PostgresDatabase:
 
     dialect = "postgresql"
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, readers: int = READERS):
         import psycopg
 
         self.url = url
@@ -220,6 +318,12 @@ class PostgresDatabase:
         self._writer: PostgresConnection | None = None
         self._writer_lock = threading.Lock()
         self.path = None
+        self.readers = ReaderPool(readers, self.connect, self.errors, self._exhausted)
+
+    def _exhausted(self) -> BaseException:
+        return self._psycopg.errors.ConnectionTimeout(
+            f"all {self.readers.size} of this process's connections to PostgreSQL were "
+            f"busy for {self.readers.wait:g} s (BEELDPOST_DATABASE_CONNECTIONS)")
 
     def __str__(self) -> str:
         return safe_url(self.url)
@@ -235,6 +339,10 @@ class PostgresDatabase:
         if "connect_timeout" not in self.conninfo:
             options["connect_timeout"] = CONNECT_TIMEOUT
         return PostgresConnection(self._psycopg.connect(self.conninfo, **options))
+
+    def reading(self):
+        """A connection lent from this process's pool (`readers`)."""
+        return self.readers.lend()
 
     @contextmanager
     def writing(self) -> Iterator[PostgresConnection]:

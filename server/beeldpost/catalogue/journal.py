@@ -38,7 +38,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -53,7 +52,7 @@ from ..image.derivatives import upright_size
 from ..image.sources import is_source_name, walk_sources
 from ..image.service import ImageService
 from . import index
-from .database import Connection, Database, open_database
+from .database import READERS, Connection, Database, open_database
 from .records import (
     RECORD_SUFFIX,
     BrokenRecord,
@@ -198,7 +197,6 @@ class Journal:
         self._ready = False
         self._ready_lock = threading.Lock()
         self.background: threading.Thread | None = None  # the scan started with the app
-        self._readers = threading.local()
         self._scanning: int | None = None  # the thread scanning now
 
     # ------------------------------------------------------------------ database
@@ -219,31 +217,16 @@ class Journal:
         return JournalUnavailable(f"the activity journal cannot be {doing}: "
                                   f"{str(error).strip() or type(error).__name__}")
 
-    def _connect(self) -> Connection:
-        self._prepare()
-        try:
-            return self.database.connect()
-        except (OSError, *self.database.errors) as error:
-            raise self._unavailable("opened", error) from None
-
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
-        """A connection of this thread's own, kept open: opening one costs more than the
-        index lookups most requests make (each statement reads the latest commit). One
-        that fails is dropped: the next read opens another (a database back after a
-        restart is used again)."""
-        connection = getattr(self._readers, "connection", None)
-        if connection is None or self._readers.pid != os.getpid():
-            connection = self._readers.connection = self._connect()
-            self._readers.pid = os.getpid()
+        """A connection to read with (database.py: SQLite's of this thread, kept open;
+        one lent from the process's few to PostgreSQL). One that fails is dropped: the
+        next read opens another (a database back after a restart is used again)."""
+        self._prepare()
         try:
-            yield connection
+            with self.database.reading() as connection:
+                yield connection
         except self.database.errors as error:
-            self._readers.connection = None
-            try:
-                connection.close()
-            except self.database.errors:
-                pass
             raise self._unavailable("read", error) from None
 
     @contextmanager
@@ -853,4 +836,5 @@ def journal_path(settings) -> Path:
 def journal_database(settings) -> Database:
     """The database the settings name: BEELDPOST_DATABASE_URL's PostgreSQL, or the
     SQLite file (BEELDPOST_JOURNAL, or `journal.sqlite3` in the cache folder)."""
-    return open_database(getattr(settings, "database_url", None) or journal_path(settings))
+    return open_database(getattr(settings, "database_url", None) or journal_path(settings),
+                         getattr(settings, "database_connections", READERS))
