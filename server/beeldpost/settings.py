@@ -302,10 +302,11 @@ class Settings(_Declared):
         "shared by several servers: `postgresql://user@host:5432/beeldpost` (its tables are "
         "made on first use); none: the SQLite file `BEELDPOST_JOURNAL`")
     database_connections: int = setting(
-        4, "BEELDPOST_DATABASE_CONNECTIONS",
-        "connections to PostgreSQL for reading, per worker process (threads borrow one per "
-        "read and wait up to 5 s, then `503`): keep servers × workers × this (+ 1 for the "
-        "watcher's writes) under the server's `max_connections`", ge=1)
+        3, "BEELDPOST_DATABASE_CONNECTIONS",
+        "connections to PostgreSQL for reading, per worker process, that its threads borrow "
+        "one per read (waiting up to 5 s, then `503`); its event loop keeps one more: keep "
+        "servers × workers × (this + 1), plus 4 for the watcher (its readers and its writer), under the server's "
+        "`max_connections`", ge=1)
     journal_interval: float = setting(
         5.0, "BEELDPOST_JOURNAL_INTERVAL",
         "in an app no watcher keeps current (made with `create_app()` and served by another "

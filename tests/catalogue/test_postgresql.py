@@ -7,6 +7,7 @@ back. (The catalogue's other tests run on both databases: `backend` in conftest.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import logging
 import os
@@ -399,11 +400,18 @@ def test_a_read_waits_for_a_busy_connection_then_is_a_503_and_a_read_within_a_re
         assert 0.5 <= time.monotonic() - started < 3
         assert raised.value.status == 503 and raised.value.headers["Retry-After"]
         assert "BEELDPOST_DATABASE_CONNECTIONS" in str(raised.value)
+
+        async def on_the_event_loop() -> int:  # never waits: a connection of its own
+            return journal.count()
+
+        started = time.monotonic()
+        assert asyncio.run(on_the_event_loop()) == journal_count
+        assert time.monotonic() - started < 0.5
     finally:
         release.set()
         holder.join()
     assert journal.count() == journal_count  # given back, and lent again
-    assert sessions(postgres_url) <= 1 + 1
+    assert sessions(postgres_url) <= 1 + 1 + 1  # lent, the event loop's, the writer
 
 
 def test_a_forked_process_opens_its_own_connections_and_leaves_its_parent_s_alone(

@@ -11,8 +11,9 @@ Both give the journal (journal.py) the same small interface:
 - `reading()`: a connection for reading (each statement reads the latest commit:
   SQLite's autocommit, psycopg's `autocommit=True`). SQLite gives each thread one of
   its own, kept open; PostgreSQL lends one of at most `readers` per process
-  (BEELDPOST_DATABASE_CONNECTIONS), so that N servers of 2 workers and 24 threads
-  stay within the server's `max_connections`. A connection that failed is dropped:
+  (BEELDPOST_DATABASE_CONNECTIONS; the event loop's thread has one more of its own),
+  so that N servers of 2 workers and 24 threads stay within the server's
+  `max_connections`. A connection that failed is dropped:
   the next read opens another (a database back after a restart is used again).
 - `writing()`: a connection inside one write transaction that holds the writers' lock
   from its start, so writers are serialised by the database itself: SQLite's
@@ -30,6 +31,7 @@ forms side by side, choosing by `db.dialect`.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import re
@@ -50,7 +52,7 @@ CONNECT_TIMEOUT = 5
 # Seconds a read waits for one of its process's connections to PostgreSQL (a 503 after).
 LEND_TIMEOUT = 5
 # Reading connections per process to PostgreSQL, unless the settings say otherwise.
-READERS = 4
+READERS = 3
 
 POSTGRESQL_SCHEMES = ("postgresql", "postgresql+psycopg", "postgres")
 
@@ -233,7 +235,9 @@ class ReaderPool:
     loans (most reads are one lookup of tens of microseconds, an open costs
     milliseconds). A thread that already holds one gets the same one again (a read
     inside a read never waits for itself). With every connection lent, a read waits
-    up to `wait` seconds, then fails with `exhausted`.
+    up to `wait` seconds, then fails with `exhausted`. A thread running an event loop
+    (the ASGI worker's, answering stored tiles) must never wait behind a slow search:
+    it keeps one connection of its own, beside the `size`.
 
     Not psycopg_pool: its maintenance threads would not survive gunicorn's fork, and
     the loan is all this needs; broken connections are dropped when given back."""
@@ -245,6 +249,20 @@ class ReaderPool:
         self._open, self._errors, self._exhausted = open_connection, errors, exhausted
         self.forget()
         _POOLS.add(self)
+
+    def _own(self) -> Iterator[Any]:
+        connection = getattr(self._held, "own", None)
+        if connection is None or not connection.usable:
+            connection = self._held.own = self._open()
+        self._held.connection = connection
+        try:
+            yield connection
+        except self._errors:
+            self._held.own = None
+            _close_quietly(connection, self._errors)
+            raise
+        finally:
+            self._held.connection = None
 
     def forget(self) -> None:
         """Start empty (in a forked process: the parent's connections are not ours)."""
@@ -262,6 +280,9 @@ class ReaderPool:
         held = getattr(self._held, "connection", None)
         if held is not None:
             yield held
+            return
+        if asyncio._get_running_loop() is not None:
+            yield from self._own()
             return
         if not self._free.acquire(timeout=self.wait):
             raise self._exhausted()
