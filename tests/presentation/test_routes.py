@@ -506,3 +506,51 @@ def test_public_base_url_is_used_for_every_id(temp, tmp_path):
     assert len(ours) > 10
     assert all(identifier.startswith("https://beeld.example.nl/pp/") for identifier in ours)
     assert json.dumps(manifest).count("localhost") == 0
+
+
+# --------------------------------------------------------------------------- building nothing
+
+
+def test_a_manifest_and_an_item_page_build_no_pyramid_and_agree_with_the_image_service(tmp_path):
+    """A harvester reading every manifest must not build every pyramid: the manifest and
+    the item page take the image's size from the catalogue's index (the scan read it
+    from the header, upright) and its caps from the records. What info.json says once
+    the pyramid is built is the same."""
+    images, manifests = tmp_path / "images", tmp_path / "manifests"
+    images.mkdir()
+    manifests.mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: shown 3000 wide, 4000 high
+    Image.new("RGB", (4000, 3000), (128, 110, 90)).save(images / "staand.jpg", quality=85,
+                                                          exif=exif)
+    make_jpeg(images / "breed.jpg", 4000, 3000)
+    write_record(manifests, "staand")
+    write_record(manifests, "breed", record_data("breed", max_size=1200, people=None))
+    cache = tmp_path / "cache"
+    app = create_app({"images_dir": images, "manifests_dir": manifests, "cache_dir": cache})
+    client = app.test_client()
+
+    def pyramids() -> list[Path]:
+        return sorted(cache.rglob("*.tif"))
+
+    served = {}
+    for item in ("staand", "breed"):
+        manifest = manifest_of(client, item)
+        assert client.get(f"/items/{item}").status_code == 200
+        assert client.get(f"/iiif/manifests/{item}/v2").status_code == 200
+        assert pyramids() == [], item  # nothing opened, nothing built
+        canvas = manifest["items"][0]
+        body = canvas["items"][0]["items"][0]["body"]
+        served[item] = (canvas["width"], canvas["height"], body["width"], body["height"])
+        service = body["service"][0]
+        served[item] += (service["id"],)
+    assert served["staand"][:4] == (3000, 4000, 3000, 4000)
+    assert served["breed"][:2] == (4000, 3000) and max(served["breed"][2:4]) == 1200
+
+    for item in ("staand", "breed"):
+        info = get_json(client, f"/iiif/3/{item}/info.json")
+        assert info["id"] == served[item][4]
+        assert (info["width"], info["height"]) == served[item][2:4], item
+        assert_image_is_as_declared(client, manifest_of(client, item)[
+            "items"][0]["items"][0]["items"][0]["body"])
+    assert len(pyramids()) == 2

@@ -600,9 +600,11 @@ def page_number(count: int, size: int) -> int:
 
 
 def item_view(item: str, lang: str) -> ItemView:
-    record = _catalogue().record(item)
+    catalogue = _catalogue()
+    record = catalogue.record(item)
     cdn.tag(cdn.item_tag(item), cdn.image_tag(record.image))
-    image = ImageFacts.of(current_app.extensions["beeldpost.images"], record.image)
+    image = ImageFacts.for_item(current_app.extensions["beeldpost.images"], record,
+                                catalogue.entry(item))
     return ItemView(record, image, Urls(base_url()), lang)
 
 

@@ -152,6 +152,21 @@ class ImageFacts:
                    entry.width, entry.height)
 
     @classmethod
+    def for_item(cls, images: ImageService, record: Record, entry: Entry | None) -> "ImageFacts":
+        """For the item's own manifest and page: the size the catalogue's scan read from
+        the image's header (upright), under the strictest caps of every record showing
+        it, as the image service gives them. Nothing is opened or built, so a harvester
+        reading 100,000 manifests builds no pyramid (the image service still answers 422
+        for a source whose header hid damage). When the entry is not (yet) of this
+        record's image: as the image service serves it now."""
+        if entry is None or entry.image != record.image or not (entry.width and entry.height):
+            return cls.of(images, record.image)
+        width, height, limits = images.public(entry.width, entry.height,
+                                              images.policy(entry.image))
+        return cls(entry.image, width, height, images.settings.tile_size, limits,
+                   entry.width, entry.height)
+
+    @classmethod
     def of(cls, images: ImageService, identifier: str) -> "ImageFacts":
         """As the image service serves it now (NotFound / SourceError otherwise)."""
         resolved = images.resolve(identifier)

@@ -65,7 +65,8 @@ def manifest_document(item: str) -> tuple[Record, dict]:
         node = catalogue.node(entry.node)
         if node is not None:
             part_of = (urls.collection_part(node.path), node_label(node))
-    return record, build_manifest(record, image_facts(record.image), urls, part_of)
+    return record, build_manifest(record, ImageFacts.for_item(_images(), record, entry), urls,
+                                  part_of)
 
 
 def collection_document(segments: list[str]) -> dict:
