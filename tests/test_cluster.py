@@ -232,6 +232,39 @@ def test_a_new_source_asked_of_both_servers_at_once_gets_one_pyramid(cluster):
     assert cluster.builds() - before == 1
 
 
+# Every kind of URL a server answers (its routes, once each): with a part of the cluster
+# down, each is answered as usual or is a 503 that says when to ask again, never another
+# 5xx. Images not held by the server need the bucket; nothing else does.
+EVERY_KIND = [
+    "/", "/?page=1", "/search?q=wijkcoordinator", f"/items/{PHOTO}", f"/items/{PHOTO}/uv",
+    f"/items/{PHOTO}/transcript.txt", f"/items/{PHOTO}/transcript.html", f"/embed/{PHOTO}",
+    "/oembed?url={public}/items/" + PHOTO, "/robots.txt", "/sitemap.xml", "/sitemap/0.xml", "/iiif/collection", "/iiif/collection/search2?q=wijk",
+    "/iiif/collection/autocomplete2?q=wij", f"/iiif/manifests/{PHOTO}",
+    f"/iiif/manifests/{PHOTO}/v2", f"/iiif/manifests/{PHOTO}/edm.xml",
+    f"/iiif/manifests/{PHOTO}/record.jsonld", f"/iiif/manifests/{PHOTO}/search2?q=wijk",
+    f"/iiif/manifests/{PHOTO}/search?q=wijk", f"/iiif/manifests/{PHOTO}/autocomplete?q=wij",
+    "/iiif/discovery", "/iiif/discovery/page/0", "/iiif/discovery/activity/1",
+    f"/iiif/3/{PHOTO}/info.json", f"/iiif/2/{PHOTO}/info.json", f"/iiif/3/{PHOTO}",
+    f"/iiif/3/{PHOTO}/full/max/0/default.jpg", f"/iiif/2/{PHOTO}/full/full/0/default.png",
+    f"/iiif/3/{PHOTO}/512,512,512,512/256,/90/gray.webp", "/iiif/3/nieuw-1/info.json",
+    "/iiif/3/nieuw-1/full/333,/0/default.jpg", "/iiif/3/niet-er/info.json", "/health",
+    "/ready", "/metrics",
+]
+
+
+def sweep(cluster, node) -> dict[str, int]:
+    """Each URL of EVERY_KIND once: path -> status; fails on a 5xx that is not a 503 with
+    Retry-After and a body."""
+    answers = {}
+    for path in EVERY_KIND:
+        status, headers, body = get(f"{node.url}{path.replace('{public}', cluster.url)}")
+        answers[path] = status
+        if status >= 500:
+            assert status == 503, (path, status, body[:300])
+            assert int(headers["Retry-After"]) > 0 and body.strip(), (path, headers)
+    return answers
+
+
 def test_storage_stopped_answers_503_and_heals_by_itself(cluster):
     held = f"/iiif/3/{PHOTO}/0,0,512,512/256,/0/default.jpg"
     node = cluster.nodes[0]
@@ -249,6 +282,14 @@ def test_storage_stopped_answers_503_and_heals_by_itself(cluster):
         assert int(headers["Retry-After"]) > 0, headers
         # What a server already holds is still served.
         assert [get(f"{node.url}{held}")[0] for _ in range(10)] == [200] * 10
+        # Everything else is answered, or is a 503 with Retry-After: the catalogue's
+        # documents need no bucket.
+        answers = sweep(cluster, node)
+        unavailable = {path for path, status in answers.items() if status == 503}
+        assert unavailable <= {path for path in EVERY_KIND if path.startswith("/iiif/")
+                               and "/manifests/" not in path} | {"/ready"}, answers
+        assert answers[f"/iiif/manifests/{PHOTO}"] == answers["/iiif/collection"] == 200
+        assert answers[f"/items/{PHOTO}"] == answers["/search?q=wijkcoordinator"] == 200
         # The archive goes on meanwhile: a change to a record is journalled.
         cluster.edit_record(PHOTO, "Management team Wijkgericht Werken, 1999")
         MADE.append(("Update", PHOTO))
@@ -259,6 +300,9 @@ def test_storage_stopped_answers_503_and_heals_by_itself(cluster):
     wait_until(lambda: get(f"{node.url}/ready")[0] == 200, within=30, what="/ready 200 again")
     wait_until(lambda: get(f"{node.url}/iiif/3/nieuw-1/full/517,/0/default.jpg")[0] == 200,
                within=15, what="the image served again")
+    healed = sweep(cluster, node)
+    assert 404 not in [status for path, status in healed.items() if 'niet-er' not in path]
+    assert 503 not in healed.values(), healed
 
 
 def test_a_server_killed_under_load_leaves_the_other_serving(cluster):
