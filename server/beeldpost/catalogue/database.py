@@ -137,16 +137,7 @@ class SqliteDatabase:
     def reading(self) -> Iterator[SqliteConnection]:
         """This thread's own connection, kept open: opening one costs more than the
         index lookups most requests make (a file has no limit on connections)."""
-        connection = getattr(self._kept, "connection", None)
-        if connection is None or self._kept.pid != os.getpid():
-            connection = self._kept.connection = self.connect()
-            self._kept.pid = os.getpid()
-        try:
-            yield connection
-        except self.errors:
-            self._kept.connection = None
-            _close_quietly(connection, self.errors)
-            raise
+        yield from _kept_by_thread(self._kept, self.connect, self.errors)
 
     @contextmanager
     def writing(self) -> Iterator[SqliteConnection]:
@@ -230,6 +221,26 @@ def _close_quietly(connection, errors) -> None:
         pass
 
 
+def _kept_by_thread(kept: threading.local, open_connection: Callable[[], Any],
+                    errors: tuple[type[BaseException], ...]) -> Iterator[Any]:
+    """The calling thread's own connection (`kept.own`; `kept.lent` while in use),
+    opened on first use and kept open; one of another process (forked since) is never
+    used, one that failed is closed and dropped, so that the next read opens another."""
+    connection = getattr(kept, "own", None)
+    if connection is None or getattr(kept, "pid", None) != os.getpid():
+        connection = kept.own = open_connection()
+        kept.pid = os.getpid()
+    kept.lent = connection
+    try:
+        yield connection
+    except errors:
+        kept.own = None
+        _close_quietly(connection, errors)
+        raise
+    finally:
+        kept.lent = None
+
+
 class ReaderPool:
     """At most `size` connections, lent to one thread at a time and kept open between
     loans (most reads are one lookup of tens of microseconds, an open costs
@@ -250,20 +261,6 @@ class ReaderPool:
         self.forget()
         _POOLS.add(self)
 
-    def _own(self) -> Iterator[Any]:
-        connection = getattr(self._held, "own", None)
-        if connection is None or not connection.usable:
-            connection = self._held.own = self._open()
-        self._held.connection = connection
-        try:
-            yield connection
-        except self._errors:
-            self._held.own = None
-            _close_quietly(connection, self._errors)
-            raise
-        finally:
-            self._held.connection = None
-
     def forget(self) -> None:
         """Start empty (in a forked process: the parent's connections are not ours)."""
         self._idle: list = []
@@ -277,12 +274,12 @@ class ReaderPool:
 
     @contextmanager
     def lend(self) -> Iterator[Any]:
-        held = getattr(self._held, "connection", None)
+        held = getattr(self._held, "lent", None)
         if held is not None:
             yield held
             return
         if asyncio._get_running_loop() is not None:
-            yield from self._own()
+            yield from _kept_by_thread(self._held, self._open, self._errors)
             return
         if not self._free.acquire(timeout=self.wait):
             raise self._exhausted()
@@ -292,7 +289,7 @@ class ReaderPool:
                 connection = self._idle.pop() if self._idle else None
             if connection is None or not connection.usable:
                 connection = self._open()
-            self._held.connection = connection
+            self._held.lent = connection
             try:
                 yield connection
             except self._errors:
@@ -300,7 +297,7 @@ class ReaderPool:
                 connection = None
                 raise
             finally:
-                self._held.connection = None
+                self._held.lent = None
         finally:
             if connection is not None and connection.usable:
                 with self._lock:
