@@ -216,3 +216,58 @@ def test_the_server_keeps_its_catalogue_current_with_no_request(tmp_path):
         assert len(writers) == 1
     finally:
         server.stop()
+
+
+
+def test_a_record_naming_a_scan_just_put_in_a_bucket_is_published_at_once(tmp_path, bucket):
+    """A bucket sends no file events: a scan uploaded there is known from the next full
+    listing (BEELDPOST_SCAN_INTERVAL). A record that names it is an event, though, and
+    its scan lists the bucket for it: the item is published by that scan, journalled
+    once. Records naming an image that is nowhere list the bucket at most every
+    LIST_IMAGES_SECONDS."""
+    from beeldpost import create_app
+    from beeldpost.settings import S3Url
+
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    app = create_app({"images_dir": S3Url(bucket.url), "cache_dir": tmp_path / "cache",
+                      "scratch_dir": tmp_path / "scratch", "manifests_dir": manifests,
+                      "watch": False, "journal_interval": 3600})
+    journal = app.extensions["beeldpost.journal"]
+    storage = app.extensions["beeldpost.images"].catalog.storage
+    listings = []
+    walk = storage.walk
+    storage.walk = lambda keep: listings.append(time.monotonic()) or walk(keep)
+    journal.scan()  # the watcher's first, full scan: one listing
+    assert len(listings) == 1
+    time.sleep(journal.LIST_IMAGES_SECONDS)
+
+    make_jpeg(tmp_path / "nieuw.jpg", 640, 480)
+    bucket.put("fonds/nieuw.jpg", tmp_path / "nieuw.jpg")
+    write_record(manifests, "nieuw", record_data("nieuw", people=None))
+    journal.scan([manifests / "nieuw.yaml"])  # what the file event brings
+    assert len(listings) == 2
+    entry = journal.read(index.entry, "nieuw")
+    assert entry is not None and (entry.width, entry.height) == (640, 480)
+    assert app.test_client().get("/iiif/manifests/nieuw").status_code == 200
+    creates = [a.item for a in journal.activities(0, 100)
+               if a.kind == "manifest" and a.type == "Create"]
+    assert creates == ["nieuw"]
+
+    # Records naming an image that is nowhere, one after another: not a listing each
+    # (none within LIST_IMAGES_SECONDS of the last), one once that has passed.
+    for number in range(5):
+        write_record(manifests, f"kwijt-{number}", record_data(
+            f"kwijt-{number}", image="nergens", people=None))
+        journal.scan([manifests / f"kwijt-{number}.yaml"])
+    assert len(listings) == 2
+    assert journal.read(index.entry, "kwijt-0") is None
+    time.sleep(journal.LIST_IMAGES_SECONDS)
+    journal.scan([manifests / "kwijt-0.yaml"])
+    journal.scan([manifests / "kwijt-1.yaml"])
+    assert len(listings) == 3
+    assert journal.read(index.entry, "kwijt-0") is None
+    # An image that appears later is still found (here: by the next full scan).
+    bucket.put("nergens.jpg", tmp_path / "nieuw.jpg")
+    journal.scan()
+    assert all(journal.read(index.entry, f"kwijt-{n}") is not None for n in range(5))

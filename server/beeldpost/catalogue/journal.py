@@ -198,6 +198,11 @@ class Journal:
         self._ready_lock = threading.Lock()
         self.background: threading.Thread | None = None  # the scan started with the app
         self._scanning: int | None = None  # the thread scanning now
+        # Images a scan's records named that the index has no file of (identifier -> the
+        # items waiting for it). In a bucket, which sends no events, they may be there
+        # unlisted: see _list_images_for_records.
+        self._unlisted: dict[str, set[str]] = {}
+        self._images_listed = (float("-inf"), 0.0)  # (when, how long it took)
 
     # ------------------------------------------------------------------ database
 
@@ -379,7 +384,11 @@ class Journal:
             log.error("the records folder %s is missing; nothing journalled until it is back",
                       self.records.folder)
             return []
+        self._unlisted = {}
+        started = time.monotonic()
         items = self._update_files(changed)
+        if changed is None:
+            self._images_listed = (started, time.monotonic() - started)
         touched: set[str] = set()
         created = self._create_top_collection(looked_at)
         written = list(created)
@@ -387,6 +396,9 @@ class Journal:
         for start in range(0, len(ordered), self.BATCH):
             batch = ordered[start:start + self.BATCH]
             written += self._scan_batch(batch, looked_at, touched)
+        if changed is not None:
+            for batch in self._list_images_for_records():
+                written += self._scan_batch(batch, looked_at, touched)
         if created:  # the top Collection was created by this scan, with its members
             touched.discard("")
         written += self._journal_collections(touched, looked_at)
@@ -400,6 +412,53 @@ class Journal:
     # Items are read, parsed and written this many at a time: one transaction each, so
     # that the first scan of a large archive holds one batch in memory, not the archive.
     BATCH = 1000
+
+    # A bucket listed for a record's image at most this often (and never more often than
+    # ten times as long as the last listing took: 100,000 objects are 100 requests).
+    LIST_IMAGES_SECONDS = 2.0
+
+    def _list_images_for_records(self) -> Iterator[list[str]]:
+        """After a scan of changed records, when one names an image the index has no file
+        of and the images are in a bucket (no file events there, so a scan uploaded a
+        moment ago is known only from the next full listing): list the bucket now, bring
+        the index's image files up to date, and give the items waiting for one of the
+        images found, and those showing a changed one, in batches. A bucket that cannot
+        be listed leaves it to the next full scan."""
+        if not self._unlisted or not self.images.catalog.remote:
+            return
+        when, took = self._images_listed
+        started = time.monotonic()
+        if started - when < max(self.LIST_IMAGES_SECONDS, self.QUIET_FACTOR * took):
+            return
+        wanted, self._unlisted = self._unlisted, {}
+        self._images_listed = (started, 0.0)
+        try:
+            found = walk_sources(self.images.settings.images_dir)
+        except BeeldpostError as error:
+            log.warning("the images bucket cannot be listed for %s: %s; the next full scan "
+                        "looks again", ", ".join(sorted(wanted)), error.message)
+            return
+        self._images_listed = (started, time.monotonic() - started)
+        with self._reading() as db:
+            known = index.files(db, "source_files")
+        added, gone = _diff(known, found)
+        if not (added or gone):
+            return
+        with self._writing() as db:
+            index.set_files(db, "source_files", added, gone)
+            index.advance(db)
+        identifiers = set(added.values()) | {known[path] for path in gone}
+        affected = {item for identifier in identifiers for item in wanted.get(identifier, ())}
+        with self._reading() as db:
+            for identifier in identifiers:
+                affected.update(entry.item for entry in index.showing(db, identifier))
+        ordered = sorted(affected)
+        for start in range(0, len(ordered), self.BATCH):
+            yield ordered[start:start + self.BATCH]
+
+    # The periodic full scan, while events arrive, and the listing above wait at least
+    # this many times as long as their last run took.
+    QUIET_FACTOR = 10
 
     def _update_files(self, changed: list[Path] | None) -> set[str]:
         """Bring the index's lists of record and image files up to date (one transaction):
@@ -571,6 +630,8 @@ class Journal:
         record = parsed.record
         facts = self._image_facts(record.image, known, new)
         if facts is None:
+            if record.image in self._unlisted:
+                self._unlisted[record.image].add(item)
             log.warning("%s: its image %r is missing, refused or unreadable; left as it was",
                         file, record.image)
             return Observed(item, None)
@@ -629,6 +690,7 @@ class Journal:
             log.warning("%s", error.message)
             return None
         if source is None:
+            self._unlisted.setdefault(identifier, set())
             return None
         stamp = (str(source.path), source.size, source.mtime_ns)
         for facts in (new.get(identifier), known.get(identifier)):
