@@ -67,6 +67,20 @@ def test_every_created_item_is_indexed_and_nothing_else(archive):
     assert [e.item for e in journal.read(index.showing, "stuk-0007")] == ["stuk-0007"]
 
 
+def test_the_stored_hash_is_given_only_for_the_file_as_it_was_scanned(archive):
+    """A worker takes an image's content hash from the catalogue (and keeps it) only while
+    the file is the one the scan hashed: same path, size and mtime."""
+    root, journal = archive
+    source = journal.images.catalog.lookup("stuk-0007")
+    stamp = (str(source.path), source.size, source.mtime_ns)
+    stored = journal.read(index.stored_hash, "stuk-0007", *stamp)
+    assert stored is not None and stored == journal.images.catalog.content_hash(source)
+    assert journal.read(index.stored_hash, "stuk-0007", stamp[0], stamp[1] + 1, stamp[2]) is None
+    assert journal.read(index.stored_hash, "stuk-0007", stamp[0], stamp[1], stamp[2] + 1) is None
+    assert journal.read(index.stored_hash, "stuk-0007", "elders.jpg", *stamp[1:]) is None
+    assert journal.read(index.stored_hash, "nothing-here", *stamp) is None
+
+
 def test_updates_deletes_and_broken_records(tmp_path, catalogue_database):
     journal = build(tmp_path, 3, catalogue_database)
     journal.scan()

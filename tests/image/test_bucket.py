@@ -53,7 +53,8 @@ def make_app(tmp_path: Path, images, cache, known: dict[str, str] | None = None,
                       "manifests_dir": tmp_path / "manifests", "watch": False,
                       "journal_interval": 3600, **settings})
     if known is not None:
-        app.extensions["beeldpost.images"].catalog.known_hash = known.get
+        app.extensions["beeldpost.images"].catalog.known_hash = \
+            lambda source: known.get(source.identifier)
     return app
 
 

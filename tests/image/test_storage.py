@@ -13,6 +13,7 @@ import pyvips
 from beeldpost.errors import StorageUnavailable
 from beeldpost.image import storage
 from beeldpost.image.derivatives import upright_size
+from beeldpost.image.storage import NotAtHand
 from beeldpost.image.sources import SourceCatalog, walk_sources
 from beeldpost.settings import S3Url, Settings
 
@@ -138,16 +139,29 @@ def test_sources_in_a_bucket_come_through_the_index_and_the_known_hash(bucket, p
         S3Url(bucket.url), scratch=tmp_path,
         locate=lambda identifier: located.append(identifier) or (
             ["fonds/photo.jpg"] if identifier == "photo" else []),
-        known_hash=lambda identifier: hashed.append(identifier) or "ab" * 32)
+        known_hash=lambda source: hashed.append(source.identifier) or "ab" * 32)
     requests = catalog.storage.bucket.requests
     source = catalog.lookup("photo")
     assert source.path == bucket.url + "fonds/photo.jpg" and source.size == photo.stat().st_size
     assert catalog.lookup("nothing") is None
     assert located == ["photo", "nothing"]
     assert catalog.known_content_hash(source) == "ab" * 32 and hashed == ["photo"]
+    assert catalog.known_content_hash(source) == "ab" * 32 and hashed == ["photo"]  # kept
     for _ in range(20):  # a viewer's tiles: the stat is kept, no request each
         assert catalog.lookup("photo", at_hand=True) == source
     assert requests["head"] == 1 and requests["get"] == 0 and "list" not in requests
+    # As requests ask (`kept`): where it is, too, is kept a moment: no catalogue
+    # lookup each; on the event loop (at_hand), NotAtHand until it is kept.
+    located.clear()
+    with pytest.raises(NotAtHand):
+        catalog.lookup("photo", at_hand=True, kept=True)
+    assert catalog.lookup("photo", kept=True) == source
+    for _ in range(20):
+        assert catalog.lookup("photo", at_hand=True, kept=True) == source
+    assert located == ["photo"]
+    assert catalog.lookup("nothing", kept=True) is None
+    assert catalog.lookup("nothing", kept=True) is None  # a miss is never kept
+    assert located == ["photo", "nothing", "nothing"]
     # A build reads the object into the scratch folder, checking the hash on the way:
     from beeldpost.image.sources import ContentChanged
 

@@ -373,10 +373,13 @@ def record_files_of(db: Connection, items: list[str]) -> dict[str, list[str]]:
     return found
 
 
-def stored_hash(db: Connection, identifier: str) -> str | None:
-    """The SHA-256 the journal's scan stored for an image (its `image_facts`), or None."""
-    row = db.execute("SELECT sha256 FROM image_facts WHERE identifier = ?",
-                     (identifier,)).fetchone()
+def stored_hash(db: Connection, identifier: str, path: str, size: int,
+                mtime_ns: int) -> str | None:
+    """The SHA-256 the journal's scan stored for an image (its `image_facts`) when it was
+    of the file as it is now (path, size and mtime), else None."""
+    row = db.execute("SELECT sha256 FROM image_facts WHERE identifier = ? AND path = ? "
+                     "AND size = ? AND mtime_ns = ?",
+                     (identifier, path, size, mtime_ns)).fetchone()
     return row[0] if row else None
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..image.resolved import ImagePolicy
+from ..image.sources import LOCATE_SECONDS, Source
 from ..image.service import ImageService
 from . import hierarchy, index, vocabulary
 from . import records as record_files
@@ -45,7 +46,6 @@ class Catalogue:
         self.records = records
         self.images = images
         self.collection_size = collection_size
-        self.check_on_request = True
         records.locate = self._record_files
         images.catalog.locate = self._source_files
         # A source in a bucket is not read whole to hash it on a worker's first request:
@@ -59,6 +59,19 @@ class Catalogue:
         self._kept_size = 0
         self._kept_lock = threading.Lock()
         self._records: dict[tuple[str, str], Record] = {}  # (item, digest) -> parsed entry
+        self.check_on_request = True
+
+    @property
+    def check_on_request(self) -> bool:
+        """Whether requests look for changed records first (an app no watcher keeps
+        current). Then where an image is is asked of the index on each request too;
+        otherwise (the server's workers) it may be kept for a moment (sources.py)."""
+        return self._check_on_request
+
+    @check_on_request.setter
+    def check_on_request(self, value: bool) -> None:
+        self._check_on_request = value
+        self.images.catalog.locate_seconds = 0.0 if value else LOCATE_SECONDS
 
     def current(self) -> None:
         if self.check_on_request:
@@ -121,8 +134,9 @@ class Catalogue:
         self.current()
         return self._read(index.source_files, identifier)
 
-    def _known_hash(self, identifier: str) -> str | None:
-        return self._read(index.stored_hash, identifier)
+    def _known_hash(self, source: Source) -> str | None:
+        return self._read(index.stored_hash, source.identifier, str(source.path),
+                          source.size, source.mtime_ns)
 
     def rights_for_image(self, identifier: str) -> str | None:
         """The rights URI of an image, when the records showing it agree on one."""

@@ -184,7 +184,7 @@ class ImageService:
     def resolve(self, identifier: str, at_hand: bool = False) -> ResolvedImage:
         """The image behind an identifier. With `at_hand`, only from what this worker
         holds already (NotAtHand otherwise): a few dictionary lookups and one stat."""
-        source = self.catalog.lookup(identifier, at_hand)
+        source = self.catalog.lookup(identifier, at_hand, kept=True)
         if source is None:
             raise NotFound(f"no image with identifier {identifier!r}.")
         if at_hand:

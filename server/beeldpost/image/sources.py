@@ -32,7 +32,7 @@ from typing import Callable, Iterator
 
 from ..errors import SourceError
 from ..settings import S3Url
-from .storage import STAT_SECONDS, S3Storage, Storage, location, scratch_file
+from .storage import STAT_SECONDS, NotAtHand, S3Storage, Storage, location, scratch_file
 from .storage import walk_files  # noqa: F401 -- the records' walk imports it from here
 
 log = logging.getLogger(__name__)
@@ -102,11 +102,14 @@ def choose_source(identifier: str, paths: list[str]) -> str | None:
 
 
 LISTING_SECONDS = 10.0  # without an index, a bucket's listing is kept this long
+# Where the index says an identifier's files are, kept this long per worker for requests
+# (a tile must not cost a database round trip; a policy is kept as long, service.py).
+LOCATE_SECONDS = 2.0
 
 
 class SourceCatalog:
     def __init__(self, images_dir: Path | S3Url, locate: Callable[[str], list[str]] | None = None,
-                 known_hash: Callable[[str], str | None] | None = None, *,
+                 known_hash: Callable[[Source], str | None] | None = None, *,
                  storage: Storage | None = None, scratch: Path | None = None):
         self.remote = isinstance(images_dir, S3Url)
         self.images_dir = images_dir if self.remote else Path(images_dir)
@@ -116,8 +119,11 @@ class SourceCatalog:
         # identifier -> the files (relative paths) holding it, from the catalogue's index;
         # None: walk the folder.
         self.locate = locate
-        # identifier -> the content hash the catalogue's scan found (None: it knows none),
-        # so that no worker reads a whole object to hash it. Used for objects in a bucket.
+        self._located: dict[str, tuple[float, list[str]]] = {}  # identifier -> (when, paths)
+        self.locate_seconds = LOCATE_SECONDS  # 0: ask the index every time
+        # source -> the content hash the catalogue's scan found for the file as it is now
+        # (None: it knows none), so that no worker reads a whole object to hash it. Used
+        # for objects in a bucket.
         self.known_hash = known_hash
         self._lock = threading.Lock()
         self._listing: dict[str, Path] = {}
@@ -157,21 +163,48 @@ class SourceCatalog:
     def identifiers(self) -> list[str]:
         return sorted(self.listing())
 
-    def find(self, identifier: str) -> Path | S3Url | None:
-        """The file served for this identifier (DuplicateSource when two claim it)."""
+    def find(self, identifier: str, kept: bool = False,
+             at_hand: bool = False) -> Path | S3Url | None:
+        """The file served for this identifier (DuplicateSource when two claim it). With
+        `kept`, where the index said it was up to `locate_seconds` ago (found ones only: an
+        image just added is never hidden by an earlier miss), and with `at_hand` too,
+        NotAtHand when the index must be asked (the event loop asks no database)."""
         if self.locate is None:
             return self.listing().get(identifier)
-        chosen = choose_source(identifier, self.locate(identifier))
+        now = time.monotonic()
+        kept = kept and self.locate_seconds > 0
+        known = self._located.get(identifier) if kept else None
+        if known is not None and now - known[0] < self.locate_seconds:
+            paths = known[1]
+        else:
+            if at_hand and kept:
+                raise NotAtHand(f"where {identifier!r} is must be asked of the catalogue")
+            paths = self.locate(identifier)
+            if paths and kept:
+                if len(self._located) > 10_000:
+                    self._located.clear()
+                self._located[identifier] = (now, paths)
+        chosen = choose_source(identifier, paths)
         return None if chosen is None else self.images_dir / chosen
 
-    def lookup(self, identifier: str, at_hand: bool = False) -> Source | None:
+    def lookup(self, identifier: str, at_hand: bool = False, kept: bool = False) -> Source | None:
         """The source served for this identifier, None when there is none, DuplicateSource
         when two folders hold one. An object's stat may be a few seconds old (with
         `at_hand`, NotAtHand when it would need a request; while the bucket is down, the
-        last one known, else StorageUnavailable)."""
-        path = self.find(identifier)
+        last one known, else StorageUnavailable). With `kept`, where it is may be as the
+        index said a moment ago (`find`): for requests; a scan asks afresh."""
+        path = self.find(identifier, kept, at_hand)
         if path is None:
             return None
+        source = self._source(identifier, path, at_hand)
+        if source is None and kept and identifier in self._located:  # moved: ask again
+            del self._located[identifier]
+            path = self.find(identifier, kept, at_hand)
+            source = None if path is None else self._source(identifier, path, at_hand)
+        return source
+
+    def _source(self, identifier: str, path: Path | S3Url, at_hand: bool) -> Source | None:
+        """The file at `path` as it is now (None when it is gone)."""
         if self.remote:
             stat = self.storage.stat(self.storage.relative(path), STAT_SECONDS, at_hand,
                                      stale_ok=True)
@@ -195,7 +228,10 @@ class SourceCatalog:
         remembered = self.remembered_hash(source)
         if remembered is not None or not self.remote or self.known_hash is None:
             return remembered
-        return self.known_hash(source.identifier)
+        known = self.known_hash(source)
+        if known is not None:  # of the object as it is now: the catalogue is not asked again
+            self.remember(source, known)
+        return known
 
     def content_hash(self, source: Source) -> str:
         """SHA-256 of the file, remembered while its size and mtime stay the same (an
