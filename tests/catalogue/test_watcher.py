@@ -271,3 +271,26 @@ def test_a_record_naming_a_scan_just_put_in_a_bucket_is_published_at_once(tmp_pa
     bucket.put("nergens.jpg", tmp_path / "nieuw.jpg")
     journal.scan()
     assert all(journal.read(index.entry, f"kwijt-{n}") is not None for n in range(5))
+
+
+def test_the_watcher_process_publishes_an_item_only_with_its_image_where_servers_look(
+        tmp_path, bucket):
+    """`beeldpost watch` runs a journal with no Catalogue of its own: its scan still finds
+    images where the index says, so no item is published (Create, manifest 200) while
+    the servers, which look in the index, cannot find its image (404)."""
+    from beeldpost.settings import S3Url
+
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    service = ImageService(Settings.of(images_dir=S3Url(bucket.url), cache_dir=tmp_path / "cache",
+                                       scratch_dir=tmp_path / "scratch"))
+    journal = Journal(tmp_path / "journal.sqlite3", RecordStore(manifests, lambda i: (64, 48)),
+                      service)  # as cli.watch makes it
+    journal.scan()
+    time.sleep(journal.LIST_IMAGES_SECONDS)
+    make_jpeg(tmp_path / "nieuw.jpg", 640, 480)
+    bucket.put("fonds/nieuw.jpg", tmp_path / "nieuw.jpg")
+    write_record(manifests, "nieuw", record_data("nieuw", people=None))
+    journal.scan([manifests / "nieuw.yaml"])
+    assert journal.read(index.entry, "nieuw") is not None
+    assert journal.read(index.source_files, "nieuw") == ["fonds/nieuw.jpg"]

@@ -191,6 +191,12 @@ class Journal:
         self.path: Path | None = self.database.path  # the SQLite file (None: PostgreSQL)
         self.records = records
         self.images = images
+        if images.catalog.locate is None:
+            # The scan finds an image where the index says, as the servers do (a
+            # Catalogue wires the same): it never publishes an item whose image the
+            # servers could not find. The index's image files come from the scan's own
+            # listing (_update_files, _list_images_for_records).
+            images.catalog.locate = lambda identifier: self.read(index.source_files, identifier)
         self.interval = interval
         self._scan_lock = threading.Lock()
         self._last_scan: float | None = None
