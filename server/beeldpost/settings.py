@@ -305,8 +305,8 @@ class Settings(_Declared):
         3, "BEELDPOST_DATABASE_CONNECTIONS",
         "connections to PostgreSQL for reading, per worker process, that its threads borrow "
         "one per read (waiting up to 5 s, then `503`); its event loop keeps one more: keep "
-        "servers × workers × (this + 1), plus 4 for the watcher (its readers and its writer), under the server's "
-        "`max_connections`", ge=1)
+        "servers × workers × (this + 1), plus 4 for the watcher (its readers and its "
+        "writer), under the server's `max_connections`", ge=1)
     journal_interval: float = setting(
         5.0, "BEELDPOST_JOURNAL_INTERVAL",
         "in an app no watcher keeps current (made with `create_app()` and served by another "

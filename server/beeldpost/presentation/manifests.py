@@ -146,10 +146,8 @@ class ImageFacts:
     def of_entry(cls, images: ImageService, entry: Entry) -> "ImageFacts":
         """As the catalogue's index knows the item's image: for lists, which must not
         open every member's image (the item's own caps; its manifest has them all)."""
-        width, height, limits = images.public(entry.width, entry.height, ImagePolicy(
+        return cls._indexed(images, entry, ImagePolicy(
             entry.max_size, entry.max_width, entry.max_height, entry.max_area))
-        return cls(entry.image, width, height, images.settings.tile_size, limits,
-                   entry.width, entry.height)
 
     @classmethod
     def for_item(cls, images: ImageService, record: Record, entry: Entry | None) -> "ImageFacts":
@@ -161,8 +159,12 @@ class ImageFacts:
         record's image: as the image service serves it now."""
         if entry is None or entry.image != record.image or not (entry.width and entry.height):
             return cls.of(images, record.image)
-        width, height, limits = images.public(entry.width, entry.height,
-                                              images.policy(entry.image))
+        return cls._indexed(images, entry, images.policy(entry.image))
+
+    @classmethod
+    def _indexed(cls, images: ImageService, entry: Entry, policy: ImagePolicy) -> "ImageFacts":
+        """The image of an index entry, of the size the scan read, under `policy`."""
+        width, height, limits = images.public(entry.width, entry.height, policy)
         return cls(entry.image, width, height, images.settings.tile_size, limits,
                    entry.width, entry.height)
 

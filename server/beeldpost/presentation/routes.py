@@ -50,10 +50,6 @@ def _images() -> ImageService:
     return current_app.extensions["beeldpost.images"]
 
 
-def image_facts(identifier: str) -> ImageFacts:
-    return ImageFacts.of(_images(), identifier)
-
-
 def manifest_document(item: str) -> tuple[Record, dict]:
     catalogue = _catalogue()
     record = catalogue.record(item)
