@@ -311,6 +311,105 @@ def test_a_database_that_goes_away_is_a_503_at_once_and_is_used_again_when_back(
     assert journal.count() == 6
 
 
+def _fill_every_connection(journal: Journal, readers: int) -> None:
+    """Each of the pool's connections, the event loop's own and the writer's opened and
+    kept (reads from `readers` threads at once, one on an event loop, one scan)."""
+    barrier = threading.Barrier(readers)
+
+    def read(_number: int) -> int:
+        with journal._reading():
+            barrier.wait(10)  # all lent at once: each thread holds one of its own
+            return journal.count()
+
+    with concurrent.futures.ThreadPoolExecutor(readers) as pool:
+        list(pool.map(read, range(readers)))
+
+    async def on_the_event_loop() -> int:
+        return journal.count()
+
+    asyncio.run(on_the_event_loop())
+    journal.scan()
+    assert journal.database.readers.idle == readers
+
+
+def _every_read_answers(journal: Journal, readers: int, expected: int) -> None:
+    """Reads from many threads and from an event loop, enough that every kept
+    connection is lent again: each is answered, none fails."""
+    def read(_number: int) -> list[int]:
+        return [journal.count() for _ in range(20)]
+
+    with concurrent.futures.ThreadPoolExecutor(readers * 4) as pool:
+        answers = [count for counts in pool.map(read, range(readers * 4)) for count in counts]
+    assert answers == [expected] * (readers * 4 * 20)
+
+    async def on_the_event_loop() -> int:
+        return journal.count()
+
+    assert asyncio.run(on_the_event_loop()) == expected
+
+
+def test_after_a_restart_of_the_database_no_read_fails_on_a_connection_the_restart_cut(
+        tmp_path, own_server):
+    """Issue 21: each pooled connection a restart cut failed once (a 503) whenever a
+    worker next picked it, minutes later, while /ready said 200. A kept connection is
+    checked before it is lent, so the first read after the restart is answered."""
+    url = own_server.create_database("restarted")
+    journal = node(tmp_path, database.open_database(url, readers=3))
+    write_item(tmp_path, 1)
+    journal.scan()
+    expected = journal.count()
+    _fill_every_connection(journal, 3)
+
+    own_server.stop()
+    own_server.start()  # a real restart: every session the server had is gone
+
+    _every_read_answers(journal, 3, expected)
+    write_item(tmp_path, 2)  # the writer's connection, cut too, is replaced before use
+    assert [activity.item for activity in journal.scan()
+            if activity.kind == "manifest"] == ["stuk-002"]
+
+
+def test_connections_ended_by_the_server_are_replaced_before_a_read_uses_them(
+        tmp_path, postgres_url):
+    """pg_terminate_backend (an administrator, a pooler, idle_session_timeout) ends the
+    sessions while the server stays up: the same rule, no read fails."""
+    journal = node(tmp_path, database.open_database(postgres_url, readers=3))
+    write_item(tmp_path, 1)
+    journal.scan()
+    expected = journal.count()
+    _fill_every_connection(journal, 3)
+    with psycopg.connect(postgres_url, autocommit=True, application_name="ending") as db:
+        ended = db.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND "
+                           "application_name = 'beeldpost'").fetchone()[0]
+    assert ended >= 3 + 1
+    time.sleep(0.2)  # the sessions' ends reach their sockets
+    _every_read_answers(journal, 3, expected)
+
+
+def test_a_cut_connection_that_looks_alive_is_replaced_by_the_loan_s_first_statement(
+        tmp_path, postgres_url, monkeypatch):
+    """Where no word of the cut arrives (a machine or a network gone, no FIN), the
+    socket looks quiet: the loan's first statement fails on it and is sent once more
+    on a new connection. A statement that fails for its own sake is not repeated."""
+    journal = node(tmp_path, database.open_database(postgres_url, readers=1))
+    write_item(tmp_path, 1)
+    journal.scan()
+    expected = journal.count()
+    readers = journal.database.readers
+    assert readers.idle == 1
+    with psycopg.connect(postgres_url, autocommit=True, application_name="ending") as db:
+        db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+                   "current_database() AND application_name = 'beeldpost'")
+    time.sleep(0.2)
+    monkeypatch.setattr(database.PostgresConnection, "alive", lambda self: True)
+    assert journal.count() == expected  # the retry, on a new session
+    assert journal.count() == expected
+    with pytest.raises(JournalUnavailable):  # a broken statement: refused, not repeated
+        journal.read(lambda db: db.execute("SELECT no_such_column FROM activities"))
+    assert journal.count() == expected
+
+
 def test_a_server_that_never_answers_is_given_up_after_the_connect_timeout(tmp_path,
                                                                             monkeypatch):
     """A server that takes the connection but never speaks: JournalUnavailable after

@@ -13,8 +13,12 @@ Both give the journal (journal.py) the same small interface:
   its own, kept open; PostgreSQL lends one of at most `readers` per process
   (BEELDPOST_DATABASE_CONNECTIONS; the event loop's thread has one more of its own),
   so that N servers of 2 workers and 24 threads stay within the server's
-  `max_connections`. A connection that failed is dropped:
-  the next read opens another (a database back after a restart is used again).
+  `max_connections`. A connection that failed is dropped: the next read opens
+  another (a database back after a restart is used again). A kept connection is
+  checked before each loan (`alive`: one poll of its socket, which a server that
+  restarted or ended the session has closed), and a loan's first statement that
+  finds the connection cut is sent once more on a new one, so a restart of the
+  database costs only the reads that were in flight.
 - `writing()`: a connection inside one write transaction that holds the writers' lock
   from its start, so writers are serialised by the database itself: SQLite's
   `BEGIN IMMEDIATE`, PostgreSQL's `pg_advisory_xact_lock` (across every node). Either
@@ -35,6 +39,7 @@ import asyncio
 import functools
 import os
 import re
+import select
 import sqlite3
 import threading
 import weakref
@@ -106,6 +111,12 @@ class SqliteConnection(sqlite3.Connection):
 
     dialect = "sqlite"
 
+    def alive(self) -> bool:
+        return True  # a file: nothing to lose between reads
+
+    def lent(self) -> "SqliteConnection":
+        return self
+
 
 class SqliteDatabase:
     """One file; WAL, so readers never wait for the writer; synchronous FULL."""
@@ -171,26 +182,68 @@ def _postgresql(sql: str) -> str:
 
 
 class PostgresConnection:
-    """A psycopg connection (autocommit: each statement reads the latest commit)."""
+    """A psycopg connection (autocommit: each statement reads the latest commit).
+
+    `reopen` (a reader's: the database): where a new session comes from
+    (`open_raw()`, failing with one of its `errors`) when the first statement
+    of a loan finds this one cut (`lent()` marks the loan's start). That statement
+    has done nothing yet, so sending it again on a new connection is safe; a later
+    one is not retried (the read in progress fails, and the connection is dropped)."""
 
     dialect = "postgresql"
-    __slots__ = ("raw", "pid", "__weakref__")
+    __slots__ = ("raw", "pid", "reopen", "_first", "__weakref__")
 
-    def __init__(self, raw):
+    def __init__(self, raw, reopen: Callable[[], Any] | None = None):
         self.raw = raw
         self.pid = os.getpid()
+        self.reopen = reopen
+        self._first = False
         _OPEN.add(self)
 
+    def lent(self) -> "PostgresConnection":
+        self._first = self.reopen is not None
+        return self
+
     def execute(self, sql: str, parameters: Any = ()):
+        if self._first:
+            self._first = False
+            try:
+                return self.raw.execute(_postgresql(sql), parameters)
+            except self.reopen.errors:  # type: ignore[union-attr]
+                if not (self.raw.closed or self.raw.broken):
+                    raise  # the statement failed, not the connection
+                self._replace()
         return self.raw.execute(_postgresql(sql), parameters)
 
+    def _replace(self) -> None:
+        """A new session in place of one the server cut (a restart, an ended backend)."""
+        _close_quietly(self, self.reopen.errors)  # type: ignore[union-attr]
+        self.raw = self.reopen.open_raw()  # type: ignore[union-attr]
+        self.pid = os.getpid()
+
     def executemany(self, sql: str, rows: Any) -> None:
+        self._first = False
         with self.raw.cursor() as cursor:
             cursor.executemany(_postgresql(sql), rows)
 
     @property
     def usable(self) -> bool:
         return not (self.raw.closed or self.raw.broken) and self.pid == os.getpid()
+
+    def alive(self) -> bool:
+        """Whether this idle connection can be used: not closed, of this process, and
+        with nothing waiting on its socket. An idle session in autocommit is sent
+        nothing by the server, except that it is going away (a restart, a shutdown,
+        pg_terminate_backend: an error message, then the socket's end), so a socket
+        with something to read is one to drop (one poll: about a microsecond)."""
+        if not self.usable:
+            return False
+        try:
+            poller = select.poll()
+            poller.register(self.raw.fileno(), select.POLLIN | select.POLLPRI)
+            return not poller.poll(0)
+        except Exception:  # noqa: BLE001 -- a socket gone under us: not usable
+            return False
 
     def close(self) -> None:
         if self.pid == os.getpid():  # never the socket of the process this one forked from
@@ -227,10 +280,13 @@ def _kept_by_thread(kept: threading.local, open_connection: Callable[[], Any],
     opened on first use and kept open; one of another process (forked since) is never
     used, one that failed is closed and dropped, so that the next read opens another."""
     connection = getattr(kept, "own", None)
-    if connection is None or getattr(kept, "pid", None) != os.getpid():
+    if connection is None or getattr(kept, "pid", None) != os.getpid() \
+            or not connection.alive():
+        if connection is not None and getattr(kept, "pid", None) == os.getpid():
+            _close_quietly(connection, errors)
         connection = kept.own = open_connection()
         kept.pid = os.getpid()
-    kept.lent = connection
+    kept.lent = connection.lent()
     try:
         yield connection
     except errors:
@@ -287,9 +343,13 @@ class ReaderPool:
         try:
             with self._lock:
                 connection = self._idle.pop() if self._idle else None
-            if connection is None or not connection.usable:
+            while connection is not None and not connection.alive():
+                _close_quietly(connection, self._errors)  # cut while idle: the next
+                with self._lock:
+                    connection = self._idle.pop() if self._idle else None
+            if connection is None:
                 connection = self._open()
-            self._held.lent = connection
+            self._held.lent = connection.lent()
             try:
                 yield connection
             except self._errors:
@@ -336,7 +396,7 @@ class PostgresDatabase:
         self._writer: PostgresConnection | None = None
         self._writer_lock = threading.Lock()
         self.path = None
-        self.readers = ReaderPool(readers, self.connect, self.errors, self._exhausted)
+        self.readers = ReaderPool(readers, self._connect_reader, self.errors, self._exhausted)
 
     def _exhausted(self) -> BaseException:
         return self._psycopg.errors.ConnectionTimeout(
@@ -352,11 +412,20 @@ class PostgresDatabase:
 
         upgrade(self.conninfo, CONNECT_TIMEOUT)
 
-    def connect(self) -> PostgresConnection:
+    def open_raw(self):
+        """A new psycopg connection (autocommit), or one of `errors`."""
         options = {"autocommit": True, "application_name": "beeldpost"}
         if "connect_timeout" not in self.conninfo:
             options["connect_timeout"] = CONNECT_TIMEOUT
-        return PostgresConnection(self._psycopg.connect(self.conninfo, **options))
+        return self._psycopg.connect(self.conninfo, **options)
+
+    def connect(self) -> PostgresConnection:
+        return PostgresConnection(self.open_raw())
+
+    def _connect_reader(self) -> PostgresConnection:
+        """A reader's connection: a loan's first statement that finds it cut is sent
+        again on a new one (PostgresConnection)."""
+        return PostgresConnection(self.open_raw(), reopen=self)
 
     def reading(self):
         """A connection lent from this process's pool (`readers`)."""
@@ -372,7 +441,9 @@ class PostgresDatabase:
                 "another write in this process took too long")
         try:
             connection = self._writer
-            if connection is None or not connection.usable:
+            if connection is None or not connection.alive():
+                if connection is not None:
+                    _close_quietly(connection, self.errors)
                 self._writer = None
                 connection = self._writer = self.connect()
             try:
