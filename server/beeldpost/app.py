@@ -81,7 +81,8 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
     if settings.watch:
         app.extensions["beeldpost.watcher"] = Watcher(
             journal.scan, watched_folders(settings),
-            settings.local_cache_dir / "catalogue-writer.lock", settings.scan_interval)
+            settings.local_cache_dir / "catalogue-writer.lock", settings.scan_interval,
+            due=journal.listing_due)
     return app
 
 

@@ -65,7 +65,7 @@ def watch(settings: Settings) -> int:
     store = Journal(journal_database(settings), make_record_store(settings, images), images)
     watcher = Watcher(store.scan, watched_folders(settings),
                       settings.local_cache_dir / "catalogue-writer.lock", settings.scan_interval,
-                      events=settings.watch)
+                      events=settings.watch, due=store.listing_due)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())

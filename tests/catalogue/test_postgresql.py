@@ -410,6 +410,47 @@ def test_a_cut_connection_that_looks_alive_is_replaced_by_the_loan_s_first_state
     assert journal.count() == expected
 
 
+def test_the_watcher_publishes_a_change_made_across_a_restart_of_the_database_within_seconds(
+        tmp_path, own_server):
+    """Issue 21: the watcher dropped the first change after a PostgreSQL restart (its
+    scan failed on the cut connection, and the record waited 30 s for the full scan).
+    With a real restart, and with the database down while the record is written, the
+    change is published within 5 s of the database being back."""
+    from beeldpost.catalogue.watcher import Watcher
+
+    url = own_server.create_database("watched")
+    journal = node(tmp_path, database.open_database(url, readers=3))
+    write_item(tmp_path, 1)
+    watcher = Watcher(journal.scan, [tmp_path / "manifests", tmp_path / "images"],
+                      tmp_path / "writer.lock", interval=3600, due=journal.listing_due).start()
+
+    def published(item: str, within: float) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < within:
+            try:
+                if journal.read(index.entry, item) is not None:
+                    return time.monotonic() - started
+            except JournalUnavailable:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"{item} not published within {within:g} s")
+
+    try:
+        published("stuk-001", 10)
+        own_server.stop()
+        own_server.start()
+        item = write_item(tmp_path, 2)  # the first change after the restart
+        assert published(item, 5.0) < 5.0
+
+        own_server.stop()
+        item = write_item(tmp_path, 3)  # written while the database is down
+        time.sleep(1.5)  # its scan fails, and fails again
+        own_server.start()
+        assert published(item, 5.0) < 5.0
+    finally:
+        watcher.stop()
+
+
 def test_a_server_that_never_answers_is_given_up_after_the_connect_timeout(tmp_path,
                                                                             monkeypatch):
     """A server that takes the connection but never speaks: JournalUnavailable after

@@ -209,6 +209,9 @@ class Journal:
         # unlisted: see _list_images_for_records.
         self._unlisted: dict[str, set[str]] = {}
         self._images_listed = (float("-inf"), 0.0)  # (when, how long it took)
+        # When those images are to be listed (monotonic), or None: listing_due().
+        self._listing_due: float | None = None
+        self._listings_missed = 0  # listings since one found every image it looked for
 
     # ------------------------------------------------------------------ database
 
@@ -390,7 +393,8 @@ class Journal:
             log.error("the records folder %s is missing; nothing journalled until it is back",
                       self.records.folder)
             return []
-        self._unlisted = {}
+        if changed is None:  # every image is listed now: nothing waits for a listing
+            self._unlisted, self._listing_due, self._listings_missed = {}, None, 0
         started = time.monotonic()
         items = self._update_files(changed)
         if changed is None:
@@ -411,6 +415,7 @@ class Journal:
         if changed is None:
             with self._writing() as db:
                 index.mark_scanned(db)
+            self._unlisted = {}  # missing from the full listing: for real, until an event
         for activity in written:
             log.info("journal: %s %s %s", activity.type, activity.kind, activity.item or "")
         return written
@@ -423,31 +428,52 @@ class Journal:
     # ten times as long as the last listing took: 100,000 objects are 100 requests).
     LIST_IMAGES_SECONDS = 2.0
 
+    # Images a listing did not find are looked for again by this many more listings
+    # (LIST_IMAGES_SECONDS apart); then the periodic full scan looks again.
+    LIST_IMAGES_AGAIN = 4
+
+    def listing_due(self) -> float | None:
+        """When (time.monotonic()) images named by changed records wait to be looked for in
+        the bucket, or None: the watcher then runs `scan([])`, which lists it."""
+        if not self._unlisted or not self.images.catalog.remote:
+            return None
+        return self._listing_due
+
     def _list_images_for_records(self) -> Iterator[list[str]]:
         """After a scan of changed records, when one names an image the index has no file
         of and the images are in a bucket (no file events there, so a scan uploaded a
         moment ago is known only from the next full listing): list the bucket now, bring
         the index's image files up to date, and give the items waiting for one of the
-        images found, and those showing a changed one, in batches. A bucket that cannot
-        be listed leaves it to the next full scan."""
+        images found, and those showing a changed one, in batches.
+
+        Listings are at least LIST_IMAGES_SECONDS apart: one asked for sooner is put off
+        until then (listing_due(), which the watcher keeps), never dropped. Images still
+        not found wait for the next few listings (a scan still on its way up). A bucket
+        that cannot be listed is asked again at the next one."""
         if not self._unlisted or not self.images.catalog.remote:
             return
         when, took = self._images_listed
         started = time.monotonic()
-        if started - when < max(self.LIST_IMAGES_SECONDS, self.QUIET_FACTOR * took):
+        gap = max(self.LIST_IMAGES_SECONDS, self.QUIET_FACTOR * took)
+        if started - when < gap:
+            self._listing_due = when + gap
             return
         wanted, self._unlisted = self._unlisted, {}
         self._images_listed = (started, 0.0)
         try:
             found = walk_sources(self.images.settings.images_dir)
         except BeeldpostError as error:
-            log.warning("the images bucket cannot be listed for %s: %s; the next full scan "
-                        "looks again", ", ".join(sorted(wanted)), error.message)
+            log.warning("the images bucket cannot be listed for %s: %s; asked again in "
+                        "%g s", ", ".join(sorted(wanted)), error.message, gap)
+            self._wait_for_listing(wanted, started)
             return
         self._images_listed = (started, time.monotonic() - started)
         with self._reading() as db:
             known = index.files(db, "source_files")
         added, gone = _diff(known, found)
+        present = set(found.values())
+        self._wait_for_listing({identifier: items for identifier, items in wanted.items()
+                                if identifier not in present}, started)
         if not (added or gone):
             return
         with self._writing() as db:
@@ -461,6 +487,23 @@ class Journal:
         ordered = sorted(affected)
         for start in range(0, len(ordered), self.BATCH):
             yield ordered[start:start + self.BATCH]
+
+    def _wait_for_listing(self, missing: dict[str, set[str]], listed: float) -> None:
+        """Images a listing did not find (or could not look for) wait for the next, up
+        to LIST_IMAGES_AGAIN times (a scan still on its way up is found by one)."""
+        if not missing or self._listings_missed >= self.LIST_IMAGES_AGAIN:
+            if missing:
+                log.warning("no image %s in %s, which the records of %s name; the periodic "
+                            "full scan looks again", ", ".join(map(repr, sorted(missing))),
+                            self.images.settings.images_dir,
+                            ", ".join(sorted(set().union(*missing.values()))) or "new items")
+            self._listings_missed, self._listing_due = 0, None
+            return
+        self._listings_missed += 1
+        for identifier, items in missing.items():
+            self._unlisted.setdefault(identifier, set()).update(items)
+        self._listing_due = listed + max(self.LIST_IMAGES_SECONDS,
+                                         self.QUIET_FACTOR * self._images_listed[1])
 
     # The periodic full scan, while events arrive, and the listing above wait at least
     # this many times as long as their last run took.
@@ -638,6 +681,10 @@ class Journal:
         if facts is None:
             if record.image in self._unlisted:
                 self._unlisted[record.image].add(item)
+                if self.images.catalog.remote:
+                    log.info("%s: its image %r is not in the index's listing of the bucket "
+                             "yet: the bucket is listed for it", file, record.image)
+                    return Observed(item, None)
             log.warning("%s: its image %r is missing, refused or unreadable; left as it was",
                         file, record.image)
             return Observed(item, None)

@@ -11,6 +11,12 @@ looks only at what the changed files touch (a record, the records using a transc
 or showing an image: the edit of one record in 100,000 is a few lookups); a folder
 made, moved or removed, a burst of thousands, and the periodic scan look at everything.
 
+A scan that fails (the database restarting, a bucket unreachable) loses nothing: the
+paths it was given wait for the next, which comes within RETRY_SCAN_SECONDS, not at
+the next periodic scan. And a scan may ask for another at a time of its own
+(`due()`: the journal's listing of a bucket for images that records name, which it
+puts off to keep listings apart); the watcher wakes for it and runs `scan([])`.
+
 One writer at a time: of all the processes sharing a cache folder (gunicorn's
 workers), only the one holding the writer lock (an flock on a file there) watches.
 The others try again every few seconds, so when the writer dies another takes over.
@@ -29,14 +35,20 @@ from typing import Callable
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 5.0  # how often a process without the writer lock tries to take it
+RETRY_SCAN_SECONDS = (0.25, 0.5, 1.0, 2.0)  # after 1, 2, 3, more failed scans in a row
 
 
 class Watcher:
     def __init__(self, scan: Callable[..., object], folders: list[Path], lock_path: Path,
                  interval: float = 30.0, events: bool = True, settle: float = 0.3,
-                 settle_at_most: float = 2.0, partial: bool = True):
-        # scan() looks at everything; scan(paths), with `partial`, at what those touch.
+                 settle_at_most: float = 2.0, partial: bool = True,
+                 due: Callable[[], float | None] | None = None):
+        # scan() looks at everything; scan(paths), with `partial`, at what those touch;
+        # due(): when (time.monotonic()) the scan asks for scan([]) of its own accord.
         self.scan = scan
+        self.due = due
+        self._failures = 0  # scans failed in a row
+        self._retry_at: float | None = None  # when a failed scan's paths are tried again
         self.partial = partial
         self.folders = [Path(folder) for folder in folders]
         self.lock_path = Path(lock_path)
@@ -105,15 +117,27 @@ class Watcher:
                 self._start_observing()
                 self._take_paths()
                 self._scan(None)  # whatever changed while nobody watched
-            woken = self._changed.wait(self._period())
+            started = time.monotonic()
+            period = self._period()
+            woken = self._changed.wait(max(0.0, min(period, self._soonest() - started)))
             if self._stopped.is_set():
                 break
+            now = time.monotonic()
             if woken:
                 self._settle()
                 self._scan(self._take_paths())
+            elif self._retry_at is not None and now >= self._retry_at:
+                self._scan(self._take_paths())  # what a failed scan was given, again
+            elif now - started < period:
+                self._scan([])  # the scan's own appointment (due())
             else:
                 self._take_paths()
                 self._scan(None)  # the periodic full scan
+
+    def _soonest(self) -> float:
+        """The earliest of a failed scan's retry and the scan's own appointment."""
+        times = [self._retry_at, self.due() if self.due is not None else None]
+        return min((when for when in times if when is not None), default=float("inf"))
 
     def _settle(self) -> None:
         """Wait until events have been quiet for `settle` seconds (at most `settle_at_most`)."""
@@ -143,11 +167,30 @@ class Watcher:
                 started = time.monotonic()
                 self.scan()
                 self._full_seconds = time.monotonic() - started
-            elif paths:
+            elif paths or self.due is not None:
                 self.scan(paths)
             self.scans += 1
-        except Exception:  # noqa: BLE001 - the watcher must outlive any one scan's failure
-            log.exception("keeping the catalogue current failed; trying again later")
+            self._failures, self._retry_at = 0, None
+        except Exception as error:  # noqa: BLE001 - the watcher outlives any scan's failure
+            # Nothing is lost: the paths wait for the next scan, which comes soon.
+            self._give_back(paths)
+            wait = RETRY_SCAN_SECONDS[min(self._failures, len(RETRY_SCAN_SECONDS) - 1)]
+            self._failures += 1
+            self._retry_at = time.monotonic() + wait
+            message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
+            if self._failures == 1 or self._failures % 60 == 0:
+                log.error("keeping the catalogue current failed (%s); trying again in %g s",
+                          message, wait, exc_info=not hasattr(error, "message"))
+
+    def _give_back(self, paths: list[Path] | None) -> None:
+        """A failed scan's paths, for the next (None: it looked at everything)."""
+        with self._paths_lock:
+            if paths is None or not self.partial or self._paths is None:
+                self._paths = None
+            else:
+                self._paths.update(str(path) for path in paths)
+                if len(self._paths) > self.MAX_PATHS:
+                    self._paths = None
 
     # ------------------------------------------------------------------ the writer lock
 
