@@ -227,9 +227,10 @@ class Settings(_Declared):
         "blocks renders read); what it holds is still served while the bucket is unreachable",
         ge=0)
     build_wait: float = setting(
-        60.0, "BEELDPOST_BUILD_WAIT",
-        "seconds a request waits while another server builds the same pyramid in the bucket "
-        "before a `503` with `Retry-After`", gt=0)
+        15.0, "BEELDPOST_BUILD_WAIT",
+        "seconds a request waits for a pyramid being built in the bucket (by this server or "
+        "another) before a `503` with `Retry-After` (the build goes on); keep it well under "
+        "the proxy's read timeout", gt=0)
     viewers_dir: Path = Field(
         default_factory=_default_viewers, validation_alias="BEELDPOST_VIEWERS",
         description="folder of the built Mirador and Universal Viewer assets (`make viewers`; "

@@ -42,8 +42,10 @@ def nginx_binary() -> str:
 def nginx_config(root: Path, port: int, nodes: list[LiveServer]) -> str:
     """The shipped configuration, with this test's ports and folders."""
     text = NGINX_CONF.read_text("utf-8")
-    servers = "".join(f"        server {node.host} max_fails=1 fail_timeout=10s;\n"
-                      for node in nodes)
+    shipped = re.search(r"        server 127\.0\.0\.1:800\d( [^;\n]*)?;\n", text)
+    assert shipped, "deploy/nginx.conf no longer lists its servers as this test expects"
+    options = shipped.group(1) or ""  # as shipped: max_fails, fail_timeout
+    servers = "".join(f"        server {node.host}{options};\n" for node in nodes)
     text, count = re.subn(r"(        server 127\.0\.0\.1:800\d[^\n]*\n)+", servers, text)
     assert count == 1, "deploy/nginx.conf no longer lists its servers as this test expects"
     replacements = {

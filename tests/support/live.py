@@ -43,12 +43,18 @@ class LiveServer:
             PORT=str(self.port),
         )
         env.update(settings or {})
+        self.env = env
         self.log_path = root / f"{name}.log"
-        self.log = open(self.log_path, "wb")
+        self.start()
+
+    def start(self) -> None:
+        """Start (again, after kill() or stop(): same port, folders and settings), and
+        wait until it is ready."""
+        self.log = open(self.log_path, "ab")
         gunicorn = Path(sys.executable).with_name("gunicorn")
         self.process = subprocess.Popen(
             [str(gunicorn), "--config", "python:beeldpost.http.gunicorn_conf", "beeldpost:create_app()"],
-            cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            cwd=REPO, env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: kill() takes the workers too
         )
         deadline = time.monotonic() + 60
@@ -88,6 +94,7 @@ class LiveServer:
         except ProcessLookupError:
             pass
         self.process.wait(timeout=15)
+        self.log.close()
 
     def stop(self) -> None:
         self.process.terminate()

@@ -12,13 +12,17 @@ each other on an flock in the scratch folder; servers, on the lock object, which
 a conditional PUT (`If-None-Match: *`) creates. The holder builds in its scratch folder
 (the source read there first when it is in a bucket too) and uploads the sidecar, then
 the pyramid, again only if absent: an upload is never visible half-written, and two
-never overwrite each other. The others poll for the pyramid (a HEAD each POLL_SECONDS)
-for at most BEELDPOST_BUILD_WAIT seconds, then answer 503 with Retry-After. A builder
-refreshes its lock while it works (HEARTBEAT_SECONDS); a lock left untouched for
-STALE_SECONDS was left by a builder that died, and is taken over by a conditional PUT
-on its ETag (`If-Match`), so only one server takes it. Each build counts in
-`beeldpost_derivative_builds_total{where="bucket"}` and names its builder (host:pid) in
-the pyramid's metadata.
+never overwrite each other. The others poll for the pyramid (a HEAD each POLL_SECONDS).
+
+No request waits long, for its own build or another's: a build runs on a thread of
+its own, and a request waits for it at most BEELDPOST_BUILD_WAIT seconds (15, well
+under a proxy's read timeout), then answers 503 with Retry-After while the build goes
+on. The lock is a lease: its holder rewrites it every HEARTBEAT_SECONDS (2), so its
+ETag changes; a lock whose ETag a waiter has seen unchanged for STALE_SECONDS (10, on
+the waiter's own clock: no two machines' clocks are compared) was left by a builder
+that died, and is taken over by a conditional PUT on that ETag (`If-Match`), so only
+one server takes it. Each build counts in `beeldpost_derivative_builds_total{where=
+"bucket"}` and names its builder (host:pid) in the pyramid's metadata.
 
 Reading never downloads a pyramid. A worker reads a pyramid's tile indexes once, with
 ranged reads of the IFDs (stored_tiles.tile_indexes over a RangeReader), and keeps them;
@@ -45,7 +49,7 @@ from pathlib import Path
 import pyvips
 
 from .. import counters
-from ..errors import Overloaded, StorageUnavailable
+from ..errors import BeeldpostError, Overloaded, StorageUnavailable
 from ..settings import S3Url
 from .derivatives import RECIPE_VERSION, DerivativeStore, LocalCopy, as_is
 from .response_cache import FORMAT
@@ -64,12 +68,12 @@ class BucketDerivatives:
     """The pyramid store in a bucket; DerivativeStore's counterpart, same questions."""
 
     POLL_SECONDS = 0.25
-    STALE_SECONDS = 120.0
-    HEARTBEAT_SECONDS = 20.0
+    STALE_SECONDS = 10.0
+    HEARTBEAT_SECONDS = 2.0
 
     def __init__(self, storage: S3Storage, scratch: Path, tile_size: int = 256,
                  quality: int = 90, max_source_pixels: int = 1_000_000_000,
-                 local_copy: LocalCopy = as_is, build_wait: float = 60.0, retry_after: int = 5):
+                 local_copy: LocalCopy = as_is, build_wait: float = 15.0, retry_after: int = 5):
         self.storage = storage
         self.scratch = Path(scratch)
         self.tile_size = tile_size
@@ -81,6 +85,8 @@ class BucketDerivatives:
                                        max_source_pixels, local_copy)
         self._verified: set[S3Url] = set()
         self._paths: dict[str, S3Url] = {}
+        self._builds: dict[S3Url, _Build] = {}  # running in this process, by pyramid
+        self._builds_lock = threading.Lock()
         self.built_count = 0
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -112,14 +118,45 @@ class BucketDerivatives:
             counters.cache_lookup("derivative", hit=True)
             return target
         counters.cache_lookup("derivative", hit=False)
-        lock_path = self.scratch / "locks" / f"{target.stem}.lock"
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "w") as lock:  # this server's workers: one asks the bucket
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            if self.storage.stat(relative) is None:
-                self._build_once(source, content_hash, relative)
+        with self._builds_lock:  # one build per pyramid in this process, on its own thread
+            build = self._builds.get(target)
+            if build is None:
+                build = self._builds[target] = _Build()
+                threading.Thread(target=self._build_in_background, name="beeldpost-build",
+                                 args=(build, target, source, content_hash),
+                                 daemon=True).start()
+        if not build.done.wait(self.build_wait):
+            raise self._pending(source)
+        if build.error is not None:
+            raise build.error
         self._verified.add(target)
         return target
+
+    def _pending(self, source: Source) -> BuildPending:
+        return BuildPending(
+            f"the image {source.identifier!r} is still being prepared; try again in "
+            f"{self.retry_after} s.", headers={"Retry-After": str(self.retry_after)})
+
+    def _build_in_background(self, build: "_Build", target: S3Url, source: Source,
+                             content_hash: str) -> None:
+        """Build (or wait for the server that builds) the pyramid; its requests wait on
+        `build.done` for at most build_wait, this goes on until it is there or failed."""
+        relative = self.storage.relative(target)
+        try:
+            lock_path = self.scratch / "locks" / f"{target.stem}.lock"
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(lock_path, "w") as lock:  # this server's workers: one asks the bucket
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                if self.storage.stat(relative) is None:
+                    self._build_once(source, content_hash, relative)
+        except BaseException as error:  # noqa: BLE001 -- handed to the requests waiting
+            build.error = error
+            if not isinstance(error, BeeldpostError):
+                log.exception("building %s failed", relative)
+        finally:
+            with self._builds_lock:
+                self._builds.pop(target, None)
+            build.done.set()
 
     def discard(self, target: S3Url) -> None:
         """Forget a pyramid found unreadable and remove it, so that it is built again."""
@@ -134,8 +171,11 @@ class BucketDerivatives:
         return json.dumps({"builder": self.identity, "since": time.time()}).encode()
 
     def _build_once(self, source: Source, content_hash: str, relative: str) -> None:
+        """Take the bucket's lock and build, or wait while its holder is alive (its ETag
+        changes at every heartbeat) until the pyramid is there, taking over a lock seen
+        unchanged for STALE_SECONDS."""
         lock_key = relative[:-4] + ".lock"
-        deadline = time.monotonic() + self.build_wait
+        seen: tuple[str, float] | None = None  # (the lock's ETag, since when, monotonic)
         while True:
             held = self.storage.put(lock_key, self._lock_body(), if_absent=True)
             if held is not None:
@@ -149,20 +189,18 @@ class BucketDerivatives:
             lock = self.storage.stat(lock_key)
             if lock is None:
                 continue  # released (built, or failed) just now: ask again
-            age = time.time() - lock.mtime_ns // 1_000_000_000
-            if age > self.STALE_SECONDS:
+            now = time.monotonic()
+            if seen is None or seen[0] != lock.etag:
+                seen = (lock.etag, now)  # its holder is alive: it wrote the lock since
+            elif now - seen[1] > self.STALE_SECONDS:
                 held = self.storage.put(lock_key, self._lock_body(), if_match=lock.etag)
                 if held is not None:
-                    log.warning("taking over the build of %s: its lock was untouched for %d s",
-                                relative, age)
+                    log.warning("taking over the build of %s: its lock was untouched for "
+                                "%.0f s (its builder is gone)", relative, now - seen[1])
                     self._build_holding(source, content_hash, relative, lock_key, held)
                     return
+                seen = None
                 continue
-            if time.monotonic() > deadline:
-                raise BuildPending(
-                    f"the image {source.identifier!r} is still being prepared by another "
-                    f"server; try again in {self.retry_after} s.",
-                    headers={"Retry-After": str(self.retry_after)})
             time.sleep(self.POLL_SECONDS)
 
     def _build_holding(self, source: Source, content_hash: str, relative: str, lock_key: str,
@@ -213,6 +251,16 @@ class BucketDerivatives:
                 self.storage.delete(lock_key)
         except StorageUnavailable:
             pass  # it goes stale and is taken over
+
+
+class _Build:
+    """A build running in this process: its requests wait for `done`."""
+
+    __slots__ = ("done", "error")
+
+    def __init__(self):
+        self.done = threading.Event()
+        self.error: BaseException | None = None
 
 
 # ---------------------------------------------------------------------- reading
