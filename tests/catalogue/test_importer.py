@@ -10,6 +10,10 @@ from __future__ import annotations
 import csv
 import io
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -235,7 +239,7 @@ def test_bad_rows_are_named_and_left_out_the_good_ones_are_written(archive):
         " or words such as 'Alle rechten voorbehouden', 'CC0', 'Publiek domein' or 'CC BY 4.0' "
         "(manifests/README.md lists them)",
         "export.csv: row 6: Bestandsnaam: 'ontbreekt.tif': no image 'ontbreekt' in the images "
-        "folder",
+        f"folder {archive.images} (BEELDPOST_IMAGES)",
         "export.csv: row 7: id: 'nlw-f-1999-00009' is also the id of row 10; neither is imported",
         "export.csv: row 10: id: 'nlw-f-1999-00009' is also the id of row 7; neither is imported",
         "export.csv: row 11: Titel: is empty: every record needs a title",
@@ -256,8 +260,8 @@ def test_a_case_slip_in_a_file_name_gets_a_hint(archive):
     status, out, _err = archive.run(archive.export(csv_text([
         row(1, Bestandsnaam="scan_leekerhoek.jpg")])))
     assert status == 1
-    assert out[0].endswith("no image 'scan_leekerhoek' in the images folder "
-                           "(did you mean 'Scan_Leekerhoek'?)")
+    assert out[0].endswith(f"no image 'scan_leekerhoek' in the images folder {archive.images} "
+                           "(BEELDPOST_IMAGES) (did you mean 'Scan_Leekerhoek'?)")
 
 
 def test_problems_the_record_checks_find_are_named_by_column(archive):
@@ -593,3 +597,65 @@ def test_the_committed_example_imports_cleanly(tmp_path, monkeypatch, capsys):
     data = yaml.safe_load((tmp_path / "records" / "nlw-f-1999-014.yaml").read_text("utf-8"))
     assert data["credit"] == {"nl": "foto Jan Blom, bron Nieuw Land",
                               "en": "photo Jan Blom, source Nieuw Land"}
+
+
+KILLED_MID_WRITE = """
+import os, signal, sys
+from beeldpost import cli
+from beeldpost.catalogue import importer
+
+real_replace = os.replace
+written = [0]
+
+def replace(source, target):
+    written[0] += 1
+    if written[0] == int(sys.argv[2]):
+        os.kill(os.getpid(), signal.SIGKILL)  # killed mid-write: the temporary file stays
+    return real_replace(source, target)
+
+importer.os.replace = replace
+cli.main(["import", sys.argv[1], "--apply"])
+"""
+
+
+def test_a_killed_import_leaves_a_temporary_file_that_the_next_import_removes(archive):
+    """Issue 21: an import killed mid-write left `.{item}.yaml.*.tmp` in the records
+    folder for good. The records are as they were (old or new, whole); the next import
+    removes what the dead one left, and leaves a running import's own files alone."""
+    export = archive.export(csv_text([row(n) for n in range(1, 40)]))
+    env = {**os.environ, "BEELDPOST_IMAGES": str(archive.images),
+           "BEELDPOST_MANIFESTS": str(archive.records), "BEELDPOST_CACHE": str(archive.root / "cache")}
+    killed = subprocess.run([sys.executable, "-c", KILLED_MID_WRITE, str(export), "17"], env=env,
+                            cwd=archive.root, capture_output=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL
+    left = [path.name for path in archive.records.iterdir() if path.name.endswith(".tmp")]
+    assert len(left) == 1 and left[0].startswith("."), left
+    assert len([path for path in archive.records.iterdir() if path.suffix == ".yaml"]) == 16
+    # A running import's file (this process's parent, say) and a fresh old-style one stay.
+    running = archive.records / f".{item_of(90)}.yaml.{os.getppid()}-abc123.tmp"
+    running.write_bytes(b"being written")
+    status, out, err = archive.run(export, "--apply")
+    assert status == 0, out
+    names = sorted(path.name for path in archive.records.iterdir())
+    assert [name for name in names if name.endswith(".tmp")] == [running.name]
+    assert len(names) == 39 + 1
+    # Once that process is gone (or the file is old), it goes too.
+    old = time.time() - importer.LEFTOVER_SECONDS - 1
+    os.utime(running, (old, old))
+    assert importer.remove_leftovers(archive.records) == [running.name]
+
+
+def test_in_a_cluster_the_import_looks_for_images_in_the_bucket_and_says_so(archive, bucket,
+                                                                             monkeypatch):
+    """With BEELDPOST_IMAGES naming the images bucket (and the AWS variables, as the
+    watcher has them), rows whose scan is in the bucket are imported; a row whose scan
+    is not is refused with a message naming the bucket it looked in."""
+    for number in (1, 2):
+        bucket.put(f"fonds/{image_name(number)}.jpg", archive.images / f"{image_name(number)}.jpg")
+    monkeypatch.setenv("BEELDPOST_IMAGES", bucket.url)
+    status, out, _err = archive.run(archive.export(csv_text([row(1), row(2), row(3)])), "--apply")
+    assert status == 1
+    assert problems(out) == [f"export.csv: row 4: Bestandsnaam: '{image_name(3)}.jpg': no image "
+                             f"'{image_name(3)}' in the images bucket {bucket.url} "
+                             "(BEELDPOST_IMAGES)"]
+    assert sorted(archive.files()) == [f"{item_of(1)}.yaml", f"{item_of(2)}.yaml"]

@@ -27,10 +27,12 @@ import datetime
 import hashlib
 import io
 import json
+import logging
 import os
 import re
 import stat
 import tempfile
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +50,8 @@ from .records import (
     BrokenRecord,
     parse_record,
 )
+
+log = logging.getLogger(__name__)
 
 # progress(phase, done, total): "checking" each row, then "writing" each record
 Progress = Callable[[str, int, int], None]
@@ -724,19 +728,27 @@ def _image(row: _Row, item: str | None, catalog: SourceCatalog) -> str | None:
         row.problem(row.column("image"), error.message)
         return None
     if found is None:
-        given = row.value("image")
+        given, where = row.value("image"), images_place(catalog)
         if given:
-            message = f"{given!r}: no image {identifier!r} in the images folder"
+            message = f"{given!r}: no image {identifier!r} in {where}"
         elif row.columns.has("image"):
-            message = f"is empty, and no image in the images folder is named like the id " \
+            message = f"is empty, and no image in {where} is named like the id " \
                       f"{identifier!r}"
         else:
-            message = f"no image in the images folder is named like the id {identifier!r} " \
+            message = f"no image in {where} is named like the id {identifier!r} " \
                       "(the export has no file column, such as bestandsnaam)"
         hint = _near(identifier, catalog)
         row.problem(row.column("image"), message + (f" (did you mean {hint!r}?)" if hint else ""))
         return None
     return identifier
+
+
+def images_place(catalog: SourceCatalog) -> str:
+    """Where the import looked for images, as a problem names it: the folder or the
+    bucket (BEELDPOST_IMAGES; in a cluster, the watcher's)."""
+    if catalog.remote:
+        return f"the images bucket {catalog.images_dir} (BEELDPOST_IMAGES)"
+    return f"the images folder {catalog.images_dir} (BEELDPOST_IMAGES)"
 
 
 def _near(identifier: str, catalog: SourceCatalog) -> str | None:
@@ -1036,7 +1048,9 @@ def missing(on_disk: dict[str, OnDisk], in_export: set[str], export: str,
 
 
 def apply_plan(plan: Plan, progress: Progress | None = None) -> None:
-    """Write and delete what the plan says; a failure is a problem of its row, the rest go on."""
+    """Write and delete what the plan says; a failure is a problem of its row, the rest go on.
+    First, the temporary files an import killed mid-write left are removed."""
+    remove_leftovers(plan.folder)
     todo = [change for change in plan.changes if change.action in (CREATE, UPDATE, DELETE)]
     if todo:
         plan.folder.mkdir(parents=True, exist_ok=True)
@@ -1065,7 +1079,7 @@ def write_atomically(path: Path, content: bytes) -> None:
     A temporary file in the same folder (a dot name RecordStore never lists), fsync,
     os.replace: a crash or a failure at any point leaves the old file as it was."""
     mode = _mode_for(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-",
                                          suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as out:
@@ -1080,6 +1094,64 @@ def write_atomically(path: Path, content: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+# A temporary file of write_atomically: `.{name}.yaml.{pid}-{random}.tmp` (before the
+# writer's process id was in the name: `.{name}.yaml.{random}.tmp`).
+_TEMPORARY = re.compile(r"\.(?P<name>.+\.yaml)\.(?:(?P<pid>\d+)-)?[A-Za-z0-9_]+\.tmp")
+# A temporary file older than this is left over whoever wrote it (a write takes
+# milliseconds; a process id seen here may be another machine's, on a shared folder).
+LEFTOVER_SECONDS = 600.0
+
+
+def remove_leftovers(folder: Path) -> list[str]:
+    """Remove the temporary files of writes that never finished (an import killed
+    mid-write): those of a process that is gone, and any older than LEFTOVER_SECONDS.
+    What a running import is writing is left alone. The names removed."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    removed = []
+    now = time.time()
+    for name in names:
+        found = _TEMPORARY.fullmatch(name)
+        if found is None:
+            continue
+        path = folder / name
+        try:
+            age = now - path.stat().st_mtime
+        except OSError:
+            continue
+        if age < LEFTOVER_SECONDS and _being_written(found["pid"], age):
+            continue
+        try:
+            path.unlink()
+            removed.append(name)
+        except OSError:
+            pass
+    if removed:
+        log.warning("removed %d temporary file(s) left by an import that did not finish "
+                    "in %s", len(removed), folder)
+    return removed
+
+
+def _being_written(pid: str | None, age: float) -> bool:
+    """Whether a young temporary file may still be written: its process runs (or, for
+    a name without one, it is less than a minute old)."""
+    return age < 60 if pid is None else _running(int(pid))
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # this import has not written yet: none of these is its own
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _mode_for(path: Path) -> int:
