@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import http.client
 import shutil
 
@@ -102,6 +104,27 @@ def test_oversized_request_heads_are_refused(server, head):
     assert rest.split(b"\r\n\r\n", 1)[1].startswith(b"431 Request Header Fields Too Large: ")
     tile = raw_get(server, f"/iiif/3/{VALIDATOR_IDENTIFIER}/0,0,256,256/256,/0/default.jpg")
     assert tile.status == 200
+    # Refused once, quietly: no write after the connection's end (issue 21: the logs
+    # filled with "Cannot call write() after write_eof()", one per header past the limit).
+    log = server.log_path.read_text("utf-8", errors="replace")
+    assert "write_eof" not in log and "Traceback" not in log, log[-3000:]
+
+
+@pytest.mark.live
+def test_an_oversized_head_behind_a_request_in_flight_ends_the_connection_quietly(server):
+    """A pipelined head past the limits while the answer to the request before it is
+    still being made: the connection is ended (no 431 in that answer's place), and the
+    answer being made is dropped without an error."""
+    render = f"/iiif/3/{VALIDATOR_IDENTIFIER}/full/max/0/default.png".encode()
+    answer = raw_exchange(server, b"GET " + render + b" HTTP/1.1\r\nHost: a\r\n\r\n"
+                          b"GET /iiif/collection HTTP/1.1\r\nHost: a\r\n"
+                          + b"".join(b"X-%d: y\r\n" % number for number in range(150)) + b"\r\n")
+    assert b"431" not in answer.partition(b"\r\n")[0], answer[:200]
+    time.sleep(1.0)  # the render ends after the connection did
+    tile = raw_get(server, f"/iiif/3/{VALIDATOR_IDENTIFIER}/0,0,256,256/256,/0/default.jpg")
+    assert tile.status == 200
+    log = server.log_path.read_text("utf-8", errors="replace")
+    assert "write_eof" not in log and "Traceback" not in log, log[-3000:]
 
 
 @pytest.mark.live

@@ -47,6 +47,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             super().data_received(piece)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if self._refused:
+            return  # the rest of a refused head, still in the parser's buffer
         self._header_fields += 1
         if self._header_fields > MAX_HEADER_FIELDS:
             self._refuse(f"more than {MAX_HEADER_FIELDS} header fields")
@@ -70,7 +72,17 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes, self._header_fields, self._reading_head = 0, 0, True
 
     def _refuse(self, why: str) -> None:
+        """Answer 431 once and end the connection. Behind a request whose answer is still
+        being made (pipelined), a 431 would take that answer's place: the connection
+        is ended instead, and that answer dropped (its cycle disconnected: nothing is
+        written after the end)."""
+        if self._refused:
+            return
         self._refused = True
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.disconnected = True
+            self.transport.close()
+            return
         body = f"431 Request Header Fields Too Large: {why}.\n".encode("ascii")
         self.transport.write(
             b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
