@@ -11,6 +11,7 @@ import asyncio
 import concurrent.futures
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -607,3 +608,40 @@ def test_a_database_a_newer_server_migrated_is_refused_with_a_503(tmp_path, post
         db.execute("UPDATE alembic_version SET version_num = '9999'")
     with pytest.raises(JournalUnavailable, match="revision 9999"):
         node(tmp_path, postgres_url).count()
+
+
+def test_the_readme_s_role_and_database_suffice_no_superuser_needed(tmp_path, postgres_server):
+    """Issue 21: the README never said how to make the database and its role, and the
+    run from outside used the superuser. The README's own commands (run here as they
+    stand, against the test server) make a role that is no superuser: as the
+    database's owner it migrates (unaccent included), scans and searches."""
+    from support.paths import REPO
+
+    readme = (REPO / "README.md").read_text("utf-8")
+    commands = re.findall(r'^\s*sudo -u postgres psql -c "([^"]+)"$', readme, re.M)
+    assert [command.split()[:2] for command in commands] == [["CREATE", "ROLE"],
+                                                             ["CREATE", "DATABASE"]]
+    role = re.search(r"CREATE ROLE (\w+) ", commands[0])[1]
+    database_name = re.search(r"CREATE DATABASE (\w+) ", commands[1])[1]
+    url = re.search(r"BEELDPOST_DATABASE_URL=(postgresql://\S+?)`", readme)[1]
+    with psycopg.connect(postgres_server.url("postgres"), autocommit=True) as db:
+        db.execute(f"DROP DATABASE IF EXISTS {database_name} WITH (FORCE)")
+        db.execute(f"DROP ROLE IF EXISTS {role}")
+        for command in commands:
+            db.execute(command)
+        assert db.execute("SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles "
+                          "WHERE rolname = %s", (role,)).fetchone() == (False, False, False)
+    ours = url.replace("@db:5432/", f"@{postgres_server.host}:{postgres_server.port}/")
+    try:
+        journal = node(tmp_path, ours)
+        write_item(tmp_path, 1, label="Wijkcoördinator")
+        assert any(activity.item == "stuk-001" for activity in journal.scan())
+        assert journal.read(index.search, "wijkcoordinator")[0] == 1  # unaccent at work
+        with psycopg.connect(ours) as db:
+            assert db.execute("SELECT current_user").fetchone()[0] == role
+            assert db.execute("SELECT extowner::regrole::text FROM pg_extension "
+                              "WHERE extname = 'unaccent'").fetchone()[0] == role
+    finally:
+        with psycopg.connect(postgres_server.url("postgres"), autocommit=True) as db:
+            db.execute(f"DROP DATABASE IF EXISTS {database_name} WITH (FORCE)")
+            db.execute(f"DROP ROLE IF EXISTS {role}")
