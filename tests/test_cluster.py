@@ -456,8 +456,16 @@ def test_a_server_killed_while_building_costs_that_image_seconds_and_the_cluster
     survivor = cluster.nodes[1]
     builds = survivor.root / "scratch" / "builds"
     assert not [path for path in builds.rglob("*") if path.is_file()] if builds.exists() else True
+    # The victim, started again, sweeps away what its killed build left in its scratch
+    # folder: the source's download, the half-built pyramid, its build's lock file.
+    left = [path for path in (victim.root / "scratch").rglob("*") if path.is_file()
+            and path.parent.name in ("builds", "sources", "locks")]
+    assert left, "the killed build left nothing to sweep (killed too late?)"
     victim.start()  # back, for what follows
     assert get(f"{victim.url}{tile}")[0] == 200
+    left = [path.relative_to(victim.root) for path in (victim.root / "scratch").rglob("*")
+            if path.is_file() and path.parent.name in ("builds", "sources", "locks")]
+    assert left == [], left
 
 
 def test_a_server_killed_under_load_leaves_the_other_serving(cluster):

@@ -41,6 +41,7 @@ from typing import Any, Callable, Iterable, Sequence
 import yaml
 
 from ..image.sources import SOURCE_EXTENSIONS, DuplicateSource, SourceCatalog
+from ..image.storage import process_running
 from .records import (
     DATE,
     LANGUAGE_TAG,
@@ -1139,19 +1140,7 @@ def remove_leftovers(folder: Path) -> list[str]:
 def _being_written(pid: str | None, age: float) -> bool:
     """Whether a young temporary file may still be written: its process runs (or, for
     a name without one, it is less than a minute old)."""
-    return age < 60 if pid is None else _running(int(pid))
-
-
-def _running(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # this import has not written yet: none of these is its own
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    return True
+    return age < 60 if pid is None else int(pid) != os.getpid() and process_running(int(pid))
 
 
 def _mode_for(path: Path) -> int:

@@ -54,7 +54,7 @@ from ..settings import S3Url
 from .derivatives import RECIPE_VERSION, DerivativeStore, LocalCopy, as_is
 from .response_cache import FORMAT
 from .sources import Source
-from .storage import BlockCache, NotAtHand, RangeReader, S3Storage, open_image
+from .storage import BlockCache, NotAtHand, RangeReader, S3Storage, open_image, sweep_scratch
 from .stored_tiles import TileIndex, UnsupportedTiff, splice, tile_indexes
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,7 @@ class BucketDerivatives:
         self._builds_lock = threading.Lock()
         self.built_count = 0
         self.identity = f"{socket.gethostname()}:{os.getpid()}"
+        sweep_scratch(self.scratch)
 
     def relative_for(self, content_hash: str) -> str:
         name = f"{content_hash}-t{self.tile_size}-q{self.quality}-r{RECIPE_VERSION}.tif"
@@ -147,8 +148,14 @@ class BucketDerivatives:
             lock_path.parent.mkdir(parents=True, exist_ok=True)
             with open(lock_path, "w") as lock:  # this server's workers: one asks the bucket
                 fcntl.flock(lock, fcntl.LOCK_EX)
-                if self.storage.stat(relative) is None:
-                    self._build_once(source, content_hash, relative)
+                try:
+                    if self.storage.stat(relative) is None:
+                        self._build_once(source, content_hash, relative)
+                finally:
+                    # Not kept (one file per pyramid would pile up): a worker that opened
+                    # it before this and locks it next finds the pyramid there, or asks
+                    # the bucket's lock, which alone decides who builds.
+                    lock_path.unlink(missing_ok=True)
         except BaseException as error:  # noqa: BLE001 -- handed to the requests waiting
             build.error = error
             if not isinstance(error, BeeldpostError):
@@ -221,7 +228,10 @@ class BucketDerivatives:
 
         beating = threading.Thread(target=heartbeat, name="beeldpost-build-lock", daemon=True)
         beating.start()
-        work = self.builder.path_for(content_hash)
+        # Named by this process: what a builder killed mid-build leaves is swept away
+        # when the server starts again (sweep_scratch).
+        made = self.builder.path_for(content_hash)
+        work = self.scratch / "builds" / f"{os.getpid()}-{made.name}"
         try:
             work.parent.mkdir(parents=True, exist_ok=True)
             self.builder._build(source, work, content_hash)  # noqa: SLF001 -- same recipe

@@ -31,10 +31,12 @@ from __future__ import annotations
 
 import configparser
 import datetime as _datetime
+import fcntl
 import hashlib
 import io
 import logging
 import os
+import re
 import shutil
 import threading
 import time
@@ -899,3 +901,56 @@ def scratch_file(folder: Path, name: str) -> Iterator[Path]:
         yield path
     finally:
         path.unlink(missing_ok=True)
+
+
+# Files in the scratch folder that belong to one process: `{pid}-…` (builds/) and
+# `.{pid}-{thread}-…` (sources/, storage.scratch_file) and their temporaries.
+_OF_A_PROCESS = re.compile(r"\.*(\d+)-")
+
+
+def sweep_scratch(scratch: Path) -> list[str]:
+    """Remove what processes that are gone left in the scratch folder (a server killed
+    mid-build: its download of the source, its half-built pyramid, its build's lock
+    file). Local folders of a few files: listed only when a process starts. The names
+    removed."""
+    removed = []
+    for folder in (scratch / "builds", scratch / "sources"):
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            continue
+        for name in names:
+            found = _OF_A_PROCESS.match(name)
+            if found is None or process_running(int(found[1])):
+                continue
+            try:
+                (folder / name).unlink()
+                removed.append(name)
+            except OSError:
+                pass
+    try:
+        locks = os.listdir(scratch / "locks")
+    except OSError:
+        locks = []
+    for name in locks:  # a build's flock file, left by a build that never finished
+        try:
+            with open(scratch / "locks" / name, "a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody holds it
+                (scratch / "locks" / name).unlink()
+                removed.append(name)
+        except OSError:
+            continue  # held: a build running now
+    if removed:
+        log.warning("removed %d file(s) that a stopped build left in %s", len(removed), scratch)
+    return removed
+
+
+def process_running(pid: int) -> bool:
+    """Whether a process of this machine has this id (another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
