@@ -8,7 +8,8 @@ from typing import Mapping
 
 from flask import Flask
 
-from .catalogue.journal import Journal, journal_database
+from .catalogue.journal import CatalogueDatabase, Journal, journal_database
+from .catalogue.lookups import IndexLookups
 from .catalogue.watcher import Watcher
 from .catalogue.records import RecordStore
 from .catalogue.store import Catalogue
@@ -41,12 +42,12 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
 
-    images = ImageService(settings)
-    records = make_record_store(settings, images)
     # Change Discovery (what changed in the records) and the catalogue index, in one
     # database kept across restarts; requests read them through the Catalogue.
-    journal = Journal(journal_database(settings), records, images, settings.journal_interval)
-    catalogue = Catalogue(journal, records, images, settings.collection_size)
+    journal = make_journal(settings)
+    images, records = journal.images, journal.records
+    catalogue = Catalogue(journal, records, images, journal.images.lookups,
+                          settings.collection_size)
     app.extensions["beeldpost.images"] = images
     app.extensions["beeldpost.records"] = records
     app.extensions["beeldpost.journal"] = journal
@@ -73,7 +74,7 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
         logging.getLogger("beeldpost").setLevel(logging.INFO)
     # The Image API (everything under /iiif/3/ and /iiif/2/) is answered in front of
     # Flask, from the WSGI environ: http/image_api.py.
-    app.wsgi_app = ImageApi(images, settings.public_base_url, app.wsgi_app)
+    app.wsgi_app = ImageApi(images, catalogue, settings.public_base_url, app.wsgi_app)
     # What keeps the catalogue current: in the server, the watcher, started by one
     # process (gunicorn_worker.py; it first scans for what changed while it was down),
     # or `beeldpost watch` on its own; an app that no watcher keeps current checks for
@@ -92,12 +93,27 @@ def watched_folders(settings: Settings) -> list[Path]:
             if isinstance(folder, Path)]
 
 
-def make_record_store(settings: Settings, images: ImageService) -> RecordStore:
-    """Records checked against the images as the image service serves them."""
+def make_journal(settings: Settings) -> Journal:
+    """The catalogue's parts as every process makes them (the server, `beeldpost watch`,
+    `beeldpost journal`): its database; the index lookups that the image service and
+    the record store are given, so that images and records are found where the index
+    says; and the journal, which keeps the index current."""
+    database = CatalogueDatabase(journal_database(settings))
+    lookups = IndexLookups(database)
+    images = ImageService(settings, lookups)
+    records = make_record_store(settings, images, lookups)
+    return Journal(database, records, images, settings.journal_interval)
+
+
+def make_record_store(settings: Settings, images: ImageService,
+                      lookups: IndexLookups | None = None) -> RecordStore:
+    """Records checked against the images as the image service serves them (found where
+    the index says, with `lookups`; else by walking the records folder)."""
 
     def image_size(identifier: str) -> tuple[int, int]:
         resolved = images.resolve(identifier)
         # Records place people on the canvas, which keeps the full image's coordinates.
         return resolved.full_width, resolved.full_height
 
-    return RecordStore(settings.manifests_dir, image_size)
+    return RecordStore(settings.manifests_dir, image_size,
+                       lookups.record_files if lookups is not None else None)

@@ -14,7 +14,7 @@ from typing import Callable
 
 from pydantic import ValidationError
 
-from .app import make_record_store, watched_folders
+from .app import make_journal, make_record_store, watched_folders
 from .errors import BeeldpostError
 from .image.service import ImageService
 from .presentation.manifests import ImageFacts, Urls, build_manifest
@@ -58,11 +58,9 @@ def watch(settings: Settings) -> int:
     """Keep the catalogue current until stopped: what a server's process does itself."""
     import signal
 
-    from .catalogue.journal import Journal, journal_database
     from .catalogue.watcher import Watcher
 
-    images = ImageService(settings)
-    store = Journal(journal_database(settings), make_record_store(settings, images), images)
+    store = make_journal(settings)
     watcher = Watcher(store.scan, watched_folders(settings),
                       settings.local_cache_dir / "catalogue-writer.lock", settings.scan_interval,
                       events=settings.watch, due=store.listing_due)
@@ -79,10 +77,7 @@ def watch(settings: Settings) -> int:
 
 def journal(settings: Settings, quiet: bool = False) -> int:
     """Compare the records with the activity journal now and print what it recorded."""
-    from .catalogue.journal import Journal, journal_database
-
-    images = ImageService(settings)
-    store = Journal(journal_database(settings), make_record_store(settings, images), images)
+    store = make_journal(settings)
     try:
         written = store.scan()
     except BeeldpostError as error:

@@ -214,17 +214,21 @@ def test_a_master_beside_its_access_copy_in_one_folder_is_served(small):
 def test_rights_and_size_caps_of_an_image_come_from_the_records_showing_it(small):
     app, _images, manifests = small
     catalogue = app.extensions["beeldpost.catalogue"]
+    lookups = app.extensions["beeldpost.images"].lookups  # what the image core asks
+    assert lookups is catalogue.lookups
     write_record(manifests / "a", "twee", record_data(
         "twee", rights="http://creativecommons.org/publicdomain/zero/1.0/", max_size=600))
-    assert catalogue.rights_for_image("een") == "http://rightsstatements.org/vocab/InC/1.0/"
-    assert catalogue.rights_for_image("twee") == "http://creativecommons.org/publicdomain/zero/1.0/"
-    assert catalogue.rights_for_image("geen-record") is None
-    assert catalogue.policy_for_image("twee").max_size == 600
+    catalogue.current()
+    assert lookups.rights("een") == "http://rightsstatements.org/vocab/InC/1.0/"
+    assert lookups.rights("twee") == "http://creativecommons.org/publicdomain/zero/1.0/"
+    assert lookups.rights("geen-record") is None
+    assert lookups.policy("twee").max_size == 600
     # Two records showing one image: no single rights, the strictest cap.
     write_record(manifests / "b", "drie", record_data(
         "drie", image="twee", rights="http://rightsstatements.org/vocab/CNE/1.0/", max_size=400))
-    assert catalogue.rights_for_image("twee") is None
-    assert catalogue.policy_for_image("twee").max_size == 400
+    catalogue.current()
+    assert lookups.rights("twee") is None
+    assert lookups.policy("twee").max_size == 400
 
 
 def test_commands_walk_the_subfolders(small):

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from beeldpost.app import make_journal
 from beeldpost.catalogue import index
 from beeldpost.catalogue import watcher as watcher_module
 from beeldpost.catalogue.journal import Journal
@@ -282,10 +283,8 @@ def test_the_watcher_process_publishes_an_item_only_with_its_image_where_servers
 
     manifests = tmp_path / "manifests"
     manifests.mkdir()
-    service = ImageService(Settings.of(images_dir=S3Url(bucket.url), cache_dir=tmp_path / "cache",
-                                       scratch_dir=tmp_path / "scratch"))
-    journal = Journal(tmp_path / "journal.sqlite3", RecordStore(manifests, lambda i: (64, 48)),
-                      service)  # as cli.watch makes it
+    journal = make_journal(Settings.of(images_dir=S3Url(bucket.url), cache_dir=tmp_path / "cache",
+                                       scratch_dir=tmp_path / "scratch", manifests_dir=manifests))
     journal.scan()
     time.sleep(journal.LIST_IMAGES_SECONDS)
     make_jpeg(tmp_path / "nieuw.jpg", 640, 480)
@@ -363,10 +362,8 @@ def test_records_written_one_after_another_are_each_published_within_seconds(
 
     manifests = tmp_path / "manifests"
     manifests.mkdir()
-    service = ImageService(Settings.of(images_dir=S3Url(bucket.url), cache_dir=tmp_path / "cache",
-                                       scratch_dir=tmp_path / "scratch"))
-    journal = Journal(tmp_path / "journal.sqlite3", RecordStore(manifests, lambda i: (64, 48)),
-                      service)
+    journal = make_journal(Settings.of(images_dir=S3Url(bucket.url), cache_dir=tmp_path / "cache",
+                                       scratch_dir=tmp_path / "scratch", manifests_dir=manifests))
     watcher = Watcher(journal.scan, [manifests], tmp_path / "writer.lock", interval=3600,
                       due=journal.listing_due).start()
     try:

@@ -52,8 +52,8 @@ def make_app(tmp_path: Path, images, cache, known: dict[str, str] | None = None,
     app = create_app({"images_dir": images, "cache_dir": cache, "scratch_dir": tmp_path / "scratch",
                       "manifests_dir": tmp_path / "manifests", "watch": False,
                       "journal_interval": 3600, **settings})
-    if known is not None:
-        app.extensions["beeldpost.images"].catalog.known_hash = \
+    if known is not None:  # (a stand-in for the index's answer)
+        app.extensions["beeldpost.images"].lookups.stored_hash = \
             lambda source: known.get(source.identifier)
     return app
 

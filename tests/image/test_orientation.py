@@ -142,7 +142,9 @@ def test_the_pillow_loader_turns_every_orientation_upright(oriented_images, n):
 
 
 def test_manifests_get_the_upright_size(oriented_images, tmp_path):
-    images = app_for(oriented_images, tmp_path).extensions["beeldpost.images"]
+    app = app_for(oriented_images, tmp_path)
+    app.extensions["beeldpost.catalogue"].current()  # as a request does first
+    images = app.extensions["beeldpost.images"]
     facts = ImageFacts.of(images, "o6")
     assert (facts.width, facts.height) == (facts.canvas_width, facts.canvas_height) == (WIDTH, HEIGHT)
 

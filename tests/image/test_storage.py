@@ -135,11 +135,19 @@ def test_a_sources_size_is_read_from_its_header_alone(bucket, photo):
 def test_sources_in_a_bucket_come_through_the_index_and_the_known_hash(bucket, photo, tmp_path):
     bucket.put("fonds/photo.jpg", photo)
     located, hashed = [], []
-    catalog = SourceCatalog(
-        S3Url(bucket.url), scratch=tmp_path,
-        locate=lambda identifier: located.append(identifier) or (
-            ["fonds/photo.jpg"] if identifier == "photo" else []),
-        known_hash=lambda source: hashed.append(source.identifier) or "ab" * 32)
+
+    class Index:  # what the catalogue's index says (SourceLookups), counted
+        indexed, locate_seconds = True, 2.0
+
+        def source_files(self, identifier):
+            located.append(identifier)
+            return ["fonds/photo.jpg"] if identifier == "photo" else []
+
+        def stored_hash(self, source):
+            hashed.append(source.identifier)
+            return "ab" * 32
+
+    catalog = SourceCatalog(S3Url(bucket.url), Index(), scratch=tmp_path)
     requests = catalog.storage.bucket.requests
     source = catalog.lookup("photo")
     assert source.path == bucket.url + "fonds/photo.jpg" and source.size == photo.stat().st_size

@@ -25,6 +25,7 @@ def photo_app(tmp_path):
 
 
 def derivative_of(app):
+    app.extensions["beeldpost.catalogue"].current()  # as a request does first
     images = app.extensions["beeldpost.images"]
     return images.resolve("photo").pyramid.path
 

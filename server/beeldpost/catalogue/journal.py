@@ -183,39 +183,22 @@ def _sqlite_schema(db: sqlite3.Connection) -> None:
     index.create(db)
 
 
-class Journal:
-    def __init__(self, database: Database | Path | str, records: RecordStore,
-                 images: ImageService, interval: float = 5.0):
+class CatalogueDatabase:
+    """The catalogue's database as its readers and writers use it (the journal, the
+    index lookups the image core asks through, catalogue/lookups.py): its tables made or
+    brought up to date on first use, once per process, and every failure of the database
+    a JournalUnavailable (a 503 that says when to ask again)."""
+
+    def __init__(self, database: Database | Path | str):
         """`database`: an SQLite file's path, a PostgreSQL URL, or a Database."""
         self.database = open_database(database)
-        self.path: Path | None = self.database.path  # the SQLite file (None: PostgreSQL)
-        self.records = records
-        self.images = images
-        if images.catalog.locate is None:
-            # The scan finds an image where the index says, as the servers do (a
-            # Catalogue wires the same): it never publishes an item whose image the
-            # servers could not find. The index's image files come from the scan's own
-            # listing (_update_files, _list_images_for_records).
-            images.catalog.locate = lambda identifier: self.read(index.source_files, identifier)
-        self.interval = interval
-        self._scan_lock = threading.Lock()
-        self._last_scan: float | None = None
         self._ready = False
         self._ready_lock = threading.Lock()
-        self.background: threading.Thread | None = None  # the scan started with the app
-        self._scanning: int | None = None  # the thread scanning now
-        # Images a scan's records named that the index has no file of (identifier -> the
-        # items waiting for it). In a bucket, which sends no events, they may be there
-        # unlisted: see _list_images_for_records.
-        self._unlisted: dict[str, set[str]] = {}
-        self._images_listed = (float("-inf"), 0.0)  # (when, how long it took)
-        # When those images are to be listed (monotonic), or None: listing_due().
-        self._listing_due: float | None = None
-        self._listings_missed = 0  # listings since one found every image it looked for
 
-    # ------------------------------------------------------------------ database
+    def __str__(self) -> str:
+        return str(self.database)
 
-    def _prepare(self) -> None:
+    def prepare(self) -> None:
         """Make the tables (SQLite) or bring them up to date (PostgreSQL), once."""
         if not self._ready:
             with self._ready_lock:
@@ -232,11 +215,11 @@ class Journal:
                                   f"{str(error).strip() or type(error).__name__}")
 
     @contextmanager
-    def _reading(self) -> Iterator[Connection]:
+    def reading(self) -> Iterator[Connection]:
         """A connection to read with (database.py: SQLite's of this thread, kept open;
         one lent from the process's few to PostgreSQL). One that fails is dropped: the
         next read opens another (a database back after a restart is used again)."""
-        self._prepare()
+        self.prepare()
         try:
             with self.database.reading() as connection:
                 yield connection
@@ -244,14 +227,57 @@ class Journal:
             raise self._unavailable("read", error) from None
 
     @contextmanager
-    def _writing(self) -> Iterator[Connection]:
+    def writing(self) -> Iterator[Connection]:
         """One atomic transaction, holding the writers' lock from the start."""
-        self._prepare()
+        self.prepare()
         try:
             with self.database.writing() as connection:
                 yield connection
         except self.database.errors as error:
             raise self._unavailable("written", error) from None
+
+    def read(self, query: Callable[..., T], *args, **options) -> T:
+        """One of index.py's reading functions on a reading connection:
+        `db.read(index.node, "batavialand")`."""
+        with self.reading() as db:
+            return query(db, *args, **options)
+
+
+class Journal:
+    def __init__(self, database: CatalogueDatabase | Database | Path | str,
+                 records: RecordStore, images: ImageService, interval: float = 5.0):
+        """`database`: the catalogue's (shared with the image core's index lookups, as
+        the app factory makes them), or an SQLite file's path, a PostgreSQL URL or a
+        Database. The images' service must find sources where the index says
+        (catalogue/lookups.py): the scan never publishes an item whose image the servers
+        could not find."""
+        self.db = database if isinstance(database, CatalogueDatabase) \
+            else CatalogueDatabase(database)
+        self.database = self.db.database
+        self.path: Path | None = self.database.path  # the SQLite file (None: PostgreSQL)
+        self.records = records
+        self.images = images
+        self.interval = interval
+        self._scan_lock = threading.Lock()
+        self._last_scan: float | None = None
+        self.background: threading.Thread | None = None  # the scan started with the app
+        self._scanning: int | None = None  # the thread scanning now
+        # Images a scan's records named that the index has no file of (identifier -> the
+        # items waiting for it). In a bucket, which sends no events, they may be there
+        # unlisted: see _list_images_for_records.
+        self._unlisted: dict[str, set[str]] = {}
+        self._images_listed = (float("-inf"), 0.0)  # (when, how long it took)
+        # When those images are to be listed (monotonic), or None: listing_due().
+        self._listing_due: float | None = None
+        self._listings_missed = 0  # listings since one found every image it looked for
+
+    # ------------------------------------------------------------------ database
+
+    def _reading(self):
+        return self.db.reading()
+
+    def _writing(self):
+        return self.db.writing()
 
     # ------------------------------------------------------------------ reading
 
@@ -331,8 +357,7 @@ class Journal:
     def read(self, query: Callable[..., T], *args, **options) -> T:
         """One of index.py's reading functions, on this thread's connection:
         `journal.read(index.node, "batavialand")`."""
-        with self._reading() as db:
-            return query(db, *args, **options)
+        return self.db.read(query, *args, **options)
 
     # ------------------------------------------------------------------ scanning
 

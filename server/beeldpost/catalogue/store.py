@@ -16,13 +16,13 @@ import threading
 from dataclasses import dataclass
 from typing import Callable
 
-from ..image.resolved import ImagePolicy
-from ..image.sources import LOCATE_SECONDS, Source
+from ..image.sources import LOCATE_SECONDS
 from ..image.service import ImageService
 from . import hierarchy, index, vocabulary
 from . import records as record_files
 from .index import Entry, Filters, Hit, Node
 from .journal import Journal
+from .lookups import IndexLookups
 from .records import ITEM_ID, Record, RecordStore
 
 
@@ -41,20 +41,14 @@ class Level:
 
 class Catalogue:
     def __init__(self, journal: Journal, records: RecordStore, images: ImageService,
-                 collection_size: int = 1000):
+                 lookups: IndexLookups, collection_size: int = 1000):
+        """`lookups`: the index lookups the image service and the record store were made
+        with (the app factory's), whose keeping of places check_on_request sets."""
         self.journal = journal
         self.records = records
         self.images = images
+        self.lookups = lookups
         self.collection_size = collection_size
-        records.locate = self._record_files
-        images.catalog.locate = self._source_files
-        # A source in a bucket is not read whole to hash it on a worker's first request:
-        # the scan stored its hash (the build checks it again while it downloads).
-        images.catalog.known_hash = self._known_hash
-        # info.json (3.0) states the rights of the item showing the image, and a
-        # record's size cap and limits shape its image's public service.
-        images.rights_for = self.rights_for_image
-        images.policy_for = self.policy_for_image
         self._kept: dict[tuple, tuple[int, int, object]] = {}  # key -> generation, size, value
         self._kept_size = 0
         self._kept_lock = threading.Lock()
@@ -71,7 +65,7 @@ class Catalogue:
     @check_on_request.setter
     def check_on_request(self, value: bool) -> None:
         self._check_on_request = value
-        self.images.catalog.locate_seconds = 0.0 if value else LOCATE_SECONDS
+        self.lookups.locate_seconds = 0.0 if value else LOCATE_SECONDS
 
     def current(self) -> None:
         if self.check_on_request:
@@ -126,35 +120,6 @@ class Catalogue:
     def entry(self, item: str) -> Entry | None:
         self.current()
         return self._read(index.entry, item)
-
-    def _record_files(self, item: str) -> list[str]:
-        return self._read(index.record_files, item)
-
-    def _source_files(self, identifier: str) -> list[str]:
-        self.current()
-        return self._read(index.source_files, identifier)
-
-    def _known_hash(self, source: Source) -> str | None:
-        return self._read(index.stored_hash, source.identifier, str(source.path),
-                          source.size, source.mtime_ns)
-
-    def rights_for_image(self, identifier: str) -> str | None:
-        """The rights URI of an image, when the records showing it agree on one."""
-        self.current()
-        rights = {entry.rights for entry in self._read(index.showing, identifier)}
-        return rights.pop() if len(rights) == 1 else None
-
-    def policy_for_image(self, identifier: str) -> ImagePolicy:
-        """The strictest cap and limits of the records showing this image."""
-        self.current()
-        showing = self._read(index.showing, identifier)
-
-        def strictest(name: str) -> int | None:
-            values = [getattr(entry, name) for entry in showing if getattr(entry, name)]
-            return min(values) if values else None
-
-        return ImagePolicy(strictest("max_size"), strictest("max_width"),
-                           strictest("max_height"), strictest("max_area"))
 
     def is_built(self) -> bool:
         """Whether the index has been made from the whole archive at least once (until

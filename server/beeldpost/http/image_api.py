@@ -29,6 +29,7 @@ from datetime import datetime
 from email.utils import format_datetime
 from typing import Callable, Iterable
 
+from ..catalogue.store import Catalogue
 from ..errors import BadRequest, BeeldpostError, MethodNotAllowed, NotFound
 from ..etags import strong_etag
 from ..image.info import VERSION_2, VERSION_3, ApiVersion, info_document, service_url
@@ -101,9 +102,14 @@ class _Document:
 class ImageApi:
     """WSGI middleware in front of the Flask app (`fallback` is Flask's own wsgi_app)."""
 
-    def __init__(self, images: ImageService, public_base_url: str | None,
+    def __init__(self, images: ImageService, catalogue: Catalogue, public_base_url: str | None,
                  fallback: Callable[[dict, StartResponse], Iterable[bytes]]):
+        """`catalogue`: what the images' records say comes through `images` (its index
+        lookups); the catalogue itself is asked only to look for changed records first,
+        in an app that no watcher keeps current (Catalogue.current: a no-op in served
+        workers, whose event loop must never scan)."""
         self.images = images
+        self.catalogue = catalogue
         self.public_base_url = public_base_url
         self.fallback = fallback
         self._documents: dict[tuple, _Document] = {}
@@ -131,6 +137,7 @@ class ImageApi:
             return Exchange(environ, version, f"{name}.options", _preflight)
         if method not in ("GET", "HEAD"):
             return Exchange(environ, version, f"{name}.dispatch", _not_allowed)
+        self.catalogue.current()
         segments = environ_path_segments(environ, version.prefix)
         if segments is None:
             return Exchange(environ, version, f"{name}.dispatch", _not_utf8)

@@ -27,6 +27,7 @@ from ..settings import S3Url, Settings
 from .admission import Admission
 from .bucket import BucketDerivatives, BucketLevels, BucketResponses, BucketTiles
 from .derivatives import RECIPE_VERSION, DerivativeStore, OpenedLevels, Pyramid
+from .lookups import CatalogueLookups, NoCatalogue
 from .operations import Limits, Operations, resolve
 from .parameters import ImageRequest
 from .plan import FROM_TILES, LIBVIPS, STORED_TILE, Plan
@@ -77,14 +78,18 @@ CACHE_HIT, CACHE_MISS, CACHE_OFF = "hit", "miss", "off"
 
 
 class ImageService:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, lookups: CatalogueLookups | None = None):
+        """`lookups`: what the catalogue says of images (where their files are, their
+        rights, caps and limits), as the app factory makes it; none: the images folder
+        on its own (lookups.NoCatalogue)."""
         self.settings = settings
+        self.lookups: CatalogueLookups = lookups if lookups is not None else NoCatalogue()
         local = settings.local_cache_dir
         self.sources: Storage = location(settings.images_dir, settings.storage_timeout,
                                          settings.retry_after)
         self.catalog = SourceCatalog(
-            settings.images_dir, storage=self.sources if self.sources.remote else None,
-            scratch=settings.scratch_dir)
+            settings.images_dir, self.lookups,
+            storage=self.sources if self.sources.remote else None, scratch=settings.scratch_dir)
         # The bucket holding the cache, or None for a cache folder.
         self.cache_storage: S3Storage | None = None
         self.shared_responses: BucketResponses | None = None
@@ -116,10 +121,7 @@ class ImageService:
             if caching else None)
         if caching and self.cache_storage is not None:
             self.shared_responses = BucketResponses(self.cache_storage)
-        # Later layers (item records) supply rights, per-item limits and size caps.
-        self.rights_for: Callable[[str], str | None] = lambda identifier: None
-        self.policy_for: Callable[[str], ImagePolicy] = lambda identifier: ImagePolicy()
-        # Policies come from record files; re-reading them on every tile would cost more
+        # Policies come from the records; reading them on every tile would cost more
         # than the tile, so each is kept for a moment (edits show within POLICY_SECONDS).
         self._policies: dict[tuple[str, str], tuple[float, object]] = {}
         self._publics: dict[tuple, tuple[int, int, Limits]] = {}
@@ -147,11 +149,11 @@ class ImageService:
         return value
 
     def policy(self, identifier: str, at_hand: bool = False) -> ImagePolicy:
-        return self._remembered("policy", identifier, self.policy_for, at_hand)
+        return self._remembered("policy", identifier, self.lookups.policy, at_hand)
 
     def rights(self, identifier: str, at_hand: bool = False) -> str | None:
         """The rights URI the records give this image (for info.json), or None."""
-        return self._remembered("rights", identifier, self.rights_for, at_hand)
+        return self._remembered("rights", identifier, self.lookups.rights, at_hand)
 
     def _public(self, pyramid: Pyramid, policy: ImagePolicy) -> tuple[int, int, Limits]:
         return self.public(pyramid.width, pyramid.height, policy)

@@ -4,8 +4,8 @@ An identifier is a file's stem in the images folder or any folder below it (arch
 file scans by fonds and series). Identifiers are looked up, never joined into a path,
 so no identifier (decoded or not, with dots, slashes or NULs) can reach a file outside
 it. In the server they are looked up in the catalogue's index of the images folder
-(`locate`, kept by the catalogue's scan: no request lists a folder); on its own (the
-ingest command) the catalog walks the folder, again whenever it changes.
+(SourceLookups, kept by the catalogue's scan: no request lists a folder); on its own
+(the ingest command) the catalog walks the folder, again whenever it changes.
 
 One stem in one folder may have several files (a master TIFF beside an access JPEG):
 the preferred extension is served. One stem in two folders is two images claiming one
@@ -14,7 +14,7 @@ identifier: both are refused, and the problem names them.
 The images may instead be objects in a bucket (BEELDPOST_IMAGES=s3://bucket/prefix/,
 storage.py). Then the index still names an identifier's files; their stats come from a
 HEAD kept for a few seconds (or from the scan's listing), the content hash from the
-catalogue (`known_hash`, the hash its scan stored) rather than from reading the object,
+catalogue (`stored_hash`, the hash its scan stored) rather than from reading the object,
 and a build reads the object into the scratch folder, checking that hash on the way.
 """
 
@@ -28,7 +28,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator, Protocol
 
 from ..errors import SourceError
 from ..settings import S3Url
@@ -101,6 +101,25 @@ def choose_source(identifier: str, paths: list[str]) -> str | None:
     return min(paths, key=lambda path: (RANK[os.path.splitext(path)[1].lower()], path))
 
 
+class SourceLookups(Protocol):
+    """What the catalogue's index says of sources (image/lookups.py: the whole interface
+    the image core asks the catalogue through)."""
+
+    # False: there is no index; the catalog walks the images folder itself.
+    indexed: bool
+    # Where an identifier's files are may be kept this long for requests (0: ask each time).
+    locate_seconds: float
+
+    def source_files(self, identifier: str) -> list[str]:
+        """The files (paths relative to the images folder) holding the identifier."""
+        ...
+
+    def stored_hash(self, source: Source) -> str | None:
+        """The content hash the scan found for the file as it is now (same path, size and
+        mtime), or None: no worker reads a whole object in a bucket to hash it."""
+        ...
+
+
 LISTING_SECONDS = 10.0  # without an index, a bucket's listing is kept this long
 # Where the index says an identifier's files are, kept this long per worker for requests
 # (a tile must not cost a database round trip; a policy is kept as long, service.py).
@@ -108,23 +127,17 @@ LOCATE_SECONDS = 2.0
 
 
 class SourceCatalog:
-    def __init__(self, images_dir: Path | S3Url, locate: Callable[[str], list[str]] | None = None,
-                 known_hash: Callable[[Source], str | None] | None = None, *,
+    def __init__(self, images_dir: Path | S3Url, lookups: SourceLookups | None = None, *,
                  storage: Storage | None = None, scratch: Path | None = None):
         self.remote = isinstance(images_dir, S3Url)
         self.images_dir = images_dir if self.remote else Path(images_dir)
         # Where the images are: only for a bucket (a folder's hot path stays os.stat).
         self.storage: S3Storage | None = (storage or location(images_dir)) if self.remote else None
         self.scratch = Path(scratch) if scratch is not None else Path("var/scratch").absolute()
-        # identifier -> the files (relative paths) holding it, from the catalogue's index;
-        # None: walk the folder.
-        self.locate = locate
+        # The catalogue's index: where an identifier's files are, and for objects in a
+        # bucket the hash its scan stored. None (or one not indexed): walk the folder.
+        self.lookups = lookups if lookups is not None and lookups.indexed else None
         self._located: dict[str, tuple[float, list[str]]] = {}  # identifier -> (when, paths)
-        self.locate_seconds = LOCATE_SECONDS  # 0: ask the index every time
-        # source -> the content hash the catalogue's scan found for the file as it is now
-        # (None: it knows none), so that no worker reads a whole object to hash it. Used
-        # for objects in a bucket.
-        self.known_hash = known_hash
         self._lock = threading.Lock()
         self._listing: dict[str, Path] = {}
         self._listing_stamp: tuple[int, int] | None = None
@@ -169,17 +182,18 @@ class SourceCatalog:
         `kept`, where the index said it was up to `locate_seconds` ago (found ones only: an
         image just added is never hidden by an earlier miss), and with `at_hand` too,
         NotAtHand when the index must be asked (the event loop asks no database)."""
-        if self.locate is None:
+        lookups = self.lookups
+        if lookups is None:
             return self.listing().get(identifier)
         now = time.monotonic()
-        kept = kept and self.locate_seconds > 0
+        kept = kept and lookups.locate_seconds > 0
         known = self._located.get(identifier) if kept else None
-        if known is not None and now - known[0] < self.locate_seconds:
+        if known is not None and now - known[0] < lookups.locate_seconds:
             paths = known[1]
         else:
             if at_hand and kept:
                 raise NotAtHand(f"where {identifier!r} is must be asked of the catalogue")
-            paths = self.locate(identifier)
+            paths = lookups.source_files(identifier)
             if paths and kept:
                 if len(self._located) > 10_000:
                     self._located.clear()
@@ -224,11 +238,11 @@ class SourceCatalog:
 
     def known_content_hash(self, source: Source) -> str | None:
         """The content hash without reading the source: remembered, or for an object
-        in a bucket what the catalogue knows (`known_hash`); None when it must be read."""
+        in a bucket what the catalogue knows (`stored_hash`); None when it must be read."""
         remembered = self.remembered_hash(source)
-        if remembered is not None or not self.remote or self.known_hash is None:
+        if remembered is not None or not self.remote or self.lookups is None:
             return remembered
-        known = self.known_hash(source)
+        known = self.lookups.stored_hash(source)
         if known is not None:  # of the object as it is now: the catalogue is not asked again
             self.remember(source, known)
         return known
