@@ -18,6 +18,7 @@ PACKAGE = REPO / "server" / "beeldpost"
 # From the bottom up: a module may import from its own layer and the ones below.
 LAYERS = [
     {"beeldpost.settings", "beeldpost.errors", "beeldpost.etags", "beeldpost.counters"},
+    {"beeldpost.storage"},
     {"beeldpost.image"},
     {"beeldpost.catalogue"},
     {"beeldpost.http"},
@@ -99,6 +100,8 @@ def test_each_package_says_what_it_may_import():
 
 
 @pytest.mark.parametrize("package, absent", [
+    ("beeldpost.storage", ("flask", "werkzeug", "beeldpost.http", "beeldpost.image",
+                           "beeldpost.catalogue")),
     ("beeldpost.image", ("flask", "werkzeug", "beeldpost.http", "beeldpost.catalogue")),
     ("beeldpost.catalogue", ("flask", "werkzeug", "beeldpost.http")),
 ])

@@ -180,7 +180,7 @@ def test_rendered_answers_are_shared_through_the_bucket(in_buckets, tmp_path):
 
 CRASHING_BUILDER = r"""
 import os, socket, sys, time, urllib.parse
-from beeldpost.image import storage
+from beeldpost.storage import places as storage
 from beeldpost.image.service import ImageService
 from beeldpost.settings import Settings
 
@@ -335,7 +335,7 @@ def test_storage_going_away_and_coming_back(s3_env, photo, tmp_path):
 
 def test_the_image_core_still_knows_nothing_of_buckets_it_is_not_given(tmp_path):
     """A folder-only configuration makes no S3 client at all."""
-    from beeldpost.image import storage
+    from beeldpost.storage import places as storage
 
     before = dict(storage._buckets)  # noqa: SLF001
     images = ImageService(Settings.of(images_dir=tmp_path, cache_dir=tmp_path / "cache"))

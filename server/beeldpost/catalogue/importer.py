@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterable, Sequence
 import yaml
 
 from ..image.sources import SOURCE_EXTENSIONS, DuplicateSource, SourceCatalog
-from ..image.storage import process_running
+from ..storage.places import process_running
 from .records import (
     DATE,
     LANGUAGE_TAG,

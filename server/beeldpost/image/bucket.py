@@ -54,7 +54,7 @@ from ..settings import S3Url
 from .derivatives import RECIPE_VERSION, DerivativeStore, LocalCopy, as_is
 from .response_cache import FORMAT
 from .sources import Source
-from .storage import BlockCache, NotAtHand, RangeReader, S3Storage, open_image, sweep_scratch
+from ..storage.places import BlockCache, NotAtHand, RangeReader, S3Storage, open_image, sweep_scratch
 from .stored_tiles import TileIndex, UnsupportedTiff, splice, tile_indexes
 
 log = logging.getLogger(__name__)

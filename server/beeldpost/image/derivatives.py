@@ -31,7 +31,7 @@ from .. import counters
 from ..errors import SourceError
 from ..settings import S3Url
 from .sources import Source
-from .storage import BlockCache, RangeReader, object_at, open_image
+from ..storage.places import BlockCache, RangeReader, object_at, open_image
 
 log = logging.getLogger(__name__)
 

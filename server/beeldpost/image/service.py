@@ -3,7 +3,7 @@
 The HTTP layers for 3.0 and 2.1 only translate URLs into ImageRequests and
 results into responses; everything they share lives here.
 
-Sources and the cache may each be a folder or a bucket (storage.py): with the cache in
+Sources and the cache may each be a folder or a bucket (storage/places.py): with the cache in
 a bucket, pyramids, stored tiles and a shared tier of the response cache come from
 bucket.py, and what must stay local (the on-disk response cache, admission slots, build
 locks) lives in the scratch folder.
@@ -42,8 +42,8 @@ from .processor import (
 from .resolved import ImagePolicy, ResolvedImage, public_size
 from .response_cache import KeptFile, ResponseCache
 from .sources import ContentChanged, Source, SourceCatalog
-from .storage import BlockCache, S3Storage, Storage, location
-from .storage import NotAtHand  # the HTTP layers import it from here
+from ..storage.places import BlockCache, S3Storage, Storage, location
+from ..storage.places import NotAtHand  # the HTTP layers import it from here
 from .stored_tiles import StoredTiles
 from .tile_renderer import can_render, render_from_tiles
 

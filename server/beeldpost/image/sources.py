@@ -12,7 +12,7 @@ the preferred extension is served. One stem in two folders is two images claimin
 identifier: both are refused, and the problem names them.
 
 The images may instead be objects in a bucket (BEELDPOST_IMAGES=s3://bucket/prefix/,
-storage.py). Then the index still names an identifier's files; their stats come from a
+storage/places.py). Then the index still names an identifier's files; their stats come from a
 HEAD kept for a few seconds (or from the scan's listing), the content hash from the
 catalogue (`stored_hash`, the hash its scan stored) rather than from reading the object,
 and a build reads the object into the scratch folder, checking that hash on the way.
@@ -32,8 +32,8 @@ from typing import Iterator, Protocol
 
 from ..errors import SourceError
 from ..settings import S3Url
-from .storage import STAT_SECONDS, NotAtHand, S3Storage, Storage, location, scratch_file
-from .storage import walk_files  # noqa: F401 -- the records' walk imports it from here
+from ..storage.places import STAT_SECONDS, NotAtHand, S3Storage, Storage, location, scratch_file
+from ..storage.places import walk_files  # noqa: F401 -- the records' walk imports it from here
 
 log = logging.getLogger(__name__)
 

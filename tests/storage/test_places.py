@@ -11,9 +11,9 @@ import pytest
 import pyvips
 
 from beeldpost.errors import StorageUnavailable
-from beeldpost.image import storage
+from beeldpost.storage import places as storage
 from beeldpost.image.derivatives import upright_size
-from beeldpost.image.storage import NotAtHand
+from beeldpost.storage.places import NotAtHand
 from beeldpost.image.sources import SourceCatalog, walk_sources
 from beeldpost.settings import S3Url, Settings
 
