@@ -27,6 +27,18 @@ class NotFound(BeeldpostError):
     title = "Not Found"
 
 
+class NotPublic(BeeldpostError):
+    """The image's full scan is withheld from whoever asks (its record's access tier)
+    and it has no public face to show instead: 401, with the scheme viewers answer
+    with a token (IIIF Authorization), so that a client knows signing in may help."""
+
+    status = 401
+    title = "Unauthorized"
+
+    def __init__(self, message: str):
+        super().__init__(message, headers={"WWW-Authenticate": 'Bearer realm="beeldpost"'})
+
+
 class MethodNotAllowed(BeeldpostError):
     status = 405
     title = "Method Not Allowed"

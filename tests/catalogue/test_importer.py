@@ -8,6 +8,7 @@ temporary images folder of small JPEGs.
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import os
 import signal
@@ -22,6 +23,7 @@ import yaml
 from beeldpost import cli, create_app
 from beeldpost.catalogue import importer
 from beeldpost.catalogue.records import RecordStore, parse_record
+from beeldpost.catalogue.tiers import Tier
 
 from support.paths import IMAGES
 from support.presentation import MANIFESTS, make_jpeg, record_data, write_record
@@ -659,3 +661,34 @@ def test_in_a_cluster_the_import_looks_for_images_in_the_bucket_and_says_so(arch
                              f"'{image_name(3)}' in the images bucket {bucket.url} "
                              "(BEELDPOST_IMAGES)"]
     assert sorted(archive.files()) == [f"{item_of(1)}.yaml", f"{item_of(2)}.yaml"]
+
+
+def test_access_columns_in_dutch_or_english_become_tiers_and_closures(archive):
+    """Toegang / access (a tier in either language), Openbaar vanaf / restricted until (a
+    year or a day), Voorwaarden / terms (per language); a wrong tier is the problem of
+    its row and column, with the tiers allowed; the other rows are written."""
+    header = HEADER + ["Toegang", "Openbaar vanaf", "Voorwaarden_nl", "Voorwaarden_en"]
+    rows = [
+        row(1, Toegang="studiezaal", **{"Openbaar vanaf": "2049"}),
+        row(2, Toegang="Medewerkers", **{"Openbaar vanaf": "1-7-2031"}),
+        row(3, Toegang="voorwaarden", Voorwaarden_nl="Alleen voor onderzoek.",
+            Voorwaarden_en="For research only."),
+        row(4, Toegang="studeizaal"),
+        row(5),
+        row(6, **{"Openbaar vanaf": "binnenkort"}),
+    ]
+    status, out, _err = archive.run(archive.export(csv_text(rows, header=header)), "--apply")
+    assert status == 1
+    assert problems(out) == [
+        "export.csv: row 5: Toegang: 'studeizaal' is not an access tier; give one of open, "
+        "capped, clickthrough, reading-room, staff (in Dutch: open, verkleind, voorwaarden, "
+        "studiezaal, medewerkers)",
+        "export.csv: row 7: Openbaar vanaf: 'binnenkort' is not a date: give a year (1999) or "
+        "a day (1999-05-12 or 12-05-1999)",
+    ]
+    first, second, third, fifth = (archive.record(item_of(n)) for n in (1, 2, 3, 5))
+    assert first.access is Tier.READING_ROOM and first.restricted_until == datetime.date(2049, 1, 1)
+    assert second.access is Tier.STAFF and second.restricted_until == datetime.date(2031, 7, 1)
+    assert third.access is Tier.CLICKTHROUGH and third.terms["en"] == "For research only."
+    assert fifth.access is Tier.OPEN and fifth.restricted_until is None
+    assert f"{item_of(4)}.yaml" not in archive.files()

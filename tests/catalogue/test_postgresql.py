@@ -157,7 +157,8 @@ def test_a_new_database_is_migrated_once_however_many_nodes_open_it_at_once(
     assert not errors and counts == [0, 0, 0, 0]
     upgrades = [record for record in caplog.records
                 if record.getMessage().startswith("Running upgrade")]
-    assert len(upgrades) == 1, [record.getMessage() for record in upgrades]
+    # Each revision once, whichever node ran them.
+    assert len(upgrades) == len(migrations.REVISIONS), [record.getMessage() for record in upgrades]
     assert migrations.current(postgres_url, 5) == migrations.HEAD
     with psycopg.connect(postgres_url) as db:
         assert db.execute("SELECT COUNT(*) FROM alembic_version").fetchone()[0] == 1
@@ -167,6 +168,29 @@ def test_a_new_database_is_migrated_once_however_many_nodes_open_it_at_once(
     caplog.clear()
     node(tmp_path, postgres_url).count()  # at the head already: Alembic is not even started
     assert not [record for record in caplog.records if record.name.startswith("alembic")]
+
+
+def test_a_catalogue_of_before_access_tiers_is_brought_up_with_its_capped_items_capped(
+        tmp_path, postgres_url):
+    """Revision 0002 adds the tiers to an index made at 0001: a record with max_size is
+    `capped` (as records are read now), every other `open`; the next scan changes
+    nothing and journals nothing."""
+    journal = node(tmp_path, postgres_url)
+    write_item(tmp_path, 1)
+    capped = write_item(tmp_path, 2)
+    path = tmp_path / "manifests" / f"{capped}.yaml"
+    path.write_text(path.read_text("utf-8") + "max_size: 32\n", "utf-8")
+    journal.scan()
+    before = journal.count()
+    with psycopg.connect(postgres_url) as db:  # as revision 0001 left it
+        db.execute("ALTER TABLE items DROP COLUMN access, DROP COLUMN restricted_until")
+        db.execute("UPDATE alembic_version SET version_num = '0001'")
+    assert migrations.current(postgres_url, 5) == "0001"
+    again = node(tmp_path, postgres_url)  # a server of this version opens it
+    assert again.count() == before
+    assert again.read(index.entry, capped).access == "capped"
+    assert again.read(index.entry, "stuk-001").access == "open"
+    assert again.scan() == [] and again.count() == before
 
 
 # --------------------------------------------------------------------------- search

@@ -42,6 +42,8 @@ import yaml
 
 from ..image.sources import SOURCE_EXTENSIONS, DuplicateSource, SourceCatalog
 from ..storage.places import process_running
+from .tiers import ALLOWED as ALLOWED_TIERS
+from .tiers import tier_named
 from .records import (
     DATE,
     LANGUAGE_TAG,
@@ -70,11 +72,12 @@ MAX_ID_LENGTH = 200  # ids become file names; most file systems stop at 255 byte
 # --------------------------------------------------------------------------- the columns
 
 # Fields whose values are texts per language; every other field reads the same in all.
-TEXT_FIELDS = ("label", "summary", "description", "subject", "credit", "rights_label")
+TEXT_FIELDS = ("label", "summary", "description", "subject", "credit", "rights_label", "terms")
 # Fields a mapping file may name; archive, fonds and series are levels of `collection`.
 FIELDS = ("id", "image", "language", "label", "summary", "description", "date",
           "photographer", "source", "place", "subject", "collection", "archive", "fonds",
-          "series", "credit", "rights", "rights_label", "links", "max_size")
+          "series", "credit", "rights", "rights_label", "links", "max_size", "access",
+          "restricted_until", "terms")
 LEVEL_FIELDS = ("archive", "fonds", "series")  # in this order, top down
 IGNORE = "ignore"
 
@@ -104,6 +107,11 @@ COLUMN_NAMES: dict[str, tuple[str, ...]] = {
     "rights_label": ("rightslabel",),
     "links": ("link", "links", "url", "weblink", "website"),
     "max_size": ("maxsize",),
+    # Who may see the full scan (catalogue/tiers.py), and until when only staff.
+    "access": ("toegang", "toegankelijkheid", "openbaarheid", "access", "accesstier"),
+    "restricted_until": ("openbaarvanaf", "beperkttot", "openbaarheidsbeperkingtot",
+                         "gesloten tot", "restricteduntil", "closeduntil"),
+    "terms": ("voorwaarden", "gebruiksvoorwaarden", "terms", "termsofuse"),
 }
 
 
@@ -494,6 +502,20 @@ def language_code(value: str) -> str:
     return code
 
 
+def access_tier(value: str) -> str:
+    """A tier in English or Dutch (`studiezaal`, `reading room`) as the record names it."""
+    tier = tier_named(value)
+    if tier is None:
+        raise Refused(f"{value!r} is not an access tier; give one of {ALLOWED_TIERS}")
+    return tier.value
+
+
+def closure_day(value: str) -> str:
+    """The day a closure ends: a year (2049: its first day) or a day (2049-01-01, 1-1-2049)."""
+    day = iso_date(value)
+    return f"{day}-01-01" if len(day) == 4 else day
+
+
 def positive_number(value: str) -> int:
     if not value.isdigit() or int(value) == 0:
         raise Refused(f"{value!r} is not a positive whole number")
@@ -711,6 +733,9 @@ def record_data(row: _Row, item: str | None, catalog: SourceCatalog) -> dict[str
         or (rights and rights_label(rights)),
         "links": row.read("links", links) or None,
         "max_size": row.read("max_size", positive_number),
+        "access": row.read("access", access_tier),
+        "restricted_until": row.read("restricted_until", closure_day),
+        "terms": texts(row, "terms", language),
     }
     return {key: value for key, value in data.items() if value is not None}
 

@@ -34,6 +34,7 @@ below is a new VERSION and a new revision there.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -46,10 +47,11 @@ from pathlib import PurePosixPath
 
 from .database import Connection
 from .records import Record
+from .tiers import Tier, effective
 
 # Raised when the tables below change shape: an index of another version is dropped and
 # made again from the records (the journal's own tables are kept as they are).
-VERSION = 2
+VERSION = 3
 
 INDEX_TABLES = ("items", "item_words", "record_files", "source_files", "nodes", "meta")
 
@@ -76,6 +78,8 @@ CREATE TABLE IF NOT EXISTS items (
     max_width       INTEGER,
     max_height      INTEGER,
     max_area        INTEGER,
+    access          TEXT NOT NULL DEFAULT 'open',  -- its tier (tiers.py)
+    restricted_until TEXT,              -- the day a closure ends (2049-01-01), or NULL
     stamps          TEXT NOT NULL,      -- JSON [[file, mtime_ns, size, inode], …]
     digest          TEXT NOT NULL       -- SHA-256 of those files' bytes
 );
@@ -150,6 +154,8 @@ class Entry:
     max_width: int | None = None
     max_height: int | None = None
     max_area: int | None = None
+    access: str = Tier.OPEN.value
+    restricted_until: str | None = None  # ISO date: staff only until that day
     # What the files were when this entry was made: a scan that finds them the same
     # needs neither to read nor to parse them (a restart does not re-read the archive).
     stamps: str = "[]"
@@ -167,7 +173,19 @@ class Entry:
                    parsed.credit["nl"], parsed.credit["en"], parsed.date,
                    int(parsed.date[:4]) if parsed.date else None, parsed.hierarchy, node,
                    parsed.rights, parsed.max_size, parsed.max_width, parsed.max_height,
-                   parsed.max_area, stamps, digest)
+                   parsed.max_area, parsed.access.value,
+                   parsed.restricted_until.isoformat() if parsed.restricted_until else None,
+                   stamps, digest)
+
+    @property
+    def tier(self) -> Tier:
+        return Tier(self.access)
+
+    def tier_on(self, day: datetime.date) -> Tier:
+        """The tier in force on `day` (staff only while a closure lasts)."""
+        until = datetime.date.fromisoformat(self.restricted_until) if self.restricted_until \
+            else None
+        return effective(self.tier, until, day)
 
     def label(self, language: str) -> str:
         return self.label_en if language == "en" else self.label_nl
@@ -307,10 +325,10 @@ def _forget_words(db: Connection, item: str) -> None:
 
 
 def file_states(db: Connection, items: list[str] | None = None
-                ) -> dict[str, tuple[str, str, str, str, str]]:
-    """item -> (stamps, digest, image, file, node) of the entries (all, or these):
-    what a scan compares the files with."""
-    query = "SELECT item, stamps, digest, image, file, node FROM items"
+                ) -> dict[str, tuple[str, str, str, str, str, str | None]]:
+    """item -> (stamps, digest, image, file, node, restricted_until) of the entries (all,
+    or these): what a scan compares the files with."""
+    query = "SELECT item, stamps, digest, image, file, node, restricted_until FROM items"
     if items is None:
         return {row[0]: row[1:] for row in db.execute(query)}
     found = {}

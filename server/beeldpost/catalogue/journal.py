@@ -43,7 +43,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Iterator, TypeVar
 
@@ -53,6 +53,7 @@ from ..image.sources import is_source_name, walk_sources
 from ..image.service import ImageService
 from . import index
 from .database import READERS, Connection, Database, open_database
+from .tiers import is_closed, today
 from .records import (
     RECORD_SUFFIX,
     BrokenRecord,
@@ -183,6 +184,20 @@ def _sqlite_schema(db: sqlite3.Connection) -> None:
     index.create(db)
 
 
+def fingerprint_of(digest: str, image_hash: str, restricted_until: date | str | None,
+                   day: date) -> str:
+    """What Change Discovery compares an item by: its record's and transcript's bytes,
+    its image's content and, for an item with a closure, whether it is closed on `day`
+    (so that the day a closure ends, the next full scan journals an Update, with no
+    edit). Items without one keep the fingerprint they always had."""
+    text = f"{digest}\0{image_hash}"
+    if restricted_until:
+        until = restricted_until if isinstance(restricted_until, date) \
+            else date.fromisoformat(restricted_until)
+        text += "\0closed" if is_closed(until, day) else "\0opened"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 class CatalogueDatabase:
     """The catalogue's database as its readers and writers use it (the journal, the
     index lookups the image core asks through, catalogue/lookups.py): its tables made or
@@ -270,6 +285,7 @@ class Journal:
         # When those images are to be listed (monotonic), or None: listing_due().
         self._listing_due: float | None = None
         self._listings_missed = 0  # listings since one found every image it looked for
+        self._day = today()  # the day whose closures a scan holds to (set as it starts)
 
     # ------------------------------------------------------------------ database
 
@@ -410,6 +426,7 @@ class Journal:
 
     def _scan_files(self, changed: list[Path] | None) -> list[Activity]:
         self._last_scan = time.monotonic()
+        self._day = today()  # the day whose closures hold, for the whole scan
         with self._reading() as db:
             looked_at = _now(db)
         if not self.records.folder.is_dir() and self.read(index.count):
@@ -681,7 +698,7 @@ class Journal:
         has the same content: found with a few stats, no read, no parse. Else None."""
         if item not in files or item not in journalled:
             return None  # new, or never indexed
-        stamps, digest, image, indexed_file, _node = files[item]
+        stamps, digest, image, indexed_file, _node, restricted_until = files[item]
         if indexed_file != file:
             return None  # moved to another folder
         folder = self.records.folder
@@ -690,10 +707,10 @@ class Journal:
         facts = self._image_facts(image, known, new)
         if facts is None:
             return None
-        fingerprint = hashlib.sha256(f"{digest}\0{facts[0]}".encode()).hexdigest()
+        fingerprint = fingerprint_of(digest, facts[0], restricted_until, self._day)
         recorded_fingerprint, label = journalled[item]
         if fingerprint != recorded_fingerprint:
-            return None  # its image changed: parse it, an Update follows
+            return None  # its image changed, or its closure ended: parse it, an Update follows
         return Observed(item, fingerprint, label)
 
     def _observe(self, item: str, file: str, known: _StoredFacts,
@@ -719,7 +736,8 @@ class Journal:
             log.warning("broken record: %s", BrokenRecord(problems).message)
             return Observed(item, None)
         parsed.size = (width, height)
-        fingerprint = hashlib.sha256(f"{parsed.digest}\0{image_hash}".encode()).hexdigest()
+        fingerprint = fingerprint_of(parsed.digest, image_hash, record.restricted_until,
+                                     self._day)
         return Observed(item, fingerprint, repr(record.label), parsed)
 
     def _parse(self, file: str) -> _Parsed | None:

@@ -14,6 +14,7 @@ from ..image.resolved import ImagePolicy
 from ..image.sources import LOCATE_SECONDS, Source
 from . import index
 from .journal import CatalogueDatabase
+from .tiers import public_face, today
 
 
 class IndexLookups:
@@ -43,12 +44,14 @@ class IndexLookups:
         return rights.pop() if len(rights) == 1 else None
 
     def policy(self, identifier: str) -> ImagePolicy:
-        """The strictest cap and limits of the records showing this image."""
+        """The strictest cap, limits and tier of the records showing this image, today."""
         showing = self.database.read(index.showing, identifier)
 
         def strictest(name: str) -> int | None:
             values = [getattr(entry, name) for entry in showing if getattr(entry, name)]
             return min(values) if values else None
 
+        day = today()
+        public = all(public_face(entry.tier_on(day), entry.max_size) for entry in showing)
         return ImagePolicy(strictest("max_size"), strictest("max_width"),
-                           strictest("max_height"), strictest("max_area"))
+                           strictest("max_height"), strictest("max_area"), public)

@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 import yaml
 
 from ..errors import BeeldpostError, NotFound
+from . import tiers
+from .tiers import Tier, closed_until, tier_named
 from ..image.sources import walk_files
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,7 @@ TOP_LEVEL_FIELDS = {
     "credit": True, "rights": True, "rights_label": False, "provider": False,
     "people": False, "transcript": False, "links": False, "max_size": False,
     "max_width": False, "max_height": False, "max_area": False,
+    "access": False, "restricted_until": False, "terms": False,
 }
 
 
@@ -138,6 +141,11 @@ class Record:
     max_height: int | None = None
     max_area: int | None = None
     hierarchy: tuple[str, ...] = ()  # the archive's levels, top down, when given as a list
+    # Who may see the full scan (tiers.py): the tier, the day a closure ends (staff only
+    # until then), and the terms a clickthrough item shows (else the server's).
+    access: Tier = Tier.OPEN
+    restricted_until: datetime.date | None = None
+    terms: Text | None = None
 
     @property
     def nav_date(self) -> str | None:
@@ -219,11 +227,37 @@ def _yaml_problem(error: yaml.YAMLError) -> tuple[str, str]:
 class _Checker:
     """Reads one record's fields, collecting every problem instead of stopping at the first."""
 
-    def __init__(self, file: str, folder: Path, transcript: str | None = None):
+    def __init__(self, file: str, folder: Path, transcript: str | None = None,
+                 text: str = ""):
         self.file = file
         self.folder = folder
         self.transcript = transcript  # the transcript's text, when given rather than read
+        self.record_text = text  # the record's, for the line a problem is on
         self.problems: list[Problem] = []
+
+    def at_line(self, key: str) -> str:
+        """A top-level field with the line it is on: `access (line 17)`."""
+        found = re.search(rf"^{re.escape(key)}\s*:", self.record_text, re.M)
+        if found is None:
+            return key
+        return f"{key} (line {self.record_text.count(chr(10), 0, found.start()) + 1})"
+
+    def tier(self, value: Any, where: str) -> Tier | None:
+        name = self.string(value, self.at_line(where))
+        if name is None:
+            return None
+        tier = tier_named(name)
+        if tier is None:
+            self.problem(self.at_line(where), f"{name!r} is not an access tier; give one of "
+                                              f"{tiers.ALLOWED}")
+        return tier
+
+    def closure(self, value: Any, where: str) -> datetime.date | None:
+        day = None if isinstance(value, bool) else closed_until(value)
+        if day is None:
+            self.problem(self.at_line(where), f"{value!r} is not a date (2049-01-01) or a "
+                                              "year (2049)")
+        return day
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(Problem(self.file, where, message))
@@ -370,7 +404,7 @@ def parse_record(path: Path, text: str, file: str | None = None,
     transcript file's text when it is known already (a server with no records folder
     builds from the catalogue index, which holds both texts as published)."""
     file = file or path.name
-    check = _Checker(file, path.parent, transcript)
+    check = _Checker(file, path.parent, transcript, text)
     try:
         data = _read_yaml(text)
     except yaml.YAMLError as error:
@@ -416,8 +450,11 @@ def parse_record(path: Path, text: str, file: str | None = None,
         max_width=optional("max_width", check.positive_int),
         max_height=optional("max_height", check.positive_int),
         max_area=optional("max_area", check.positive_int),
+        restricted_until=optional("restricted_until", check.closure),
+        terms=optional("terms", check.text),
     )
     values["collection"], values["hierarchy"] = values["collection"]
+    values["access"] = _access(check, data.get("access"), values)
     summary = values["summary"]
     if language and summary and language not in dict(summary.entries):
         check.problem("language", f"the summary has no text in {language!r}, the language "
@@ -425,6 +462,24 @@ def parse_record(path: Path, text: str, file: str | None = None,
     if check.problems:
         raise BrokenRecord(check.problems)
     return Record(**values)
+
+
+def _access(check: _Checker, value: Any, values: dict) -> Tier:
+    """The tier (tiers.py): as given, else `capped` when the record caps its image."""
+    tier = check.tier(value, "access") if value is not None else None
+    if tier is None:
+        return Tier.CAPPED if value is None and values["max_size"] else Tier.OPEN
+    if tier is Tier.OPEN and values["max_size"]:
+        check.problem(check.at_line("access"), "open gives everyone the full scan, but "
+                      "max_size caps it: leave out one of them (a capped image is "
+                      "access: capped, which staff and the reading room see in full)")
+    if tier is Tier.CAPPED and not values["max_size"]:
+        check.problem(check.at_line("access"), "capped needs max_size: the long edge, in "
+                      "pixels, of the image everyone may see")
+    if values["terms"] is not None and tier is not Tier.CLICKTHROUGH:
+        check.problem(check.at_line("terms"), "terms are shown only for access: "
+                      "clickthrough (voorwaarden)")
+    return tier
 
 
 def _collection(check: _Checker, value: Any) -> tuple[Text | None, tuple[str, ...]]:

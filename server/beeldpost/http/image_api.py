@@ -58,7 +58,8 @@ Headers = list[tuple[str, str]]
 Answer = tuple[int, Headers, bytes | KeptFile]
 
 STATUS_LINES = {200: "200 OK", 303: "303 SEE OTHER", 304: "304 NOT MODIFIED",
-                400: "400 BAD REQUEST", 404: "404 NOT FOUND", 405: "405 METHOD NOT ALLOWED",
+                400: "400 BAD REQUEST", 401: "401 UNAUTHORIZED", 404: "404 NOT FOUND",
+                405: "405 METHOD NOT ALLOWED",
                 413: "413 REQUEST ENTITY TOO LARGE", 422: "422 UNPROCESSABLE ENTITY",
                 500: "500 INTERNAL SERVER ERROR", 501: "501 NOT IMPLEMENTED",
                 503: "503 SERVICE UNAVAILABLE"}

@@ -22,6 +22,9 @@ class ImagePolicy:
     max_width: int | None = None
     max_height: int | None = None
     max_area: int | None = None
+    # False: the full scan is withheld from the public (its access tier) and there is no
+    # cap to show instead: the public service shows nothing of it.
+    public: bool = True
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Callable
 import pyvips
 
 from .. import counters
-from ..errors import NotFound, Overloaded, SourceError, StorageUnavailable
+from ..errors import NotFound, NotPublic, Overloaded, SourceError, StorageUnavailable
 from ..etags import strong_etag
 from ..settings import S3Url, Settings
 from .admission import Admission
@@ -185,12 +185,15 @@ class ImageService:
 
     def resolve(self, identifier: str, at_hand: bool = False) -> ResolvedImage:
         """The image behind an identifier. With `at_hand`, only from what this worker
-        holds already (NotAtHand otherwise): a few dictionary lookups and one stat."""
+        holds already (NotAtHand otherwise): a few dictionary lookups and one stat.
+        NotPublic when its records withhold it from the public, before anything of it
+        is opened, read from a cache or rendered."""
         source = self.catalog.lookup(identifier, at_hand, kept=True)
         if source is None:
             raise NotFound(f"no image with identifier {identifier!r}.")
         if at_hand:
             return self._resolve_at_hand(identifier, source)
+        policy = self._public_policy(identifier)
         try:
             content_hash = (self.catalog.known_content_hash(source)
                             or self.catalog.content_hash(source))
@@ -214,16 +217,25 @@ class ImageService:
             except (pyvips.Error, FileNotFoundError) as error:
                 raise SourceError(f"the image {identifier!r} cannot be read: "
                                   f"{str(error).strip().splitlines()[0]}") from None
-        width, height, limits = self._public(pyramid, self.policy(identifier))
+        width, height, limits = self._public(pyramid, policy)
         return ResolvedImage(source, content_hash, pyramid, width, height, limits)
 
+    def _public_policy(self, identifier: str, at_hand: bool = False) -> ImagePolicy:
+        policy = self.policy(identifier, at_hand)
+        if not policy.public:
+            raise NotPublic(f"the image {identifier!r} is not public: its record allows it "
+                            "only to signed-in staff (or the reading room, or after "
+                            "accepting its terms); its description is public in its manifest.")
+        return policy
+
     def _resolve_at_hand(self, identifier: str, source: Source) -> ResolvedImage:
+        policy = self._public_policy(identifier, at_hand=True)
         content_hash = self.catalog.known_content_hash(source)
         path = content_hash and self.derivatives.is_verified(content_hash)
         pyramid = path and self.opened.opened_pyramid(path)
         if not pyramid:
             raise NotAtHand(f"image {identifier!r} is not open in this worker")
-        width, height, limits = self._public(pyramid, self.policy(identifier, at_hand=True))
+        width, height, limits = self._public(pyramid, policy)
         return ResolvedImage(source, content_hash, pyramid, width, height, limits)
 
     def storage_problems(self) -> dict[str, str | None]:
