@@ -21,6 +21,7 @@ LAYERS = [
     {"beeldpost.storage"},
     {"beeldpost.image"},
     {"beeldpost.catalogue"},
+    {"beeldpost.access"},
     {"beeldpost.http"},
     {"beeldpost.presentation"},
     {"beeldpost.harvest", "beeldpost.search", "beeldpost.pages"},
@@ -104,6 +105,7 @@ def test_each_package_says_what_it_may_import():
                            "beeldpost.catalogue")),
     ("beeldpost.image", ("flask", "werkzeug", "beeldpost.http", "beeldpost.catalogue")),
     ("beeldpost.catalogue", ("flask", "werkzeug", "beeldpost.http")),
+    ("beeldpost.access", ("flask", "werkzeug", "beeldpost.http")),
 ])
 def test_lower_packages_leave_http_out(package, absent):
     """Importing every module of the package, in a fresh interpreter."""

@@ -182,6 +182,46 @@ def _rated_progress() -> Callable[[str, int, int], None]:
     return show
 
 
+def users(settings: Settings, action: str, name: str | None, password_stdin: bool) -> int:
+    """Staff accounts in the catalogue's database (every server of a cluster knows them)."""
+    from .access.accounts import AccountError, Accounts
+    from .catalogue.journal import CatalogueDatabase, JournalUnavailable, journal_database
+
+    accounts = Accounts(CatalogueDatabase(journal_database(settings)))
+    try:
+        if action == "list":
+            for account in accounts.list():
+                print(f"{account.name:40}  since {account.created}  password of {account.changed}")
+            return 0
+        if action == "remove":
+            accounts.remove(name)
+            sys.stderr.write(f"account {name!r} removed\n")
+            return 0
+        password = _new_password(password_stdin)
+        if action == "add":
+            accounts.add(name, password)
+            sys.stderr.write(f"account {name!r} added\n")
+        else:
+            accounts.set_password(name, password)
+            sys.stderr.write(f"password of {name!r} changed\n")
+        return 0
+    except (AccountError, JournalUnavailable) as error:
+        sys.stderr.write(f"users: {error.message}\n")
+        return 1
+
+
+def _new_password(from_stdin: bool) -> str:
+    """A new password: one line of standard input, or typed twice at a prompt."""
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("The same again: ") != first:
+        raise SystemExit("users: the two passwords differ; nothing changed")
+    return first
+
+
 def serve(host: str, port: int, workers: int | None) -> int:
     """Run gunicorn with the production settings in beeldpost/http/gunicorn_conf.py."""
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn")
@@ -227,6 +267,15 @@ def main(argv: list[str] | None = None) -> int:
                                     "no longer has")
     import_parser.add_argument("--overwrite-edited", action="store_true",
                                help="overwrite (or delete) records changed by hand")
+    users_parser = commands.add_parser(
+        "users", help="staff accounts: add, remove, list, passwd",
+        description="Staff accounts, kept in the catalogue's database (BEELDPOST_DATABASE_URL, "
+                    "or the SQLite file), so every server knows them. A password is asked "
+                    "twice, or read as one line of standard input with --password-stdin.")
+    users_parser.add_argument("action", choices=("add", "remove", "list", "passwd"))
+    users_parser.add_argument("name", nargs="?", help="the account's name (not for list)")
+    users_parser.add_argument("--password-stdin", action="store_true",
+                              help="read the password as one line of standard input")
     serve_parser = commands.add_parser("serve", help="serve with gunicorn")
     serve_parser.add_argument("--host", help="address to listen on (default: HOST, 127.0.0.1)")
     serve_parser.add_argument("--port", type=int, help="port to listen on (default: PORT, 8000)")
@@ -254,6 +303,10 @@ def main(argv: list[str] | None = None) -> int:
         return import_export(settings, arguments.export, arguments.mapping,
                              apply=arguments.apply, delete_missing=arguments.delete_missing,
                              overwrite_edited=arguments.overwrite_edited)
+    if arguments.command == "users":
+        if arguments.action != "list" and not arguments.name:
+            parser.error(f"users {arguments.action} needs the account's name")
+        return users(settings, arguments.action, arguments.name, arguments.password_stdin)
     if arguments.command == "serve":
         return serve(arguments.host or server.host, arguments.port or server.port, arguments.workers)
     if arguments.markdown:

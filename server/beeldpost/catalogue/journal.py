@@ -99,6 +99,12 @@ CREATE TABLE IF NOT EXISTS image_facts (  -- what reading an image told, while i
     width      INTEGER NOT NULL,      -- upright
     height     INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS accounts (     -- staff who sign in (access/accounts.py)
+    name     TEXT PRIMARY KEY,
+    password TEXT NOT NULL,           -- an Argon2id hash, never the password
+    created  TEXT NOT NULL,           -- xsd:dateTime in UTC
+    changed  TEXT NOT NULL
+);
 """
 
 
