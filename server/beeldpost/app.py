@@ -111,7 +111,7 @@ def make_record_store(settings: Settings, images: ImageService,
     the index says, with `lookups`; else by walking the records folder)."""
 
     def image_size(identifier: str) -> tuple[int, int]:
-        resolved = images.resolve(identifier)
+        resolved = images.resolve(identifier, checking=True)
         # Records place people on the canvas, which keeps the full image's coordinates.
         return resolved.full_width, resolved.full_height
 

@@ -39,7 +39,7 @@ def archive(tmp_path, catalogue_settings):
 
 def publish(images, manifests, item: str, **fields) -> None:
     make_jpeg(images / f"{item}.jpg", 2400, 1600)
-    write_record(manifests, item, record_data(item, people=None, **fields))
+    write_record(manifests, item, record_data(item, **{"people": None, **fields}))
 
 
 @pytest.mark.parametrize("fields", [
@@ -101,3 +101,33 @@ def test_a_closure_holds_until_its_day_then_the_image_is_open(archive, monkeypat
     app.extensions["beeldpost.images"]._policies.clear()  # (kept 2 s per worker)
     info = client.get("/iiif/3/tot-2049/info.json")
     assert info.status_code == 200 and info.get_json()["width"] == 2400
+
+
+def test_records_of_withheld_images_are_still_checked_against_them(tmp_path, capsys,
+                                                                  monkeypatch):
+    """Checking a record against its image (people's regions, sizes) reads the image
+    whatever the record withholds: an edited record of a staff-only item, not yet
+    scanned, is served from its file (not a 422 saying the image is not public), and
+    `beeldpost check` finds nothing wrong with it."""
+    from beeldpost import cli
+
+    images, manifests = tmp_path / "images", tmp_path / "manifests"
+    images.mkdir()
+    manifests.mkdir()
+    publish(images, manifests, "dicht", access="staff",
+            people=[{"name": "Iemand", "xywh": [10, 10, 200, 300]}])
+    app = create_app({"images_dir": images, "manifests_dir": manifests,
+                      "cache_dir": tmp_path / "cache", "journal_interval": 3600})
+    client = app.test_client()
+    assert client.get("/iiif/manifests/dicht").status_code == 200  # (the first scan)
+    write_record(manifests, "dicht", record_data(
+        "dicht", people=[{"name": "Iemand Anders", "xywh": [10, 10, 200, 300]}],
+        access="staff", label={"nl": "Bewerkt", "en": "Edited"}))
+    answer = client.get("/iiif/manifests/dicht")  # not scanned yet: from the file
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json()["label"]["en"] == ["Edited"]
+    assert client.get("/iiif/3/dicht/info.json").status_code == 401
+    for name, value in (("BEELDPOST_IMAGES", images), ("BEELDPOST_MANIFESTS", manifests),
+                        ("BEELDPOST_CACHE", tmp_path / "cache")):
+        monkeypatch.setenv(name, str(value))
+    assert cli.main(["check"]) == 0, capsys.readouterr()

@@ -183,17 +183,19 @@ class ImageService:
         )
         return width, height, limits
 
-    def resolve(self, identifier: str, at_hand: bool = False) -> ResolvedImage:
+    def resolve(self, identifier: str, at_hand: bool = False, *,
+                checking: bool = False) -> ResolvedImage:
         """The image behind an identifier. With `at_hand`, only from what this worker
         holds already (NotAtHand otherwise): a few dictionary lookups and one stat.
         NotPublic when its records withhold it from the public, before anything of it
-        is opened, read from a cache or rendered."""
+        is opened, read from a cache or rendered; except when `checking` a record
+        against its image (people's regions, a manifest's sizes), never for an answer."""
         source = self.catalog.lookup(identifier, at_hand, kept=True)
         if source is None:
             raise NotFound(f"no image with identifier {identifier!r}.")
         if at_hand:
             return self._resolve_at_hand(identifier, source)
-        policy = self._public_policy(identifier)
+        policy = self.policy(identifier) if checking else self._public_policy(identifier)
         try:
             content_hash = (self.catalog.known_content_hash(source)
                             or self.catalog.content_hash(source))

@@ -170,8 +170,10 @@ class ImageFacts:
 
     @classmethod
     def of(cls, images: ImageService, identifier: str) -> "ImageFacts":
-        """As the image service serves it now (NotFound / SourceError otherwise)."""
-        resolved = images.resolve(identifier)
+        """As the image service serves it now (NotFound / SourceError otherwise), its
+        records' caps applied (for `beeldpost check` and tests: requests take the sizes
+        from the index)."""
+        resolved = images.resolve(identifier, checking=True)
         return cls(identifier, resolved.width, resolved.height,
                    images.settings.tile_size, resolved.limits,
                    resolved.full_width, resolved.full_height)
