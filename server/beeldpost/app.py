@@ -46,8 +46,7 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
     # database kept across restarts; requests read them through the Catalogue.
     journal = make_journal(settings)
     images, records = journal.images, journal.records
-    catalogue = Catalogue(journal, records, images, journal.images.lookups,
-                          settings.collection_size)
+    catalogue = Catalogue(journal, records, images, settings.collection_size)
     app.extensions["beeldpost.images"] = images
     app.extensions["beeldpost.records"] = records
     app.extensions["beeldpost.journal"] = journal

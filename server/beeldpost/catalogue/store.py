@@ -22,7 +22,6 @@ from . import hierarchy, index, vocabulary
 from . import records as record_files
 from .index import Entry, Filters, Hit, Node
 from .journal import Journal
-from .lookups import IndexLookups
 from .records import ITEM_ID, Record, RecordStore
 
 
@@ -41,13 +40,13 @@ class Level:
 
 class Catalogue:
     def __init__(self, journal: Journal, records: RecordStore, images: ImageService,
-                 lookups: IndexLookups, collection_size: int = 1000):
-        """`lookups`: the index lookups the image service and the record store were made
-        with (the app factory's), whose keeping of places check_on_request sets."""
+                 collection_size: int = 1000):
         self.journal = journal
         self.records = records
         self.images = images
-        self.lookups = lookups
+        # The index lookups the image service was made with (the app factory's), whose
+        # keeping of places check_on_request sets.
+        self.lookups = images.lookups
         self.collection_size = collection_size
         self._kept: dict[tuple, tuple[int, int, object]] = {}  # key -> generation, size, value
         self._kept_size = 0

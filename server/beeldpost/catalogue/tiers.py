@@ -32,10 +32,6 @@ class Tier(enum.Enum):
     READING_ROOM = "reading-room"
     STAFF = "staff"
 
-    @property
-    def dutch(self) -> str:
-        return DUTCH[self]
-
 
 DUTCH = {Tier.OPEN: "open", Tier.CAPPED: "verkleind", Tier.CLICKTHROUGH: "voorwaarden",
          Tier.READING_ROOM: "studiezaal", Tier.STAFF: "medewerkers"}
