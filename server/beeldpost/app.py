@@ -8,6 +8,7 @@ from typing import Mapping
 
 from flask import Flask
 
+from .access.gate import Gate
 from .catalogue.journal import CatalogueDatabase, Journal, journal_database
 from .catalogue.lookups import IndexLookups
 from .catalogue.watcher import Watcher
@@ -51,6 +52,9 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
     app.extensions["beeldpost.records"] = records
     app.extensions["beeldpost.journal"] = journal
     app.extensions["beeldpost.catalogue"] = catalogue
+    # Who is asking: sessions, tokens, staff accounts, the reading room (access/).
+    gate = Gate(settings, journal.db)
+    app.extensions["beeldpost.gate"] = gate
 
     app.register_blueprint(make_presentation_blueprint())
 
@@ -73,7 +77,7 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
         logging.getLogger("beeldpost").setLevel(logging.INFO)
     # The Image API (everything under /iiif/3/ and /iiif/2/) is answered in front of
     # Flask, from the WSGI environ: http/image_api.py.
-    app.wsgi_app = ImageApi(images, catalogue, settings.public_base_url, app.wsgi_app)
+    app.wsgi_app = ImageApi(images, catalogue, settings.public_base_url, app.wsgi_app, gate)
     # What keeps the catalogue current: in the server, the watcher, started by one
     # process (gunicorn_worker.py; it first scans for what changed while it was down),
     # or `beeldpost watch` on its own; an app that no watcher keeps current checks for

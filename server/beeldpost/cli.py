@@ -319,6 +319,10 @@ def main(argv: list[str] | None = None) -> int:
             value = getattr(group, name)
             if name == "database_url" and value:  # never a password on the screen
                 value = safe_url(value)
+            if name == "secret" and value:  # nor the key that signs sessions
+                value = "(set)"
+            elif isinstance(value, tuple):
+                value = ", ".join(map(str, value)) or "none"
             print(f"{variable:32} {value!s:40} {description}")
     return 0
 

@@ -13,6 +13,7 @@ The images and the cache may instead be a bucket and prefix of S3-compatible sto
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Any, Mapping
@@ -116,6 +117,26 @@ def _location(value: Any) -> Path | S3Url:
 OptionalLimit = Annotated[Annotated[int, Field(gt=0)] | None, BeforeValidator(_optional_positive)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_optional_text)]
 OptionalText = Annotated[str | None, BeforeValidator(_optional_text)]
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(text: str | None) -> tuple[IpNetwork, ...]:
+    """`10.20.0.0/16, 192.0.2.7, 2001:db8::/32`: networks, an address being a network of
+    one (commas or spaces between them). ValueError names the entry that is none."""
+    if isinstance(text, tuple):
+        return text
+    found = []
+    for entry in (text or "").replace(",", " ").split():
+        try:
+            found.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an address or a network like 10.20.0.0/16") \
+                from None
+    return tuple(found)
+
+
+Networks = Annotated[tuple, PlainValidator(parse_networks)]
 # A folder, or a bucket and prefix: BEELDPOST_IMAGES, BEELDPOST_CACHE.
 Location = Annotated[Path | S3Url, PlainValidator(_location)]
 
@@ -240,6 +261,39 @@ class Settings(_Declared):
         None, "BEELDPOST_PUBLIC_URL",
         "public base URL, e.g. `https://beeld.archief.nl`, when behind a proxy; otherwise ids "
         "use the request's own host")
+    secret: OptionalText = setting(
+        None, "BEELDPOST_SECRET",
+        "the key that signs sign-in sessions and access tokens, at least 32 characters: give "
+        "every server of a cluster the same one, and keep it out of git; none: a random key "
+        "made once and kept in `secret` in the local cache folder (one server)",
+        min_length=32)
+    trusted_proxies: Networks = setting(
+        (), "BEELDPOST_TRUSTED_PROXIES",
+        "addresses or networks of the proxies in front (`127.0.0.1, 10.0.0.0/8`): from them "
+        "alone `X-Forwarded-For` and the sign-on header are believed", shown="none")
+    reading_room: Networks = setting(
+        (), "BEELDPOST_READING_ROOM",
+        "the reading room's networks (`192.0.2.0/24`): requests from them see `capped`, "
+        "`clickthrough` and `reading-room` items in full, with no sign-in", shown="none")
+    sign_on_header: str = setting(
+        "Remote-User", "BEELDPOST_SIGN_ON_HEADER",
+        "the header in which a trusted proxy's single sign-on (oauth2-proxy, Shibboleth, "
+        "`mod_auth_openidc`) names the staff member signed on", shown="`Remote-User`")
+    session_hours: float = setting(
+        8.0, "BEELDPOST_SESSION_HOURS",
+        "hours a sign-in (or accepted terms) lasts in a browser", gt=0)
+    terms_nl: str = setting(
+        "Deze afbeelding is auteursrechtelijk beschermd. U mag haar bekijken voor eigen "
+        "studie en onderzoek; voor publicatie of ander gebruik is toestemming van de "
+        "rechthebbende nodig.", "BEELDPOST_TERMS_NL",
+        "the terms of use a `clickthrough` item shows in Dutch, when its record gives none",
+        shown="(a short text on study use)")
+    terms_en: str = setting(
+        "This image is protected by copyright. You may view it for your own study and "
+        "research; publication or any other use needs the permission of the rights holder.",
+        "BEELDPOST_TERMS_EN",
+        "the terms of use a `clickthrough` item shows in English, when its record gives none",
+        shown="(a short text on study use)")
     tile_size: int = setting(256, "BEELDPOST_TILE_SIZE", "tile size of derivatives and `info.json`",
                              ge=64, le=4096)
     # Below 90 libvips stores YCbCr with 4:2:0 chroma, a third of the size of its Q 90+

@@ -151,11 +151,20 @@ def test_the_canvas_is_the_image_as_served(real, item):
         assert info["maxWidth"] == info["width"] and info["maxHeight"] == info["height"]
     else:
         assert (info["width"], info["height"]) == (full.full_width, full.full_height)
-    assert [service.get("type") or service.get("@type") for service in body["service"]] == [
+    services = body["service"]
+    if record.access.value != "open":  # its full version first, for viewers to offer sign-in
+        full_version = services.pop(0)
+        assert full_version["id"] == f"{info['id']}~full"
+        answer = real.get(f"/iiif/3/{record.image}~full/info.json")
+        assert answer.status_code == 401  # to the anonymous: the whole description, 401
+        assert answer.get_json()["id"] == full_version["id"]
+        assert answer.get_json()["width"] == full.full_width
+    assert [service.get("type") or service.get("@type") for service in services] == [
         "ImageService3", "ImageService2"]
-    assert body["service"][0]["id"] == info["id"]
-    assert body["service"][1]["@id"] == get_json(real, f"/iiif/2/{record.image}/info.json")["@id"]
-    assert manifest["thumbnail"][0]["service"][0]["id"] == info["id"]
+    assert services[0]["id"] == info["id"]
+    assert services[1]["@id"] == get_json(real, f"/iiif/2/{record.image}/info.json")["@id"]
+    assert manifest["thumbnail"][0]["service"] == [{"id": info["id"], "type": "ImageService3",
+                                                    "profile": "level2"}]
 
 
 @pytest.mark.parametrize("item", ITEMS)
@@ -171,8 +180,16 @@ def test_every_id_on_this_server_resolves(real, item):
             continue  # the item's web page (homepage) is the item-page issue's to serve
         kind = node.get("type") or node.get("@type")
         if kind in ("ImageService3", "ImageService2"):
-            info = get_json(real, f"{parts.path}/info.json")
+            answer = real.get(f"{parts.path}/info.json")
+            # A full version is a 401 to the anonymous, with its whole description.
+            assert answer.status_code == (401 if parts.path.endswith("~full") else 200)
+            info = answer.get_json()
             assert (info.get("id") or info.get("@id")) == identifier
+        elif kind.startswith("Auth"):  # IIIF Authorization (tests/pages/test_sign_in.py)
+            # Token services want ?messageId=&origin= (a 400 without), others are pages.
+            asked = "?messageId=1&origin=https://example.org" if kind.endswith("TokenService2") else ""
+            response = real.get(parts.path + asked)
+            assert response.status_code in (200, 401), identifier
         elif kind == "Image":
             assert_image_is_as_declared(real, node)
         elif kind in ("Text", "Dataset"):  # renderings; records for aggregators (seeAlso)
@@ -542,7 +559,8 @@ def test_a_manifest_and_an_item_page_build_no_pyramid_and_agree_with_the_image_s
         canvas = manifest["items"][0]
         body = canvas["items"][0]["items"][0]["body"]
         served[item] = (canvas["width"], canvas["height"], body["width"], body["height"])
-        service = body["service"][0]
+        # (a capped image's full version comes first: its public face is the last 3.0 one)
+        service = [s for s in body["service"] if s.get("type") == "ImageService3"][-1]
         served[item] += (service["id"],)
     assert served["staand"][:4] == (3000, 4000, 3000, 4000)
     assert served["breed"][:2] == (4000, 3000) and max(served["breed"][2:4]) == 1200

@@ -15,21 +15,9 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from ..settings import IpNetwork, parse_networks  # noqa: F401 -- settings parse them
+
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_networks(text: str | None) -> tuple[IpNetwork, ...]:
-    """`10.20.0.0/16, 192.0.2.7, 2001:db8::/32`: networks, an address being a network of
-    one (commas or spaces between them). ValueError names the entry that is none."""
-    found = []
-    for entry in (text or "").replace(",", " ").split():
-        try:
-            found.append(ipaddress.ip_network(entry, strict=False))
-        except ValueError:
-            raise ValueError(f"{entry!r} is not an address or a network like 10.20.0.0/16") \
-                from None
-    return tuple(found)
 
 
 def address(text: str | None) -> IpAddress | None:

@@ -105,6 +105,15 @@ CREATE TABLE IF NOT EXISTS accounts (     -- staff who sign in (access/accounts.
     created  TEXT NOT NULL,           -- xsd:dateTime in UTC
     changed  TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sign_in_failures (  -- slows the next try (access/throttle.py)
+    key      TEXT PRIMARY KEY,        -- name:<account name> or address:<client address>
+    failures INTEGER NOT NULL,        -- in a row, since the last success or quiet spell
+    last     REAL NOT NULL            -- Unix time of the last failure
+);
+CREATE TABLE IF NOT EXISTS ended_sessions (  -- signed out (access/sessions.py)
+    session TEXT PRIMARY KEY,         -- the session's random id
+    until   REAL NOT NULL             -- Unix time it would have ended anyway
+);
 """
 
 

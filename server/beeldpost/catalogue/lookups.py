@@ -14,7 +14,7 @@ from ..image.resolved import ImagePolicy
 from ..image.sources import LOCATE_SECONDS, Source
 from . import index
 from .journal import CatalogueDatabase
-from .tiers import public_face, today
+from .tiers import Tier, public_face, today
 
 
 class IndexLookups:
@@ -52,6 +52,13 @@ class IndexLookups:
             return min(values) if values else None
 
         day = today()
-        public = all(public_face(entry.tier_on(day), entry.max_size) for entry in showing)
+        tiers = [entry.tier_on(day) for entry in showing]
+        public = all(public_face(tier, entry.max_size) for tier, entry in zip(tiers, showing))
+        tier = max(tiers, key=STRICTNESS.index) if tiers else Tier.OPEN
         return ImagePolicy(strictest("max_size"), strictest("max_width"),
-                           strictest("max_height"), strictest("max_area"), public)
+                           strictest("max_height"), strictest("max_area"), public,
+                           tier.value, tuple(entry.item for entry in showing))
+
+
+# From everyone to staff only: an image shown by two items has the stricter tier.
+STRICTNESS = [Tier.OPEN, Tier.CAPPED, Tier.CLICKTHROUGH, Tier.READING_ROOM, Tier.STAFF]

@@ -8,7 +8,7 @@ blank). One rule for the Image API layer and for Flask's answers alike.
 from __future__ import annotations
 
 ALLOWED_METHODS = "GET, HEAD, OPTIONS"
-ALLOWED_HEADERS = "Accept, Accept-Language, Content-Type, If-None-Match, If-Modified-Since, Range"
+ALLOWED_HEADERS = "Accept, Accept-Language, Authorization, Content-Type, If-None-Match, If-Modified-Since, Range"
 EXPOSED_HEADERS = "ETag, Last-Modified, Link, Content-Length, Content-Type, Retry-After"
 MAX_AGE = "86400"  # seconds a browser may keep a preflight's answer
 

@@ -29,15 +29,20 @@ from datetime import datetime
 from email.utils import format_datetime
 from typing import Callable, Iterable
 
+from ..access.decision import ANONYMOUS, Who, decide
+from ..access.gate import Gate
+from ..access.services import auth1_services, auth2_service
 from ..catalogue.store import Catalogue
-from ..errors import BadRequest, BeeldpostError, MethodNotAllowed, NotFound
+from ..errors import BadRequest, BeeldpostError, MethodNotAllowed, NotFound, NotPublic
 from ..etags import strong_etag
 from ..image.info import VERSION_2, VERSION_3, ApiVersion, info_document, service_url
 from ..image.parameters import FORMATS, ImageRequest, parse_image_request
 from ..image.plan import Plan
+from ..image.resolved import ImagePolicy, View
 from ..image.response_cache import KeptFile
 from ..image.service import ImageService, NotAtHand, ResolvedImage
 from . import metrics, request_log
+from .asking import asking_of
 from .cdn import image_tag, shared_cache_control, tag_headers
 from .compression import entity_tags, gzip_selected, gzipped
 from .conditional import current_tag
@@ -65,6 +70,27 @@ STATUS_LINES = {200: "200 OK", 303: "303 SEE OTHER", 304: "304 NOT MODIFIED",
                 503: "503 SERVICE UNAVAILABLE"}
 DOCUMENTS_KEPT = 256  # info.json bodies kept per worker
 PREFIXES = (VERSION_3.prefix + "/", VERSION_2.prefix + "/")
+# `{identifier}~full` names an image's full version, for an image that is not open: its
+# answers depend on who is asking (never kept by a shared cache); `{identifier}` stays
+# its public face, the same for everyone, at the URLs it always had.
+FULL_SUFFIX = "~full"
+PERSONAL = ("Vary", "Cookie, Authorization, Origin")
+
+
+def split_version(identifier: str) -> tuple[str, View]:
+    """The image an identifier names, and which of its versions."""
+    if identifier.endswith(FULL_SUFFIX) and len(identifier) > len(FULL_SUFFIX):
+        return identifier[:-len(FULL_SUFFIX)], View.FULL
+    return identifier, View.PUBLIC
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """Who asks for an image's full version, and whether they may see it."""
+
+    policy: ImagePolicy
+    who: Who
+    granted: bool
 
 
 @dataclass(slots=True)
@@ -81,6 +107,7 @@ class Exchange:
     resolved: ResolvedImage | None = None
     plan: Plan | None = None
     headers: Headers | None = None
+    access: Access | None = None  # decided once, for the full version
 
 
 class _Document:
@@ -104,7 +131,8 @@ class ImageApi:
     """WSGI middleware in front of the Flask app (`fallback` is Flask's own wsgi_app)."""
 
     def __init__(self, images: ImageService, catalogue: Catalogue, public_base_url: str | None,
-                 fallback: Callable[[dict, StartResponse], Iterable[bytes]]):
+                 fallback: Callable[[dict, StartResponse], Iterable[bytes]],
+                 gate: Gate | None = None):
         """`catalogue`: what the images' records say comes through `images` (its index
         lookups); the catalogue itself is asked only to look for changed records first,
         in an app that no watcher keeps current (Catalogue.current: a no-op in served
@@ -113,6 +141,7 @@ class ImageApi:
         self.catalogue = catalogue
         self.public_base_url = public_base_url
         self.fallback = fallback
+        self.gate = gate  # who is asking (access/gate.py); None: everyone is anonymous
         self._documents: dict[tuple, _Document] = {}
         self._documents_lock = threading.Lock()
 
@@ -193,8 +222,14 @@ class ImageApi:
                 # Grammar first: garbage is refused without touching the disk.
                 exchange.parsed = parse_image_request(region, size, rotation, quality_format,
                                                       exchange.version.number)
-            resolved = images.resolve(identifier, at_hand)
+            name, view = split_version(identifier)
+            access = self._access(exchange, name, at_hand) if view is View.FULL else None
+            resolved = images.resolve(name, at_hand, view=view)
             ops = images.operations(resolved, exchange.parsed)
+            if access is not None and not access.granted and not images.shows_no_more(
+                    resolved, ops, access.policy):
+                raise NotPublic(f"this request shows more of {name!r} than the public may see; "
+                                "sign in (the auth services of its info.json) to see it.")
             version = exchange.version
             plan = images.plan(resolved, ops, ops.canonical_path(version.number))
             service = service_url(self._base_url(exchange.environ), version, identifier)
@@ -204,11 +239,12 @@ class ImageApi:
                          f'<{version.profile}>;rel="profile"'),
                 ("ETag", f'"{plan.key}"'),
                 ("Last-Modified", modified_text),
-                ("Cache-Control", shared_cache_control(images.settings.cache_max_age,
-                                                       images.settings.shared_max_age)),
-                # No Vary: the bytes depend on the URL alone (the format is its suffix),
-                # and a shared cache keeps one copy for every browser's own `Accept`.
-                *tag_headers([image_tag(identifier)]),
+                *self._caching(view, images.settings.cache_max_age),
+                *((PERSONAL,) if view is View.FULL else ()),
+                # No Vary on the public face: the bytes depend on the URL alone (the
+                # format is its suffix), and a shared cache keeps one copy for every
+                # browser's own `Accept`. The full version's depend on who asks.
+                *tag_headers([image_tag(name)]),
             ]
             exchange.plan = plan
             if current_tag(exchange.environ, (plan.key,), modified) is not None:
@@ -224,17 +260,27 @@ class ImageApi:
         identifier = exchange.segments[0]
         version, environ = exchange.version, exchange.environ
         images = self.images
-        resolved = images.resolve(identifier, at_hand)
-        rights = images.rights(identifier, at_hand) if version.number == 3 else None
+        name, view = split_version(identifier)
+        access = self._access(exchange, name, at_hand) if view is View.FULL else None
+        resolved = images.resolve(name, at_hand, view=view)
+        rights = images.rights(name, at_hand) if version.number == 3 else None
         base = self._base_url(environ)
         mimetype = json_ld_mimetype(environ.get("HTTP_ACCEPT", ""), version.context)
+        # The full version's info.json lists its auth services (the reading room's own
+        # way in only to the reading room), and is a 401 to whoever may not see it: the
+        # whole description all the same, so that a viewer draws what it may.
+        services = None
+        if access is not None and not access.policy.is_open:
+            services = (access.policy.tier, access.policy.public, access.who.reading_room)
         key = (version.number, identifier, base, mimetype, resolved.content_hash,
                resolved.width, resolved.height, resolved.limits, rights,
-               images.settings.tile_size)
+               images.settings.tile_size, services)
         document = self._documents.get(key)
         if document is None:
             built = info_document(version, resolved, images.settings.tile_size,
                                   service_url(base, version, identifier), rights)
+            if services is not None:
+                built = _with_auth_services(built, version, base, name, *services)
             document = _Document(json_body(built), mimetype)
             with self._documents_lock:
                 if len(self._documents) >= DOCUMENTS_KEPT:
@@ -244,15 +290,16 @@ class ImageApi:
         body = document.body
         compressed = gzip_selected(environ, document.mimetype, len(body))
         tags = entity_tags(document.etag, document.mimetype, compressed)
-        held = current_tag(environ, tags, modified)
+        refused = access is not None and not access.granted
+        held = None if refused else current_tag(environ, tags, modified)
         headers = [
             ("Link", f'<{version.profile}>;rel="profile"'),
             ("ETag", f'"{held or tags[0]}"'),
             ("Last-Modified", modified_text),
-            ("Cache-Control", shared_cache_control(images.settings.info_max_age,
-                                                   images.settings.shared_max_age)),
-            ("Vary", "Accept, Accept-Encoding"),
-            *tag_headers([image_tag(identifier)]),
+            *self._caching(view, images.settings.info_max_age),
+            ("Vary", "Accept, Accept-Encoding" if view is View.PUBLIC
+             else "Accept, Accept-Encoding, " + PERSONAL[1]),
+            *tag_headers([image_tag(name)]),
         ]
         if held is not None:
             return 304, _without_last_modified(headers), b""
@@ -260,12 +307,35 @@ class ImageApi:
             body = document.gzipped
             headers.append(("Content-Encoding", "gzip"))
         headers.insert(0, ("Content-Type", document.mimetype))
-        return 200, headers, body
+        return (401 if refused else 200), headers, body
+
+    def _access(self, exchange: Exchange, name: str, at_hand: bool) -> Access:
+        """Whether whoever asks may see the image's full version (decided, and for an
+        image that is not open logged, once per request)."""
+        if exchange.access is None:
+            policy = self.images.policy(name, at_hand)
+            who = ANONYMOUS
+            if not policy.is_open and self.gate is not None:
+                environ = exchange.environ
+                who = self.gate.who(asking_of(environ, self._base_url(environ),
+                                              self.gate.sign_on_header), at_hand)
+            exchange.access = Access(policy, who, decide(policy, who, name, exchange.route))
+        return exchange.access
+
+    def _caching(self, view: View, max_age: int) -> Headers:
+        """The public face is the same for everyone: shared caches keep it. The full
+        version's answers depend on who asks: only the browser that asked keeps them,
+        and only for the credentials it asked with (PERSONAL)."""
+        if view is View.PUBLIC:
+            return [("Cache-Control", shared_cache_control(max_age,
+                                                           self.images.settings.shared_max_age))]
+        return [("Cache-Control", f"private, max-age={max_age}")]
 
     def _redirect(self, exchange: Exchange, at_hand: bool) -> Answer:
         """The base URI (with or without its slash) is a 303 to its info.json."""
         identifier = exchange.segments[0]
-        self.images.resolve(identifier, at_hand)  # 404 for unknown identifiers
+        name, view = split_version(identifier)
+        self.images.resolve(name, at_hand, checking=True)  # 404 for unknown identifiers
         target = f"{service_url(self._base_url(exchange.environ), exchange.version, identifier)}/info.json"
         return 303, [("Content-Type", "text/plain; charset=utf-8"), ("Location", target),
                      ("Vary", "Accept-Encoding")], f"303 See Other: {target}\n".encode("utf-8")
@@ -286,6 +356,17 @@ class ImageApi:
         request_log.write(method, f"{path}?{query}" if query else path, status,
                           round(elapsed * 1000, 2), size, route, environ.get("REMOTE_ADDR"),
                           environ.get("HTTP_USER_AGENT"))
+
+
+def _with_auth_services(document: dict, version: ApiVersion, base: str, name: str,
+                        tier: str, public_face: bool, reading_room: bool) -> dict:
+    """The full version's description with its IIIF Authorization services: 1.0 (in
+    both versions) and, in 3.0, the 2.0 probe."""
+    services = list(document.get("service") or [])
+    services += auth1_services(base, name, tier, public_face, reading_room)
+    if version.number == 3:
+        services.append(auth2_service(base, name, tier, reading_room))
+    return {**document, "service": services}
 
 
 def _preflight(exchange: Exchange, at_hand: bool) -> Answer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from .derivatives import Pyramid
@@ -25,6 +26,29 @@ class ImagePolicy:
     # False: the full scan is withheld from the public (its access tier) and there is no
     # cap to show instead: the public service shows nothing of it.
     public: bool = True
+    # The strictest access tier in force today of the records showing the image
+    # (catalogue/tiers.py's names: open, capped, clickthrough, reading-room, staff), and
+    # the items whose records those are. Who may see the full scan is decided above.
+    tier: str = "open"
+    items: tuple[str, ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        """Everyone sees the full scan: the image has one version, at one URL."""
+        return self.tier == "open"
+
+
+class View(enum.Enum):
+    """What a request may see of an image: decided above the image core (who is asking,
+    the item's access tier) and handed to it as this plain value.
+
+    PUBLIC is what the records let everyone see, at the URLs an image always had: the
+    full scan, or the scan up to its cap, or nothing. FULL is the full scan, at the
+    full version's own URLs, for whoever the access tier lets see it; what the public
+    may see of it there is no more than its public face (`ImageService.shows_no_more`)."""
+
+    PUBLIC = "public"
+    FULL = "full"
 
 
 @dataclass(frozen=True)
@@ -35,6 +59,7 @@ class ResolvedImage:
     width: int  # of the image as the public service describes it
     height: int
     limits: Limits
+    view: View = View.PUBLIC
 
     @property
     def full_width(self) -> int:

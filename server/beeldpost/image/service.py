@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import math
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -39,7 +40,7 @@ from .processor import (
     render_cost,
     stored_tile,
 )
-from .resolved import ImagePolicy, ResolvedImage, public_size
+from .resolved import ImagePolicy, ResolvedImage, View, public_size
 from .response_cache import KeptFile, ResponseCache
 from .sources import ContentChanged, Source, SourceCatalog
 from ..storage.places import BlockCache, S3Storage, Storage, location
@@ -184,18 +185,23 @@ class ImageService:
         return width, height, limits
 
     def resolve(self, identifier: str, at_hand: bool = False, *,
-                checking: bool = False) -> ResolvedImage:
-        """The image behind an identifier. With `at_hand`, only from what this worker
-        holds already (NotAtHand otherwise): a few dictionary lookups and one stat.
-        NotPublic when its records withhold it from the public, before anything of it
-        is opened, read from a cache or rendered; except when `checking` a record
-        against its image (people's regions, a manifest's sizes), never for an answer."""
+                checking: bool = False, view: View = View.PUBLIC) -> ResolvedImage:
+        """The image behind an identifier, as `view` sees it: its public face (the
+        scan up to its records' cap), or the full scan. With `at_hand`, only from what
+        this worker holds already (NotAtHand otherwise): a few dictionary lookups and
+        one stat. The public view of an image its records withhold from the public is
+        NotPublic, before anything of it is opened, read from a cache or rendered;
+        except when `checking` a record against its image (people's regions, a
+        manifest's sizes), never for an answer."""
         source = self.catalog.lookup(identifier, at_hand, kept=True)
         if source is None:
             raise NotFound(f"no image with identifier {identifier!r}.")
         if at_hand:
-            return self._resolve_at_hand(identifier, source)
-        policy = self.policy(identifier) if checking else self._public_policy(identifier)
+            return self._resolve_at_hand(identifier, source, view)
+        if view is View.FULL:
+            policy = None
+        else:
+            policy = self.policy(identifier) if checking else self._public_policy(identifier)
         try:
             content_hash = (self.catalog.known_content_hash(source)
                             or self.catalog.content_hash(source))
@@ -219,8 +225,31 @@ class ImageService:
             except (pyvips.Error, FileNotFoundError) as error:
                 raise SourceError(f"the image {identifier!r} cannot be read: "
                                   f"{str(error).strip().splitlines()[0]}") from None
-        width, height, limits = self._public(pyramid, policy)
-        return ResolvedImage(source, content_hash, pyramid, width, height, limits)
+        width, height, limits = self._described(pyramid, policy)
+        return ResolvedImage(source, content_hash, pyramid, width, height, limits, view)
+
+    def _described(self, pyramid: Pyramid,
+                   policy: ImagePolicy | None) -> tuple[int, int, Limits]:
+        """The size and limits of the image a view describes (None: the full scan)."""
+        if policy is None:
+            return pyramid.width, pyramid.height, self.limits
+        return self._public(pyramid, policy)
+
+    def shows_no_more(self, image: ResolvedImage, ops: Operations,
+                      policy: ImagePolicy) -> bool:
+        """Whether these operations on the full version show no more detail than the
+        public face does (a viewer's tiles at the scales the cap allows): what the
+        full version's URLs give whoever may not see the full scan."""
+        if not policy.public:
+            return False
+        width, height, limits = self.public(image.full_width, image.full_height, policy)
+        if (width, height) == (image.full_width, image.full_height):
+            return limits.fits(ops.width, ops.height)
+        # Scale the region to the public face's pixels: the answer may have no more.
+        most_wide = math.ceil(ops.region_width * width / image.full_width) + 1
+        most_high = math.ceil(ops.region_height * height / image.full_height) + 1
+        return ops.width <= most_wide and ops.height <= most_high and limits.fits(
+            ops.width, ops.height)
 
     def _public_policy(self, identifier: str, at_hand: bool = False) -> ImagePolicy:
         policy = self.policy(identifier, at_hand)
@@ -230,15 +259,15 @@ class ImageService:
                             "accepting its terms); its description is public in its manifest.")
         return policy
 
-    def _resolve_at_hand(self, identifier: str, source: Source) -> ResolvedImage:
-        policy = self._public_policy(identifier, at_hand=True)
+    def _resolve_at_hand(self, identifier: str, source: Source, view: View) -> ResolvedImage:
+        policy = None if view is View.FULL else self._public_policy(identifier, at_hand=True)
         content_hash = self.catalog.known_content_hash(source)
         path = content_hash and self.derivatives.is_verified(content_hash)
         pyramid = path and self.opened.opened_pyramid(path)
         if not pyramid:
             raise NotAtHand(f"image {identifier!r} is not open in this worker")
-        width, height, limits = self._public(pyramid, policy)
-        return ResolvedImage(source, content_hash, pyramid, width, height, limits)
+        width, height, limits = self._described(pyramid, policy)
+        return ResolvedImage(source, content_hash, pyramid, width, height, limits, view)
 
     def storage_problems(self) -> dict[str, str | None]:
         """What is wrong with the buckets in use, by role ('images', 'cache'), for /ready
@@ -278,9 +307,12 @@ class ImageService:
                        x=left, y=top, region_width=right - left, region_height=bottom - top)
 
     def etag(self, image: ResolvedImage, canonical: str) -> str:
+        """The answer's entity tag, which is also its key in the response caches: the
+        full version's answers are kept apart from the public face's, whatever sizes."""
         return strong_etag(image.content_hash, canonical, f"{image.width}x{image.height}",
                            str(RECIPE_VERSION),
-                           str(self.settings.jpeg_quality), str(self.settings.derivative_quality))
+                           str(self.settings.jpeg_quality), str(self.settings.derivative_quality),
+                           *(() if image.view is View.PUBLIC else (image.view.value,)))
 
     def plan(self, image: ResolvedImage, ops: Operations, canonical: str) -> Plan:
         """Everything about the answer, decided before any pixel is read (plan.py)."""

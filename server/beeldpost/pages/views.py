@@ -49,7 +49,7 @@ from ..image.operations import resolve
 from ..image.parameters import parse_image_request
 from ..presentation import content_state
 from ..presentation.manifests import ImageFacts, Urls, build_manifest, thumbnail
-from . import oembed, search_page
+from . import oembed, search_page, sign_in
 
 log = logging.getLogger(__name__)
 
@@ -841,6 +841,8 @@ def frame_policy(response: Response) -> Response:
     if request.endpoint == "pages.embed" and response.status_code < 400:
         response.headers.pop("X-Frame-Options", None)
         return response
+    if request.endpoint in sign_in.FRAMEABLE:  # IIIF token pages: framed by viewers anywhere
+        return response
     response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
     policy = response.headers.get("Content-Security-Policy")
     if not policy:
@@ -865,5 +867,6 @@ def install(app: Flask) -> None:
     settings = app.config["BEELDPOST"]
     app.extensions["beeldpost.viewers"] = ViewerAssets(Path(settings.viewers_dir))
     app.register_blueprint(make_blueprint())
+    app.register_blueprint(sign_in.make_blueprint())
     app.after_request(frame_policy)
     app.after_request(static_cache)

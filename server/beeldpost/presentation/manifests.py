@@ -46,10 +46,13 @@ from iiif_prezi3 import (
     TextualBody,
 )
 
+from ..access.services import auth1_services, auth2_service
 from ..catalogue.hierarchy import Slice
 from ..catalogue.index import Entry, Node
 from ..catalogue.records import REQUIRED_LANGUAGES, Record, Text
 from ..catalogue.store import Level
+from ..catalogue.tiers import public_face, today
+from ..http.image_api import FULL_SUFFIX
 from ..image.info import (
     PROFILE_2,
     VERSION_2,
@@ -141,13 +144,19 @@ class ImageFacts:
     limits: Limits = Limits()
     canvas_width: int | None = None  # the full image's size: the canvas keeps its coordinates
     canvas_height: int | None = None
+    # Its access tier in force today (catalogue/tiers.py), and whether the public sees
+    # anything of it (the cap) or nothing: an image that is not open has a full version.
+    tier: str = "open"
+    public: bool = True
 
     @classmethod
     def of_entry(cls, images: ImageService, entry: Entry) -> "ImageFacts":
         """As the catalogue's index knows the item's image: for lists, which must not
         open every member's image (the item's own caps; its manifest has them all)."""
+        tier = entry.tier_on(today())
         return cls._indexed(images, entry, ImagePolicy(
-            entry.max_size, entry.max_width, entry.max_height, entry.max_area))
+            entry.max_size, entry.max_width, entry.max_height, entry.max_area,
+            public_face(tier, entry.max_size), tier.value, (entry.item,)))
 
     @classmethod
     def for_item(cls, images: ImageService, record: Record, entry: Entry | None) -> "ImageFacts":
@@ -166,7 +175,7 @@ class ImageFacts:
         """The image of an index entry, of the size the scan read, under `policy`."""
         width, height, limits = images.public(entry.width, entry.height, policy)
         return cls(entry.image, width, height, images.settings.tile_size, limits,
-                   entry.width, entry.height)
+                   entry.width, entry.height, policy.tier, policy.public)
 
     @classmethod
     def of(cls, images: ImageService, identifier: str) -> "ImageFacts":
@@ -174,9 +183,10 @@ class ImageFacts:
         records' caps applied (for `beeldpost check` and tests: requests take the sizes
         from the index)."""
         resolved = images.resolve(identifier, checking=True)
+        policy = images.policy(identifier)
         return cls(identifier, resolved.width, resolved.height,
                    images.settings.tile_size, resolved.limits,
-                   resolved.full_width, resolved.full_height)
+                   resolved.full_width, resolved.full_height, policy.tier, policy.public)
 
 
 # --------------------------------------------------------------------------- documents
@@ -382,8 +392,20 @@ _TRANSCRIPT_WORD = {"nl": "Transcriptie", "en": "Transcript"}
 
 
 def image_services(image: ImageFacts, urls: Urls, with_version_2: bool = True) -> list:
-    services: list = [ServiceV3(id=urls.image_service(VERSION_3, image.identifier),
-                                type="ImageService3", profile="level2")]
+    """The image's services: its public face (the same for everyone, at the URLs it
+    always had), and for an image that is not open, before it, its full version with
+    the IIIF Authorization services (1.0 and 2.0) that lead to it. Viewers take the
+    first: Mirador and UV then offer sign-in, and draw what the public may see until then."""
+    services: list = []
+    if with_version_2 and image.tier != "open":
+        services.append(ServiceV3(
+            id=urls.image_service(VERSION_3, image.identifier + FULL_SUFFIX),
+            type="ImageService3", profile="level2",
+            service=[*auth1_services(urls.base, image.identifier, image.tier, image.public,
+                                     reading_room=False),
+                     auth2_service(urls.base, image.identifier, image.tier, False)]))
+    services.append(ServiceV3(id=urls.image_service(VERSION_3, image.identifier),
+                              type="ImageService3", profile="level2"))
     if with_version_2:
         # Image API 2 services keep their 2.x keys (@id, @type) and profile URI inside a
         # version 3 manifest, as the Presentation 3 spec shows for older services.

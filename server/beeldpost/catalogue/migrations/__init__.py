@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-REVISIONS = ("0001", "0002", "0003")  # those in versions/, oldest first
+REVISIONS = ("0001", "0002", "0003", "0004")  # those in versions/, oldest first
 HEAD = REVISIONS[-1]
 VERSION_TABLE = "alembic_version"
 MIGRATION_LOCK = 0x6265656C64706F74  # ("beeldpot"): the writers' lock is another
