@@ -34,5 +34,8 @@ class Plan:
     renderer: str  # STORED_TILE, FROM_TILES or LIBVIPS
     cost: int  # pixels decoded and produced: what admission control bounds
     heavy: bool  # cost above heavy_pixels: a shared slot, a time limit
+    # An upscale of a capped public face: the region is first brought to this size
+    # (its size on the public face), then enlarged (service.public_detail).
+    detail: tuple[int, int] | None = None
     # How far the answer got (a later try goes on from here).
     cache_missed: bool = False  # the response cache was asked and does not hold it

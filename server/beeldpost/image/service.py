@@ -78,6 +78,17 @@ MAX_KEPT_BYTES = 64 * 1024 * 1024  # larger answers are not kept in the response
 CACHE_HIT, CACHE_MISS, CACHE_OFF = "hit", "miss", "off"
 
 
+def public_detail(image: ResolvedImage, ops: Operations) -> tuple[int, int] | None:
+    """The most pixels an answer may take from the full scan before it is resized to
+    its output: for an upscale of a capped image's public face, the region's own size
+    on that face (so `^` shows the cap's pixels enlarged, never the scan's); else None."""
+    if image.view is not View.PUBLIC or not image.is_capped:
+        return None
+    if ops.width <= ops.region_width and ops.height <= ops.region_height:
+        return None
+    return min(ops.width, ops.region_width), min(ops.height, ops.region_height)
+
+
 class ImageService:
     def __init__(self, settings: Settings, lookups: CatalogueLookups | None = None):
         """`lookups`: what the catalogue says of images (where their files are, their
@@ -318,9 +329,19 @@ class ImageService:
         """Everything about the answer, decided before any pixel is read (plan.py)."""
         tile_size = self.settings.tile_size
         source_ops = self.in_source(image, ops)
+        key = self.etag(image, canonical)
+        detail = public_detail(image, ops)
+        if detail is not None:  # an upscale of a capped public face: its own pixels only
+            # (a key of its own: answers rendered before this rule are never served)
+            key = strong_etag(key, "detail")
+            level = choose_level(image.pyramid, replace(source_ops, width=detail[0],
+                                                        height=detail[1]))
+            box = crop_box(image.pyramid.levels[level], level, source_ops)
+            cost = render_cost(box, source_ops)
+            return Plan(image, ops, canonical, key, source_ops, level, box, None, LIBVIPS,
+                        cost, cost > self.settings.heavy_pixels, detail=detail)
         level = choose_level(image.pyramid, source_ops)
         tile = stored_tile(image.pyramid, source_ops, level, tile_size)
-        key = self.etag(image, canonical)
         if tile is not None:  # most of a viewer's requests: the rest follows from the tile
             _, column, row = tile
             box = (column * tile_size, row * tile_size, tile_size, tile_size)
@@ -424,7 +445,7 @@ class ImageService:
             if self.cache_storage is not None:  # the blocks under the region, side by side
                 self.stored_tiles.prefetch_region(image.pyramid.path, plan.level, plan.box)
             return render(self.opened.level(image.pyramid, plan.level), plan.box, plan.source_ops,
-                          self.settings.jpeg_quality, deadline)
+                          self.settings.jpeg_quality, deadline, plan.detail)
         except RenderTimeout:
             raise Overloaded(
                 f"the render took longer than {self.settings.render_timeout:g} s and was stopped; "
