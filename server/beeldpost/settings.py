@@ -27,7 +27,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _optional_positive(value: Any) -> Any:
@@ -136,7 +136,7 @@ def parse_networks(text: str | None) -> tuple[IpNetwork, ...]:
     return tuple(found)
 
 
-Networks = Annotated[tuple, PlainValidator(parse_networks)]
+Networks = Annotated[tuple, NoDecode, PlainValidator(parse_networks)]
 # A folder, or a bucket and prefix: BEELDPOST_IMAGES, BEELDPOST_CACHE.
 Location = Annotated[Path | S3Url, PlainValidator(_location)]
 

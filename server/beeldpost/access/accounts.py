@@ -93,6 +93,15 @@ class Accounts:
         if db.execute("SELECT 1 FROM accounts WHERE name = ?", (name,)).fetchone() is None:
             raise AccountError(f"there is no account {name!r}")
 
+    def changed(self, name: str) -> float | None:
+        """When the account was last made or given a password (Unix time), or None when
+        there is no such account: a sign-in from before that counts no more."""
+        with self.database.reading() as db:
+            row = db.execute("SELECT changed FROM accounts WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        return datetime.fromisoformat(row[0].replace("Z", "+00:00")).timestamp()
+
     def list(self) -> list[Account]:
         with self.database.reading() as db:
             rows = db.execute("SELECT name, created, changed FROM accounts ORDER BY name")

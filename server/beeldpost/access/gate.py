@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,9 @@ from .decision import Who
 from .networks import Origins
 from .sessions import Session, Sessions, Signer
 from .throttle import Throttle
+from ..storage.places import NotAtHand
+
+ACCOUNT_SECONDS = 2.0  # how long a server trusts what it read of an account
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class Gate:
         self.sign_on_header = settings.sign_on_header
         self._accounts: Accounts | None = None
         self._sessions: Sessions | None = None
+        self._changed: dict[str, tuple[float, float | None]] = {}  # name -> (when read, changed)
 
     @property
     def sessions(self) -> Sessions:
@@ -85,16 +90,35 @@ class Gate:
         if asking.cookie:
             session = self.sessions.decode(asking.cookie, at_hand)
             if session is not None:
-                user, accepted = session.user, session.accepted
+                accepted = session.accepted
+                if session.user and self.account_holds(session.user, session.since, at_hand):
+                    user = session.user
         if asking.bearer:
             token = self.sessions.token_of(asking.bearer, at_hand)
             if token is not None and asking.origin is not None and token.origin == asking.origin:
-                user = user or token.user
+                if user is None and token.user and (token.signed_on or self.account_holds(
+                        token.user, token.since, at_hand)):
+                    user = token.user
                 accepted = accepted + tuple(name for name in token.accepted
                                             if name not in accepted)
         reading_room = self.origins.in_reading_room(asking.peer, asking.forwarded_for)
         return Who(self.client(asking), signed_on or user, reading_room, accepted,
                    signed_on is not None)
+
+    def account_holds(self, name: str, since: float, at_hand: bool = False) -> bool:
+        """Whether a sign-in at `since` still counts: its account exists and has not been
+        given a new password since (`beeldpost users remove` and `passwd` end sessions;
+        every server sees it within ACCOUNT_SECONDS)."""
+        now = time.monotonic()
+        known = self._changed.get(name)
+        if known is None or now - known[0] >= ACCOUNT_SECONDS:
+            if at_hand:
+                raise NotAtHand("the account must be looked up")
+            if len(self._changed) > 10_000:
+                self._changed.clear()
+            known = self._changed[name] = (now, self.accounts.changed(name))
+        changed = known[1]
+        return changed is not None and since >= changed - 1  # (seconds are rounded)
 
     def sign_in(self, name: str, password: str, asking: Asking,
                 session: Session | None) -> Session:

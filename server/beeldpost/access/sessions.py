@@ -31,6 +31,7 @@ from ..storage.places import NotAtHand
 SESSION_COOKIE = "beeldpost_session"
 TOKEN_SECONDS = 600  # an access token's life (a viewer asks again when it ends)
 MOST_ACCEPTED = 64  # images whose terms one session remembers
+MOST_ACCEPTED_BYTES = 2000  # and at most this many characters of their names
 ENDED_SECONDS = 2.0  # how long a server trusts its copy of the ended sessions
 
 
@@ -61,7 +62,7 @@ class Signer:
 
     def open(self, purpose: str, signed: str | None) -> dict | None:
         """The value, or None when it is not one this secret signed for `purpose`."""
-        if not signed or len(signed) > 8192 or signed.count(".") != 1:
+        if not signed or len(signed) > 8192 or signed.count(".") != 1 or not signed.isascii():
             return None
         payload, mac = signed.split(".")
         try:
@@ -83,18 +84,25 @@ class Session:
     ends: float  # Unix time
     user: str | None = None  # the staff account signed in
     accepted: tuple[str, ...] = field(default=())  # images whose terms were accepted
+    since: float = 0.0  # Unix time of the sign-in (an account changed later ends it)
+    signed_on: bool = False  # `user` came from the proxy's single sign-on, not an account
 
     @classmethod
     def new(cls, hours: float) -> "Session":
         return cls(secrets.token_urlsafe(18), time.time() + hours * 3600)
 
-    def signed_in(self, user: str) -> "Session":
+    def signed_in(self, user: str, signed_on: bool = False) -> "Session":
         # A new id on signing in: a session id known before it is worth nothing after.
-        return replace(self, id=secrets.token_urlsafe(18), user=user)
+        return replace(self, id=secrets.token_urlsafe(18), user=user, since=time.time(),
+                       signed_on=signed_on)
 
     def accepting(self, image: str) -> "Session":
         kept = tuple(name for name in self.accepted if name != image)
-        return replace(self, accepted=(kept + (image,))[-MOST_ACCEPTED:])
+        accepted = (kept + (image,))[-MOST_ACCEPTED:]
+        # A cookie stays well inside the 4096 bytes browsers keep: the oldest go first.
+        while len(accepted) > 1 and sum(len(name) + 3 for name in accepted) > MOST_ACCEPTED_BYTES:
+            accepted = accepted[1:]
+        return replace(self, accepted=accepted)
 
 
 @dataclass(frozen=True)
@@ -107,6 +115,8 @@ class Token:
     ends: float
     user: str | None = None
     accepted: tuple[str, ...] = ()
+    since: float = 0.0  # when its session signed in
+    signed_on: bool = False  # its user came from the proxy's single sign-on
 
 
 class Sessions:
@@ -122,7 +132,7 @@ class Sessions:
 
     def encode(self, session: Session) -> str:
         return self.signer.sign("session", {"id": session.id, "ends": round(session.ends),
-                                            "user": session.user,
+                                            "user": session.user, "since": round(session.since),
                                             "accepted": list(session.accepted)})
 
     def decode(self, cookie: str | None, at_hand: bool = False) -> Session | None:
@@ -133,7 +143,8 @@ class Sessions:
             return None
         try:
             session = Session(str(value["id"]), float(value["ends"]), value.get("user"),
-                              tuple(str(name) for name in value.get("accepted") or ()))
+                              tuple(str(name) for name in value.get("accepted") or ()),
+                              float(value.get("since") or 0))
         except (KeyError, TypeError, ValueError):
             return None
         if session.ends <= time.time() or self.ended(session.id, at_hand):
@@ -149,7 +160,9 @@ class Sessions:
         """A token for this session and origin, and its life in seconds."""
         ends = min(session.ends, time.time() + TOKEN_SECONDS)
         signed = self.signer.sign("token", {"s": session.id, "o": origin, "e": round(ends),
-                                            "u": session.user, "a": list(session.accepted)})
+                                            "u": session.user, "a": list(session.accepted),
+                                            "t": round(session.since),
+                                            "n": session.signed_on})
         return signed, max(1, round(ends - time.time()))
 
     def token_of(self, signed: str | None, at_hand: bool = False) -> Token | None:
@@ -158,7 +171,8 @@ class Sessions:
             return None
         try:
             token = Token(str(value["s"]), str(value["o"]), float(value["e"]), value.get("u"),
-                          tuple(str(name) for name in value.get("a") or ()))
+                          tuple(str(name) for name in value.get("a") or ()),
+                          float(value.get("t") or 0), bool(value.get("n")))
         except (KeyError, TypeError, ValueError):
             return None
         if token.ends <= time.time() or self.ended(token.session, at_hand):

@@ -23,7 +23,7 @@ def wait_after(failures: int) -> float:
     """Seconds the next try must wait after this many failures in a row."""
     if failures < FREE:
         return 0.0
-    return min(LONGEST, 2.0 ** (failures - FREE))
+    return min(LONGEST, 2.0 ** min(failures - FREE, 16))
 
 
 class Throttle:

@@ -18,7 +18,10 @@ def own_origin(base_url: str) -> str:
 
 def asking_of(environ: dict, base_url: str, sign_on_header: str) -> Asking:
     cookies = environ.get("HTTP_COOKIE")
-    cookie = parse_cookie(cookies).get(SESSION_COOKIE) if cookies else None
+    try:
+        cookie = parse_cookie(cookies).get(SESSION_COOKIE) if cookies else None
+    except (UnicodeError, ValueError):  # a header no browser sends: no session shown
+        cookie = None
     authorization = environ.get("HTTP_AUTHORIZATION", "")
     scheme, _, credentials = authorization.partition(" ")
     bearer = credentials.strip() if scheme.lower() == "bearer" and credentials else None

@@ -103,7 +103,7 @@ def _page(template: str, status: int = 200, **values) -> Response:
 def _form_proof(response_cookie: dict) -> str:
     """The proof a form carries: a keyed digest of its own cookie's random value."""
     value = request.cookies.get(FORM_COOKIE)
-    if not value or len(value) > 100:
+    if not value or len(value) > 100 or not value.isascii():
         value = secrets.token_urlsafe(24)
         response_cookie["value"] = value
     return _gate().sessions.signer.digest("form", value)
@@ -121,7 +121,8 @@ def _form_is_ours() -> bool:
     form's cookie, and the browser says the post came from this site."""
     value = request.cookies.get(FORM_COOKIE)
     proof = request.form.get("proof", "")
-    if not value or not secrets.compare_digest(proof, _gate().sessions.signer.digest("form", value)):
+    if not value or not proof.isascii() or not value.isascii() or not secrets.compare_digest(
+            proof, _gate().sessions.signer.digest("form", value)):
         return False
     sent_from = request.headers.get("Origin")
     if sent_from and sent_from != "null" and sent_from != own_origin(base_url()):
@@ -163,6 +164,7 @@ def make_blueprint() -> Blueprint:
 
     @blueprint.route("/auth/<any('1','2'):flow>/terms/<path:identifier>", methods=["GET", "POST"])
     def terms(flow: str, identifier: str) -> Response:
+        current_app.extensions["beeldpost.catalogue"].current()
         images: ImageService = current_app.extensions["beeldpost.images"]
         policy = images.policy(identifier)
         if not policy.items:
@@ -236,6 +238,7 @@ def make_blueprint() -> Blueprint:
 
     @blueprint.route("/auth/2/probe/<path:identifier>")
     def probe(identifier: str) -> Response:
+        current_app.extensions["beeldpost.catalogue"].current()
         images: ImageService = current_app.extensions["beeldpost.images"]
         images.resolve(identifier, checking=True)  # 404 for an unknown image
         policy = images.policy(identifier)
@@ -280,7 +283,7 @@ def _token(origin: str) -> dict | tuple[str, str]:
                                           "the reading room: only the public face is shown")
         session = gate.sessions.new()  # single sign-on, or the reading room: no cookie needed
         if who.user is not None:
-            session = session.signed_in(who.user)
+            session = session.signed_in(who.user, signed_on=who.signed_on)
     token, expires_in = gate.sessions.token(session, origin)
     return {"accessToken": token, "expiresIn": expires_in}
 
