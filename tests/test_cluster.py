@@ -25,6 +25,7 @@ import yaml
 from iiif_validator.validator import ImageAPI, ValidationInfo
 from iiif_validator.validator import TestSuite as ValidatorSuite
 
+from support.sign_in import add_staff, sign_in, with_session
 from support.cluster import CatalogueWatcher, Nginx, get
 from support.live import LiveServer, free_port
 from support.paths import IMAGES, MANIFESTS
@@ -55,6 +56,7 @@ class Cluster:
             "BEELDPOST_IMAGES": sources.url,
             "BEELDPOST_CACHE": cache.url,
             "BEELDPOST_PUBLIC_URL": self.url,
+            "BEELDPOST_SECRET": "the-cluster-test-secret-0123456789abcdef",
         }
         self.parts: list = []
         try:
@@ -263,6 +265,25 @@ def sweep(cluster, node) -> dict[str, int]:
             assert status == 503, (path, status, body[:300])
             assert int(headers["Retry-After"]) > 0 and body.strip(), (path, headers)
     return answers
+
+
+def test_a_session_signed_in_through_nginx_works_on_both_servers(cluster):
+    """Staff accounts live in PostgreSQL and sessions are signed with the cluster's one
+    secret: signed in through nginx, the cookie opens the photo's full version on either
+    server, and a sign-out on one is seen by the other."""
+    add_staff(cluster.nodes[0].env)
+    cookie = sign_in(cluster.url)
+    assert cookie, "staff could not sign in through nginx"
+    full = f"/iiif/3/{PHOTO}~full/info.json"
+    for node in cluster.nodes:
+        status, headers, body = get(f"{node.url}{full}", with_session(cookie))
+        assert status == 200, (node.url, status, body[:200])
+        assert json.loads(body)["id"] == f"{cluster.url}{full.removesuffix('/info.json')}"
+        assert headers["Cache-Control"].startswith("private")
+        assert get(f"{node.url}{full}")[0] == 401  # and nobody else
+    assert get(f"{cluster.nodes[0].url}/auth/logout", with_session(cookie))[0] == 200
+    wait_until(lambda: get(f"{cluster.nodes[1].url}{full}", with_session(cookie))[0] == 401,
+               within=5, what="the other server refuses the signed-out session")
 
 
 def test_storage_stopped_answers_503_and_heals_by_itself(cluster):

@@ -8,6 +8,7 @@ from typing import Mapping
 
 from flask import Flask
 
+from .access import decision
 from .access.gate import Gate
 from .catalogue.journal import CatalogueDatabase, Journal, journal_database
 from .catalogue.lookups import IndexLookups
@@ -68,6 +69,7 @@ def create_app(config: Settings | Mapping[str, object] | None = None) -> Flask:
 
     # after_request hooks run in reverse order: CORS first, then metrics, then the log line.
     request_log.install(app)
+    decision.install_log()  # one JSON line per access decision for an image that is not open
     metrics.install(app)
     app.after_request(add_cors)
     cdn.install(app)  # tags for purging one item from a shared cache

@@ -53,10 +53,10 @@ def test_without_access_an_item_is_open_and_with_max_size_capped():
 
 
 def test_a_tier_typo_names_the_file_the_line_and_the_allowed_values():
-    text = PHOTO_RECORD.read_text("utf-8") + "access: studeizaal\n"
+    text = PHOTO_RECORD.read_text("utf-8").replace("access: capped", "access: studeizaal")
     with pytest.raises(BrokenRecord) as broken:
         parse_record(PHOTO_RECORD, text)
-    line = text.count("\n")
+    line = text.splitlines().index("access: studeizaal") + 1
     assert str(broken.value) == (
         f"wijkgericht-werken-1999.yaml: access (line {line}): 'studeizaal' is not an access "
         "tier; give one of open, capped, clickthrough, reading-room, staff (in Dutch: open, "

@@ -92,12 +92,12 @@ class Archive:
     token: str  # a staff access token for PORTAL
 
     def ask(self, path: str, who: str = "anonymous", headers: dict | None = None,
-            environ: dict | None = None):
+            environ: dict | None = None, follow_redirects: bool = False):
         extra_headers, remote = self.shown_by(who)
         client = self.app.test_client(use_cookies=False)
         return client.get(path, headers={**extra_headers, **(headers or {})},
                           environ_base={"REMOTE_ADDR": remote},
-                          environ_overrides=environ or {})
+                          environ_overrides=environ or {}, follow_redirects=follow_redirects)
 
     def shown_by(self, who: str) -> tuple[dict, str]:
         staff_cookie = {"Cookie": f"beeldpost_session={self.staff}"}
@@ -186,6 +186,15 @@ def assert_private(answer) -> None:
     assert {"Cookie", "Authorization", "Origin"} <= vary, answer.headers.get("Vary")
 
 
+def assert_sent_to_the_public_face(answer, item: str) -> None:
+    """2.1's tiered access (Authorization 1.0, as UV 4.4 follows it): whoever may not see
+    the full version is sent to the public face's info.json."""
+    assert answer.status_code == 302, (answer.status_code, answer.data[:200])
+    assert answer.headers["Location"] == f"http://localhost/iiif/2/{item}/info.json"
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert "Cookie" in answer.headers["Vary"]
+
+
 def assert_refused(answer) -> None:
     assert answer.status_code == 401, (answer.status_code, answer.data[:200])
     assert answer.headers["Cache-Control"] == "no-store"
@@ -204,6 +213,14 @@ def test_the_full_version_by_who_asks(archive, who, item):
     granted = item in GRANTED[who]
     for version in (3, 2):
         info = archive.ask(f"/iiif/{version}/{item}~full/info.json", who)
+        if version == 2 and not granted and PUBLIC_FACE[item] is not None:
+            assert_sent_to_the_public_face(info, item)
+            info = archive.ask(f"/iiif/{version}/{item}~full/info.json", who,
+                               follow_redirects=True)
+            assert info.get_json()["@id"].endswith(f"/iiif/2/{item}")
+            assert (info.get_json()["width"], info.get_json()["height"]) == PUBLIC_FACE[item]
+            assert_refused(archive.ask(f"/iiif/2/{item}~full/full/full/0/default.jpg", who))
+            continue
         assert info.status_code == (200 if granted else 401), (version, info.status_code)
         document = info.get_json()  # the whole description, either way
         assert (document["width"], document["height"]) == (WIDTH, HEIGHT)
@@ -292,18 +309,29 @@ def test_the_full_versions_info_lists_the_ways_in_for_its_tier(archive, item):
             terms = next(service for service in document["service"]
                          if service.get("profile", "").endswith("/clickthrough"))
             assert terms["@id"] == f"{base}/auth/1/terms/{item}"
-        # 2.1: the 1.0 services alone, the same ways in.
-        document2 = archive.ask(f"/iiif/2/{item}~full/info.json", who).get_json()
-        assert profiles(document2) == (ways, [])
+        # 2.1: the 1.0 services alone, the same ways in; to whoever is sent to the
+        # public face, that face's (the same for everyone: no reading room's own).
+        answer2 = archive.ask(f"/iiif/2/{item}~full/info.json", who)
+        if answer2.status_code == 302:
+            document2 = archive.ask(answer2.headers["Location"].removeprefix(base)).get_json()
+            assert profiles(document2) == (WAYS_IN[item][0], [])
+        else:
+            assert profiles(answer2.get_json()) == (ways, [])
 
 
 def test_an_open_image_and_public_faces_list_no_auth_services(archive):
     for path in ("/iiif/3/open-stuk~full/info.json", "/iiif/3/open-stuk/info.json",
-                 "/iiif/3/verkleind/info.json", "/iiif/2/verkleind/info.json",
+                 "/iiif/2/open-stuk/info.json", "/iiif/3/verkleind/info.json",
                  "/iiif/3/studiezaal-verkleind/info.json"):
         answer = archive.ask(path, "reading room")
         assert answer.status_code == 200
         assert profiles(answer.get_json()) == ([], []), path
+    # 2.1's public face of an image that is not open is tiered access's degraded
+    # description: it lists the 1.0 way in (never the reading room's own: it is public).
+    for who in ("anonymous", "reading room"):
+        answer = archive.ask("/iiif/2/verkleind/info.json", who)
+        assert profiles(answer.get_json()) == (["login"], [])
+        assert answer.headers["Cache-Control"].startswith("public")
 
 
 # --------------------------------------------------------------------------- the public at ~full
@@ -516,12 +544,15 @@ def test_the_kept_info_json_of_the_full_version_is_not_the_public_ones(archive):
         assert full.status_code == 200 and full.get_json()["width"] == WIDTH
         public = archive.ask(f"/iiif/{version}/cache-proef-3/info.json", "staff (cookie)")
         assert public.get_json()["width"] == 800
-        assert profiles(public.get_json()) == ([], [])
+        assert profiles(public.get_json()) == ((["login"] if version == 2 else []), [])
         assert public.headers["ETag"] != full.headers["ETag"]
         # A tag of the staff's 200 is no 304 to whoever may not see the full scan.
         refused = archive.ask(f"/iiif/{version}/cache-proef-3~full/info.json",
                               headers={"If-None-Match": full.headers["ETag"]})
-        assert refused.status_code == 401 and refused.get_json()["width"] == WIDTH
+        if version == 2:
+            assert_sent_to_the_public_face(refused, "cache-proef-3")
+        else:
+            assert refused.status_code == 401 and refused.get_json()["width"] == WIDTH
 
 
 FULL_PATHS = ["info.json", "0,0,256,256/256,/0/default.jpg", "0,0,1024,1024/256,/0/default.jpg",
@@ -541,6 +572,9 @@ def test_every_answer_of_a_full_version_is_private(archive, who):
                 answer = archive.ask(f"/iiif/{version}/{item}~full/{path}", who)
                 if answer.status_code == 401 and path != "info.json":
                     assert answer.headers["Cache-Control"] == "no-store"
+                    continue
+                if answer.status_code == 302:  # 2.1's tiered access
+                    assert_sent_to_the_public_face(answer, item)
                     continue
                 seen += answer.status_code == 200
                 assert_private(answer)

@@ -159,6 +159,12 @@ def test_the_canvas_is_the_image_as_served(real, item):
         assert answer.status_code == 401  # to the anonymous: the whole description, 401
         assert answer.get_json()["id"] == full_version["id"]
         assert answer.get_json()["width"] == full.full_width
+        # …and last, its 2.x full version, which UV 4.4 (taking the last 2.x) follows
+        full_version_2 = services.pop()
+        assert full_version_2["@id"] == get_json(
+            real, f"/iiif/2/{record.image}/info.json")["@id"] + "~full"
+        assert [s["profile"] for s in full_version_2["service"]] == [
+            "http://iiif.io/api/auth/1/login"]
     assert [service.get("type") or service.get("@type") for service in services] == [
         "ImageService3", "ImageService2"]
     assert services[0]["id"] == info["id"]
@@ -181,6 +187,11 @@ def test_every_id_on_this_server_resolves(real, item):
         kind = node.get("type") or node.get("@type")
         if kind in ("ImageService3", "ImageService2"):
             answer = real.get(f"{parts.path}/info.json")
+            if parts.path.startswith("/iiif/2/") and parts.path.endswith("~full"):
+                # 2.1's full version sends the anonymous to the public face (tiered access)
+                assert answer.status_code == 302
+                assert answer.headers["Location"] == identifier.removesuffix("~full") + "/info.json"
+                continue
             # A full version is a 401 to the anonymous, with its whole description.
             assert answer.status_code == (401 if parts.path.endswith("~full") else 200)
             info = answer.get_json()

@@ -17,11 +17,23 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+import time
 from dataclasses import dataclass, field
 
 from ..image.resolved import ImagePolicy
 
 decision_log = logging.getLogger("beeldpost.decisions")
+
+
+def install_log() -> None:
+    """The decisions' JSON lines go to stderr, beside the requests' (http/request_log.py)."""
+    if not decision_log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        decision_log.addHandler(handler)
+        decision_log.setLevel(logging.INFO)
+        # (propagates too, for whoever configures logging: pytest, a host application)
 
 
 @dataclass(frozen=True)
@@ -62,7 +74,8 @@ def decide(policy: ImagePolicy, who: Who, identifier: str, route: str) -> bool:
     granted = may_see_full(policy, who, identifier)
     if not policy.is_open:
         decision_log.info(json.dumps({
-            "event": "access", "image": identifier, "items": list(policy.items),
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "event": "access",
+            "image": identifier, "items": list(policy.items),
             "tier": policy.tier, "granted": granted,
             "who": who.user or ("reading room" if who.reading_room else "anonymous"),
             "sign_on": who.signed_on, "address": who.address, "route": route,

@@ -19,7 +19,10 @@ What it holds:
   `collection:` levels, with counts, for the nested Collections.
 - `item_words`: full-text search (SQLite FTS5, case and diacritics folded; in
   PostgreSQL a tsvector through the `beeldpost` text search configuration, with the
-  vocabulary autocomplete reads in `item_terms` and `words`).
+  vocabulary autocomplete reads in `item_terms` and `words`). The transcript of an
+  item whose text is not public on the day its entry is written (staff only, or
+  closed: `transcript_is_public`) is left out of them, so that no search, snippet or
+  completion shows a word of it; its metadata stays in (see `words`).
 - `meta.generation`: raised by every write that changes what is served, so a worker
   can keep documents built from the index until it moves on.
 
@@ -47,6 +50,7 @@ from pathlib import PurePosixPath
 
 from .database import Connection
 from .records import Record
+from . import tiers
 from .tiers import Tier, effective
 
 # Raised when the tables below change shape: an index of another version is dropped and
@@ -194,18 +198,45 @@ class Entry:
         return self.credit_en if language == "en" else self.credit_nl
 
 
-def words(parsed: Record) -> str:
+def transcript_is_public(tier: Tier) -> bool:
+    """Whether an item's transcript (the interview's text) is public under the tier in
+    force (`Entry.tier_on`, `tiers.effective`): not for `staff`, which is also every
+    item while its closure (`restricted_until`) lasts, as the issue has it ("a
+    transcript of a closed item" is withheld); for every other tier it is. `capped`,
+    `clickthrough` and `reading-room` restrict the image (its full scan, or all of it
+    short of a cap), not what is said about it: their transcripts are read, searched
+    and harvested like the metadata, which is public for every item.
+
+    What this withholds, from everyone asking at the public URLs: the manifest's
+    transcript annotations and `rendering` links (their URLs answer 401,
+    presentation/routes.py), and the transcript's words in the full-text index
+    (`words`): search hits, snippets and the autocomplete's vocabulary."""
+    return tier is not Tier.STAFF
+
+
+def words(parsed: Record, with_transcript: bool = True) -> str:
     """Everything search finds an item by: summary, description, people, place,
-    subject, collection, photographer, source and its transcript (the label apart)."""
+    subject, collection, photographer, source and its transcript (the label apart);
+    `with_transcript` False leaves the transcript out (its text is not public)."""
     texts: list[str] = []
     for text in (parsed.summary, parsed.description, parsed.subject, parsed.collection):
         if text is not None:
             texts.extend(value for _language, value in text.entries)
     texts.extend(person.name for person in parsed.people)
     texts.extend(value for value in (parsed.place, parsed.photographer, parsed.source) if value)
-    if parsed.transcript is not None:
+    if parsed.transcript is not None and with_transcript:
         texts.extend(parsed.transcript.paragraphs)
     return "\n".join(texts)
+
+
+def searchable_words(entry: Entry, parsed: Record) -> str:
+    """The words an entry is indexed with today: its transcript only while its text is
+    public (`transcript_is_public`). A closure ends by itself: the scan on that day
+    journals the item again (journal.fingerprint_of) and so puts its words again, now
+    with the transcript; until that scan, the transcript is searched for a little
+    later than it is shown, never before. (A closure never begins by the calendar, only
+    by an edit, which is scanned and put.)"""
+    return words(parsed, transcript_is_public(entry.tier_on(tiers.today())))
 
 
 _COLUMNS = tuple(Entry.__dataclass_fields__)
@@ -233,7 +264,8 @@ def put(db: Connection, entry: Entry, parsed: Record) -> None:
         db.execute(f"UPDATE items SET {', '.join(f'{name} = ?' for name in _COLUMNS[1:])} "
                    "WHERE rowid = ?", (*values[1:], rowid))
     db.execute("INSERT INTO item_words (rowid, item, label, words) VALUES (?, ?, ?, ?)",
-               (rowid, entry.item, f"{entry.label_nl}\n{entry.label_en}", words(parsed)))
+               (rowid, entry.item, f"{entry.label_nl}\n{entry.label_en}",
+                searchable_words(entry, parsed)))
 
 
 def remove(db: Connection, item: str) -> None:
@@ -294,7 +326,8 @@ def _put_postgresql(db: Connection, entry: Entry, parsed: Record, values: list) 
     pipeline sends them without waiting (database.py)."""
     db.execute(_UPSERT_ITEM, [_text(value) for value in values])
     _forget_words(db, entry.item)
-    label, text = _text(f"{entry.label_nl}\n{entry.label_en}"), _text(words(parsed))
+    label = _text(f"{entry.label_nl}\n{entry.label_en}")
+    text = _text(searchable_words(entry, parsed))
     label_tokens = _tokens(label)
     word_tokens = _fitting(label_tokens, _tokens(text))
     db.execute("INSERT INTO item_words (item, label, words, document) "

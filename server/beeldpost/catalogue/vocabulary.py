@@ -10,6 +10,10 @@ completion is a range scan over its sorted vocabulary:
 - within a level of the archive, or after other words, the `instance` vocabulary
   (one row per occurrence) joined to the items that level holds, counted per word.
 
+A transcript whose text is not public (a staff-only or closed item:
+index.transcript_is_public) is not among the index's words, so a word that occurs only
+there is in neither vocabulary and is never suggested; the words of its metadata are.
+
 Words are given as the index keeps them (folded: "wijkcoordinator"), which, as a
 query, finds what they stand for. The vocabulary tables are temporary, made once on
 each connection; they read the index's own tables and add nothing to the database.

@@ -11,6 +11,12 @@ to the item's EDM and JSON-LD records. Answers are always
 `application/ld+json;profile="…/discovery/1/context.json"`. Before answering, the
 records are compared with the journal (at most once per BEELDPOST_JOURNAL_INTERVAL
 seconds), so a change shows up without anything else running.
+
+An activity names a manifest and its records, never an image or a thumbnail, so the
+activities of an item the public may see nothing of are as anyone's: what they lead
+to leaves the image out (the manifest's image answers 401; the EDM and JSON-LD
+records have no link to it, edm.py). The day a closure ends is journalled as an
+Update (journal.fingerprint_of).
 """
 
 from __future__ import annotations

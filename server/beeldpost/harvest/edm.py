@@ -12,16 +12,26 @@ has `svcs:has_service` (a `svcs:Service` that `dcterms:conformsTo`
 
 URIs: the object itself is `{item page}#object`, its aggregation
 `{item page}#aggregation` (the item page is /items/{item}, `edm:isShownAt`).
+
+An item whose image shows the public nothing (its tier in force today is staff, as
+for a closed item, or reading-room or clickthrough with no `max_size`:
+tiers.public_face; or another record showing the same image withholds it) is
+described as ever, but with no link to its image: no `edm:isShownBy`, `edm:object`,
+WebResource or service in EDM, no `image` (contentUrl, thumbnailUrl) or
+`edm:isShownBy` in JSON-LD; `edm:isShownAt`, its page, is what an aggregator links
+to. An image with a cap keeps its links: they are its public (capped) face.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from flask import Blueprint, g
+from flask import Blueprint, current_app, g
 
 from ..catalogue.records import REQUIRED_LANGUAGES, Record, Text
+from ..catalogue.tiers import effective, public_face, today
 from ..http.responses import base_url, content_response, json_body
 from ..presentation.links import EDM_FORMAT, JSONLD_FORMAT
 from ..presentation.manifests import Urls
@@ -58,27 +68,37 @@ class ItemFacts:
     aggregation_uri: str
     item_page: str
     manifest: str
-    image: str  # the full image, from the Image API 2.1 service
-    image_format: str
-    image_width: int
-    image_height: int
-    image_service: str  # Image API 2.1 base URI
+    # The image as the public sees it, from the Image API 2.1 service (the scan, or up
+    # to its cap); all None when the public sees nothing of it (`public` False).
+    image: str | None
+    image_format: str | None
+    image_width: int | None
+    image_height: int | None
+    image_service: str | None  # Image API 2.1 base URI
     thumbnail: str | None
 
     @classmethod
-    def of(cls, record: Record, manifest: dict, urls: Urls) -> "ItemFacts":
-        [canvas] = manifest["items"]
-        [painting] = canvas["items"][0]["items"]
-        body = painting["body"]
-        service = next(s["@id"] for s in body["service"] if s.get("@type") == "ImageService2")
-        thumbnails = manifest.get("thumbnail") or []
+    def of(cls, record: Record, manifest: dict, urls: Urls,
+           public: bool = True) -> "ItemFacts":
         page = urls.item_page(record.item)
-        return cls(
+        facts = cls(
             record=record,
             object_uri=f"{page}#object",
             aggregation_uri=f"{page}#aggregation",
             item_page=page,
             manifest=manifest["id"],
+            image=None, image_format=None, image_width=None, image_height=None,
+            image_service=None, thumbnail=None,
+        )
+        if not public:
+            return facts
+        [canvas] = manifest["items"]
+        [painting] = canvas["items"][0]["items"]
+        body = painting["body"]
+        service = next(s["@id"] for s in body["service"] if s.get("@type") == "ImageService2")
+        thumbnails = manifest.get("thumbnail") or []
+        return dataclasses.replace(
+            facts,
             image=f"{service}/full/max/0/default.jpg",
             image_format=body.get("format", "image/jpeg"),
             image_width=body["width"],
@@ -86,6 +106,14 @@ class ItemFacts:
             image_service=service,
             thumbnail=thumbnails[0]["id"] if thumbnails else None,
         )
+
+
+def shows_image(record: Record, policy_public: bool = True) -> bool:
+    """Whether the public sees anything of the item's image today: its own tier in force
+    (a closure makes it staff) and cap (tiers.public_face), and the image service's
+    policy over every record showing that image (`policy_public`)."""
+    tier = effective(record.access, record.restricted_until, today())
+    return policy_public and public_face(tier, record.max_size)
 
 
 def _q(name: str) -> str:
@@ -145,15 +173,17 @@ def build_edm(facts: ItemFacts) -> str:
     _texts(cho, "dcterms:isPartOf", record.collection)
     _element(cho, "edm:type", "IMAGE")
 
-    web = ET.SubElement(root, _q("edm:WebResource"), {_q("rdf:about"): facts.image})
-    _element(web, "dc:format", facts.image_format)
-    _element(web, "edm:rights", resource=record.rights)
-    _element(web, "svcs:has_service", resource=facts.image_service)
-    _element(web, "dcterms:isReferencedBy", resource=facts.manifest)
+    if facts.image is not None:  # (none for an image the public sees nothing of)
+        web = ET.SubElement(root, _q("edm:WebResource"), {_q("rdf:about"): facts.image})
+        _element(web, "dc:format", facts.image_format)
+        _element(web, "edm:rights", resource=record.rights)
+        _element(web, "svcs:has_service", resource=facts.image_service)
+        _element(web, "dcterms:isReferencedBy", resource=facts.manifest)
 
-    service = ET.SubElement(root, _q("svcs:Service"), {_q("rdf:about"): facts.image_service})
-    _element(service, "dcterms:conformsTo", resource=IIIF_IMAGE_API)
-    _element(service, "doap:implements", resource=IIIF_IMAGE_LEVEL)
+        service = ET.SubElement(root, _q("svcs:Service"),
+                                {_q("rdf:about"): facts.image_service})
+        _element(service, "dcterms:conformsTo", resource=IIIF_IMAGE_API)
+        _element(service, "doap:implements", resource=IIIF_IMAGE_LEVEL)
 
     aggregation = ET.SubElement(root, _q("ore:Aggregation"),
                                 {_q("rdf:about"): facts.aggregation_uri})
@@ -162,7 +192,8 @@ def build_edm(facts: ItemFacts) -> str:
     if provider:
         _element(aggregation, "edm:dataProvider", provider)
         _element(aggregation, "edm:provider", provider)
-    _element(aggregation, "edm:isShownBy", resource=facts.image)
+    if facts.image is not None:
+        _element(aggregation, "edm:isShownBy", resource=facts.image)
     _element(aggregation, "edm:isShownAt", resource=facts.item_page)
     if facts.thumbnail:
         _element(aggregation, "edm:object", resource=facts.thumbnail)
@@ -250,15 +281,17 @@ def build_jsonld(facts: ItemFacts) -> dict:
             organisation["url"] = record.provider.homepage
         document["provider"] = organisation
         document["edm:dataProvider"] = _provider_name(record)
-    image = {"@type": "ImageObject", "contentUrl": facts.image,
-             "encodingFormat": facts.image_format,
-             "width": facts.image_width, "height": facts.image_height}
-    if facts.thumbnail:
-        image["thumbnailUrl"] = facts.thumbnail
-    document["image"] = image
+    if facts.image is not None:  # (none for an image the public sees nothing of)
+        image = {"@type": "ImageObject", "contentUrl": facts.image,
+                 "encodingFormat": facts.image_format,
+                 "width": facts.image_width, "height": facts.image_height}
+        if facts.thumbnail:
+            image["thumbnailUrl"] = facts.thumbnail
+        document["image"] = image
     document["url"] = facts.item_page
     document["edm:isShownAt"] = facts.item_page
-    document["edm:isShownBy"] = facts.image
+    if facts.image is not None:
+        document["edm:isShownBy"] = facts.image
     document["subjectOf"] = {"@id": facts.manifest, "@type": "CreativeWork",
                              "encodingFormat": JSONLD_FORMAT,
                              "additionalType": "http://iiif.io/api/presentation/3#Manifest"}
@@ -273,7 +306,9 @@ def _facts(item: str) -> ItemFacts:
     from ..presentation.routes import manifest_document
 
     record, manifest = manifest_document(item)
-    return ItemFacts.of(record, manifest, Urls(base_url()))
+    # (The image service's policy was just asked for the manifest: kept, no query.)
+    policy = current_app.extensions["beeldpost.images"].policy(record.image)
+    return ItemFacts.of(record, manifest, Urls(base_url()), shows_image(record, policy.public))
 
 
 def _answer(body: str | bytes, mimetype: str):

@@ -6,6 +6,11 @@ collection and every published item's web page and its IIIF manifests (3.0 and 2
 each with the time of its last change from the activity journal (`lastmod`); the
 index gives each sitemap the latest of its items'. Each sitemap is one ranged query
 of the journal, so its cost does not grow with the archive.
+
+No sitemap links to an image (no `image:image` entries): an item whose image the
+public may not see (staff only, closed until a date, or the reading room's or behind
+terms with no cap) is listed by its page and manifests alone, whose metadata is
+public, as every other item is.
 """
 
 from __future__ import annotations

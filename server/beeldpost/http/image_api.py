@@ -62,7 +62,7 @@ StartResponse = Callable[..., object]
 Headers = list[tuple[str, str]]
 Answer = tuple[int, Headers, bytes | KeptFile]
 
-STATUS_LINES = {200: "200 OK", 303: "303 SEE OTHER", 304: "304 NOT MODIFIED",
+STATUS_LINES = {200: "200 OK", 302: "302 FOUND", 303: "303 SEE OTHER", 304: "304 NOT MODIFIED",
                 400: "400 BAD REQUEST", 401: "401 UNAUTHORIZED", 404: "404 NOT FOUND",
                 405: "405 METHOD NOT ALLOWED",
                 413: "413 REQUEST ENTITY TOO LARGE", 422: "422 UNPROCESSABLE ENTITY",
@@ -262,16 +262,32 @@ class ImageApi:
         images = self.images
         name, view = split_version(identifier)
         access = self._access(exchange, name, at_hand) if view is View.FULL else None
+        base = self._base_url(environ)
+        if (access is not None and not access.granted and version.number == 2
+                and access.policy.public):
+            # Authorization 1.0's tiered access, as UV 4.4 (which takes the 2.x service)
+            # follows it: to whoever may not see the full version, a 302 to the public
+            # face's info.json, whose 1.0 services offer the way in. (3.0 answers 401
+            # with the whole description instead: Mirador draws from that.)
+            target = f"{service_url(base, version, name)}/info.json"
+            return 302, [("Location", target), ("Cache-Control", "no-store"),
+                         ("Content-Type", "text/plain; charset=utf-8"), PERSONAL], \
+                f"302 Found: {target}\n".encode("utf-8")
         resolved = images.resolve(name, at_hand, view=view)
         rights = images.rights(name, at_hand) if version.number == 3 else None
-        base = self._base_url(environ)
         mimetype = json_ld_mimetype(environ.get("HTTP_ACCEPT", ""), version.context)
         # The full version's info.json lists its auth services (the reading room's own
         # way in only to the reading room), and is a 401 to whoever may not see it: the
-        # whole description all the same, so that a viewer draws what it may.
+        # whole description all the same, so that a viewer draws what it may. In 2.1,
+        # the public face of an image that is not open lists the 1.0 ones too (the
+        # degraded description of tiered access).
         services = None
         if access is not None and not access.policy.is_open:
             services = (access.policy.tier, access.policy.public, access.who.reading_room)
+        elif version.number == 2 and view is View.PUBLIC:
+            policy = images.policy(name, at_hand)
+            if not policy.is_open:
+                services = (policy.tier, policy.public, False)
         key = (version.number, identifier, base, mimetype, resolved.content_hash,
                resolved.width, resolved.height, resolved.limits, rights,
                images.settings.tile_size, services)

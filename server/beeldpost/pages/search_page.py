@@ -4,7 +4,9 @@
     /search?q=wijk*&collection=batavialand/nieuw-land&from=1990&to=2000&page=2
 
 It searches every item's label, summary, description, people, place, subject and
-transcript through the catalogue's full-text index (Catalogue.search: whole words,
+public transcript (not that of a staff-only or closed item, which the index leaves
+out, catalogue/index.transcript_is_public: no hit or snippet shows a word of it)
+through the catalogue's full-text index (Catalogue.search: whole words,
 case and diacritics folded, `wijk*` prefixes, "phrases"), narrowed to a level of the
 archive and what lies below it (`collection`, a node path such as
 `batavialand/nieuw-land`) and to a range of years (`from`, `to`). Results are paged

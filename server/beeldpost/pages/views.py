@@ -48,7 +48,7 @@ from ..image.info import VERSION_3
 from ..image.operations import resolve
 from ..image.parameters import parse_image_request
 from ..presentation import content_state
-from ..presentation.manifests import ImageFacts, Urls, build_manifest, thumbnail
+from ..presentation.manifests import ImageFacts, Urls, build_manifest, shows_transcript, thumbnail
 from . import oembed, search_page, sign_in
 
 log = logging.getLogger(__name__)
@@ -258,7 +258,11 @@ def image_url(image: ImageFacts, urls: Urls, size: str, region: str = "full") ->
 
 
 def preview(image: ImageFacts, urls: Urls, box: int = PREVIEW_BOX) -> dict:
-    """The photo whole, as large as fits `box` and the image's limits."""
+    """The photo whole, as large as fits `box` and the image's limits (an image the
+    public sees nothing of: the "not public" picture, as its thumbnail is)."""
+    if not image.public:
+        body = thumbnail(image, urls)
+        return {"url": body.id, "width": body.width, "height": body.height}
     for size in (box, 1200, 800, 400, 200):
         try:
             return image_url(image, urls, f"!{size},{size}")
@@ -443,8 +447,8 @@ class ItemView:
 
     def transcript(self) -> dict | None:
         transcript = self.record.transcript
-        if transcript is None:
-            return None
+        if transcript is None or not shows_transcript(self.record):
+            return None  # (none, or not public today: a staff-only or closed item's)
         return {"title": _text(transcript.title, self.lang), "language": self.record.language,
                 "paragraphs": transcript.paragraphs,
                 "citation": _text(transcript.citation, self.record.language)}

@@ -20,6 +20,13 @@ URL layout (all under the public base URL):
     /items/{item}/transcript.txt, transcript.html       the full transcript (rendering)
 
 Every id under /iiif/manifests/{item} is served on its own (see find_part).
+
+An item's transcript is public unless the tier in force today is `staff` (its record
+says `access: staff`, or it is closed by `restricted_until`): then the manifest has no
+transcript annotations and no `rendering` links, and their URLs answer 401 (routes.py);
+its metadata (label, summary, people, credit, rights) stays in. The other tiers
+(capped, clickthrough, reading-room) restrict the image, not its text: their
+transcripts are served as those of open items (catalogue/index.transcript_is_public).
 """
 
 from __future__ import annotations
@@ -48,10 +55,10 @@ from iiif_prezi3 import (
 
 from ..access.services import auth1_services, auth2_service
 from ..catalogue.hierarchy import Slice
-from ..catalogue.index import Entry, Node
+from ..catalogue.index import Entry, Node, transcript_is_public
 from ..catalogue.records import REQUIRED_LANGUAGES, Record, Text
 from ..catalogue.store import Level
-from ..catalogue.tiers import public_face, today
+from ..catalogue.tiers import effective, public_face, today
 from ..http.image_api import FULL_SUFFIX
 from ..image.info import (
     PROFILE_2,
@@ -319,7 +326,7 @@ def manifest_model(record: Record, image: ImageFacts, urls: Urls,
                                       label=provider.label.language_map()))
         fields["provider"] = [Provider(id=provider.id, label=provider.label.language_map(),
                                        homepage=homepages or None)]
-    if record.transcript:
+    if record.transcript and shows_transcript(record):
         fields["rendering"] = transcript_renderings(record, urls)
     # Machine-readable records for aggregators, and search over the annotations.
     fields["seeAlso"] = see_also(urls.manifest(item))
@@ -371,6 +378,14 @@ def _person_line(name: str, position: Text | None, language: str) -> str:
         return name
 
 
+def shows_transcript(record: Record) -> bool:
+    """Whether the item's transcript is public today (index.transcript_is_public: not
+    while its tier in force is staff, as it is for a closed item). The item's own
+    record decides, as it does for its metadata: its text is its own, whatever other
+    items show the same image."""
+    return transcript_is_public(effective(record.access, record.restricted_until, today()))
+
+
 def transcript_renderings(record: Record, urls: Urls) -> list[LinkedResource]:
     title = record.transcript.title
     return [
@@ -408,9 +423,17 @@ def image_services(image: ImageFacts, urls: Urls, with_version_2: bool = True) -
                               type="ImageService3", profile="level2"))
     if with_version_2:
         # Image API 2 services keep their 2.x keys (@id, @type) and profile URI inside a
-        # version 3 manifest, as the Presentation 3 spec shows for older services.
+        # version 3 manifest, as the Presentation 3 spec shows for older services. UV 4.4
+        # takes the last 2.x one: the full version's, with its 1.0 auth services, last
+        # (its info.json sends the public to the public face's: 1.0's tiered access).
         services.append(ServiceV2(**{"@id": urls.image_service(VERSION_2, image.identifier),
                                      "@type": "ImageService2", "profile": PROFILE_2}))
+        if image.tier != "open":
+            services.append(ServiceV2(**{
+                "@id": urls.image_service(VERSION_2, image.identifier + FULL_SUFFIX),
+                "@type": "ImageService2", "profile": PROFILE_2,
+                "service": auth1_services(urls.base, image.identifier, image.tier,
+                                          image.public, reading_room=False)}))
     return services
 
 
@@ -428,7 +451,17 @@ def _image_body(image: ImageFacts, urls: Urls, size: str, with_version_2: bool) 
     )
 
 
+NOT_PUBLIC = ("static/not-public.svg", 400, 300)  # (path below the base URL, width, height)
+
+
 def thumbnail(image: ImageFacts, urls: Urls) -> AnnotationBody:
+    """The largest whole pyramid level within THUMBNAIL_BOX of the public face; for an
+    image the public sees nothing of, a picture that says so (pages show it too), never
+    a thumbnail that answers 401."""
+    if not image.public:
+        path, width, height = NOT_PUBLIC
+        return AnnotationBody(id=f"{urls.base}/{path}", type="Image", format="image/svg+xml",
+                              width=width, height=height)
     factors = scale_factors(image.width, image.height, image.tile_size)
     sizes = preferred_sizes(image.width, image.height, factors, image.limits)  # smallest first
     fitting = [s for s in sizes if max(s["width"], s["height"]) <= THUMBNAIL_BOX] or sizes[:1]
@@ -465,13 +498,14 @@ def _text_body(value: str, language: str, purpose: str | None = None) -> Textual
 
 
 def transcript_page(record: Record, urls: Urls) -> AnnotationPage | None:
-    """One `commenting` annotation per paragraph of the interview, on the whole canvas.
+    """One `commenting` annotation per paragraph of the interview, on the whole canvas;
+    None when there is no transcript, or when it is not public today (shows_transcript).
 
     Not `supplementing`: Presentation 3 keeps that for content derived from the
     canvas itself (OCR, captions of the audio), and stock Mirador hides it.
     """
     transcript = record.transcript
-    if transcript is None:
+    if transcript is None or not shows_transcript(record):
         return None
     page_id = urls.annotation_page(record.item, "transcript")
     title = transcript.title

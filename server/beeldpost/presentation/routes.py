@@ -4,6 +4,12 @@ Same HTTP rules as the image API (CORS, HEAD, ETag/304, JSON-LD when asked,
 plain-text errors). Documents are built from the records on every request, so an
 edited record is served at once; the ETag is the hash of what is served, so it
 changes exactly when the document does. The URL layout is in manifests.py.
+
+The transcript of an item whose tier in force today is staff (closed, or staff only:
+manifests.shows_transcript) is not public: its manifest leaves it out, and its own
+URLs (transcript.txt and .html, the transcript annotation page and its annotations,
+in Presentation 3 and 2.1) answer 401 with a short text saying so, as a withheld
+image does. Its other parts, and its manifest, are served as ever.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from ..catalogue import hierarchy
 from ..catalogue.records import Record
 from ..catalogue.store import Catalogue
 from ..catalogue.transcripts import transcript_html, transcript_text
-from ..errors import NotFound
+from ..errors import NotFound, NotPublic
 from ..http import cdn
 from ..http.cdn import image_tag, item_tag
 from ..http.negotiation import presentation_version
@@ -30,6 +36,7 @@ from .manifests import (
     build_manifest,
     node_label,
     find_part,
+    shows_transcript,
 )
 from .manifests_v2 import CONTEXT as CONTEXT_2
 from .manifests_v2 import build_annotation_list
@@ -134,17 +141,20 @@ def make_blueprint() -> Blueprint:
 
     @blueprint.route("/iiif/manifests/<item>/v2/annotations/<page>", methods=["GET"])
     def annotation_list_2(item: str, page: str):
-        _record, document = manifest_document(item)
+        record, document = manifest_document(item)
         found = build_annotation_list(document, page)
         if found is None:
+            _withheld_transcript(record, page == TRANSCRIPT_PAGE)
             raise NotFound(f"the item {item!r} has no annotation list {page!r}.")
         return _json_2(found)
 
     @blueprint.route("/iiif/manifests/<item>/<path:part>", methods=["GET"])
     def manifest_part(item: str, part: str):
-        _record, document = manifest_document(item)
+        record, document = manifest_document(item)
         found = find_part(document, f"{document['id']}/{part}")
         if found is None:
+            _withheld_transcript(record, part == TRANSCRIPT_PART
+                                 or part.startswith(f"{TRANSCRIPT_PART}/"))
             raise NotFound(f"the manifest of {item!r} has no part {part!r}.")
         return _json(found)
 
@@ -164,4 +174,18 @@ def _with_transcript(item: str) -> Record:
     cdn.tag(item_tag(item), image_tag(record.image))
     if record.transcript is None:
         raise NotFound(f"the item {item!r} has no transcript.")
+    _withheld_transcript(record)
     return record
+
+
+# The transcript's annotation page, under the manifest and under its 2.1 form.
+TRANSCRIPT_PAGE = "transcript"
+TRANSCRIPT_PART = f"annotations/{TRANSCRIPT_PAGE}"
+
+
+def _withheld_transcript(record: Record, asked: bool = True) -> None:
+    """401 when `asked` is for the record's transcript and that is not public today."""
+    if asked and record.transcript is not None and not shows_transcript(record):
+        raise NotPublic(f"the transcript of {record.item!r} is not public: its record "
+                        "allows it only to staff (or it is closed until a date); the "
+                        "item's description is public in its manifest.")

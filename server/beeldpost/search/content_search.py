@@ -14,6 +14,12 @@ answers an annotation on the whole canvas targets `canvas#xywh=0,0,W,H` (the sam
 region, which stock Universal Viewer 4.4 needs); Search 2.0 gives the annotations
 exactly as the manifest does.
 
+A transcript that is not public (a staff-only or closed item: presentation/
+manifests.py's shows_transcript) is not in its manifest, so neither the item's search
+nor its autocomplete finds a word of it (its people and caption are found as ever);
+a Collection's search and autocomplete ask the index, which leaves it out too
+(catalogue/index.transcript_is_public).
+
 Matching is by words, ignoring case and diacritics: text and query are decomposed
 (NFKD), stripped of combining marks and case-folded, so `wijkcoordinator` finds
 "wijkcoördinator". A query of several words finds them as a phrase; a word ending
