@@ -51,15 +51,16 @@ viewers:
 	bash frontend/ensure.sh $(VIEWERS)
 
 # Debian's chromium for the browser tests: installed with apt-get when missing and root.
-# Debian's nginx, for the tests of two servers behind deploy/nginx.conf. Installed without
+# Debian's nginx, for the tests of two servers behind deploy/nginx.conf (and openssl, whose
+# test certificate lets the access tests run two sites over HTTPS). Installed without
 # starting its system service (policy-rc.d): the tests start their own.
 nginx:
-	@if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then :; \
+	@if { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } && command -v openssl >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  echo "make: installing nginx for the proxy tests" >&2; \
 	  policy=/usr/sbin/policy-rc.d; made=; \
 	  if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' > $$policy; chmod +x $$policy; made=1; fi; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx openssl >/dev/null; \
 	  status=$$?; [ -n "$$made" ] && rm -f $$policy; exit $$status; \
 	else \
 	  echo "make: the proxy tests need nginx: install it (Debian: sudo apt-get install nginx)" >&2; \
