@@ -53,9 +53,10 @@ from .records import Record
 from . import tiers
 from .tiers import Tier, effective
 
-# Raised when the tables below change shape: an index of another version is dropped and
-# made again from the records (the journal's own tables are kept as they are).
-VERSION = 3
+# Raised when the tables below change shape, or what they hold: an index of another
+# version is dropped and made again from the records (the journal's own tables are kept
+# as they are). 4: a staff-only or closed item's transcript words are no longer indexed.
+VERSION = 4
 
 INDEX_TABLES = ("items", "item_words", "record_files", "source_files", "nodes", "meta")
 
