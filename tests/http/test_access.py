@@ -82,6 +82,10 @@ GRANTED = {
     "accepted the terms of voorwaarden": {"open-stuk", "voorwaarden"},
     "accepted, in the reading room": IN_THE_ROOM,
 }
+# … and whose pixels: an access token counts for info.json (and the 2.0 probe) only,
+# never for an image request (another site's script could send one it was given).
+PIXELS = {who: (NOBODY if who.startswith("staff token") else granted)
+          for who, granted in GRANTED.items()}
 
 
 @dataclass
@@ -228,7 +232,7 @@ def test_the_full_version_by_who_asks(archive, who, item):
         assert_private(info)
         full = archive.ask(f"/iiif/{version}/{item}~full/full/"
                            f"{'max' if version == 3 else 'full'}/0/default.jpg", who)
-        if granted:
+        if item in PIXELS[who]:
             assert full.status_code == 200
             assert size_of(full) == (WIDTH, HEIGHT)
             assert_private(full)
@@ -409,8 +413,7 @@ STAFF_REQUESTS = [
 ]
 
 
-@pytest.mark.parametrize("who", ["staff (cookie)", "staff token, right origin",
-                                 "sign-on from a trusted proxy"])
+@pytest.mark.parametrize("who", ["staff (cookie)", "sign-on from a trusted proxy"])
 def test_staff_see_every_detail_of_every_tier(archive, who):
     for item in TIERS:
         for version, path, size in STAFF_REQUESTS:
@@ -432,21 +435,39 @@ def test_the_reading_room_sees_its_tiers_in_full_but_not_staff_only_images(archi
 
 # --------------------------------------------------------------------------- tokens
 
+def test_a_token_opens_info_json_and_the_probe_but_never_pixels(archive):
+    bearer = {"Authorization": f"Bearer {archive.token}", "Origin": PORTAL}
+    assert archive.ask("/iiif/3/medewerkers~full/info.json", headers=bearer).status_code == 200
+    assert archive.ask("/iiif/2/medewerkers~full/info.json", headers=bearer).status_code == 200
+    probe = archive.ask("/auth/2/probe/medewerkers", headers=bearer)
+    assert probe.get_json()["status"] == 200
+    for path in ("0,0,256,256/256,/0/default.jpg", "full/max/0/default.jpg",
+                 "full/64,/0/default.jpg"):
+        assert_refused(archive.ask(f"/iiif/3/medewerkers~full/{path}", headers=bearer))
+    # Within the cap, a capped image's tiles are the public's anyway.
+    assert archive.ask("/iiif/3/verkleind~full/0,0,1024,1024/256,/0/default.jpg",
+                       headers=bearer).status_code == 200
+    assert_refused(archive.ask("/iiif/3/verkleind~full/0,0,256,256/256,/0/default.jpg",
+                               headers=bearer))
+
+
 def test_a_token_counts_only_from_the_origin_it_was_made_for(archive):
-    path = "/iiif/3/medewerkers~full/0,0,256,256/256,/0/default.jpg"
+    path = "/iiif/3/medewerkers~full/info.json"
     bearer = {"Authorization": f"Bearer {archive.token}"}
     assert archive.ask(path, headers={**bearer, "Origin": PORTAL}).status_code == 200
+    def refused(headers: dict) -> None:
+        answer = archive.ask(path, headers=headers)
+        assert answer.status_code == 401 and answer.get_json()["width"] == WIDTH
+
     for origin in (ELSEWHERE, "https://portal.example.evil.example", "http://portal.example",
                    "null"):
-        assert_refused(archive.ask(path, headers={**bearer, "Origin": origin}))
-    assert_refused(archive.ask(path, headers=bearer))  # no Origin: this site's own
+        refused({**bearer, "Origin": origin})
+    refused(bearer)  # no Origin: this site's own
     # Not a cookie, and a cookie is not a token.
-    assert_refused(archive.ask(path, headers={"Cookie": f"beeldpost_session={archive.token}"}))
-    assert_refused(archive.ask(path, headers={"Authorization": f"Bearer {archive.staff}",
-                                              "Origin": PORTAL}))
+    refused({"Cookie": f"beeldpost_session={archive.token}"})
+    refused({"Authorization": f"Bearer {archive.staff}", "Origin": PORTAL})
     # Another scheme with the token is no token.
-    assert_refused(archive.ask(path, headers={"Authorization": f"Basic {archive.token}",
-                                              "Origin": PORTAL}))
+    refused({"Authorization": f"Basic {archive.token}", "Origin": PORTAL})
 
 
 def test_a_token_from_the_2_0_token_service_opens_the_full_version_too(archive):
@@ -693,7 +714,7 @@ def test_the_same_on_both_databases(tmp_path, catalogue_settings):
     items = {name: ITEMS[name] for name in ("verkleind", "voorwaarden", "medewerkers")}
     archive = made_archive(tmp_path, items, catalogue_settings)
     expected = {"anonymous": {}, "staff (cookie)": set(items),
-                "staff token, right origin": set(items), "staff token, other origin": {},
+                "staff token, right origin": {}, "staff token, other origin": {},
                 "reading room": {"verkleind", "voorwaarden"},
                 "accepted the terms of voorwaarden": {"voorwaarden"},
                 "sign-on from a trusted proxy": set(items)}
@@ -706,5 +727,7 @@ def test_the_same_on_both_databases(tmp_path, catalogue_settings):
     browser = archive.app.test_client()
     browser.set_cookie("beeldpost_session", archive.staff)
     assert browser.post("/auth/logout").status_code == 200
-    for who in ("staff (cookie)", "staff token, right origin"):
-        assert_refused(archive.ask("/iiif/3/medewerkers~full/full/max/0/default.jpg", who))
+    assert_refused(archive.ask("/iiif/3/medewerkers~full/full/max/0/default.jpg",
+                               "staff (cookie)"))
+    token = archive.ask("/iiif/3/medewerkers~full/info.json", "staff token, right origin")
+    assert token.status_code == 401

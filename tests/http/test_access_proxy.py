@@ -290,8 +290,10 @@ def test_a_token_made_by_one_server_is_accepted_by_the_other(cluster):
         assert made["expiresIn"] > 0
         bearer = {"Authorization": f"Bearer {made['accessToken']}"}
         assert get(f"{other.url}{info}", {**bearer, "Origin": cluster.url})[0] == 200
-        check(get(f"{other.url}{tile}", {**bearer, "Origin": cluster.url}),
-              (200, (256, 256), True), f"{other.url}{tile}")
+        # A token opens info.json, never pixels (those go by the cookie).
+        assert get(f"{other.url}{tile}", {**bearer, "Origin": cluster.url})[0] == 401
+        check(get(f"{other.url}{tile}", with_session(cookie)), (200, (256, 256), True),
+              f"{other.url}{tile}")
         # Bound to its origin: from another page's origin it shows nothing more.
         assert get(f"{other.url}{info}", {**bearer, "Origin": "http://elders.example"})[0] == 401
     # Without a session there is no token.

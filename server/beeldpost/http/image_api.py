@@ -24,7 +24,7 @@ import functools
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Callable, Iterable
@@ -223,7 +223,8 @@ class ImageApi:
                 exchange.parsed = parse_image_request(region, size, rotation, quality_format,
                                                       exchange.version.number)
             name, view = split_version(identifier)
-            access = self._access(exchange, name, at_hand) if view is View.FULL else None
+            access = (self._access(exchange, name, at_hand, token=False)
+                      if view is View.FULL else None)
             resolved = images.resolve(name, at_hand, view=view)
             ops = images.operations(resolved, exchange.parsed)
             if access is not None and not access.granted and not images.shows_no_more(
@@ -325,16 +326,22 @@ class ImageApi:
         headers.insert(0, ("Content-Type", document.mimetype))
         return (401 if refused else 200), headers, body
 
-    def _access(self, exchange: Exchange, name: str, at_hand: bool) -> Access:
+    def _access(self, exchange: Exchange, name: str, at_hand: bool,
+                token: bool = True) -> Access:
         """Whether whoever asks may see the image's full version (decided, and for an
-        image that is not open logged, once per request)."""
+        image that is not open logged, once per request). An access token counts for
+        info.json only (`token`), as IIIF Authorization has it: pixels go by the cookie,
+        which another site's script cannot read answers with (CORS allows any origin
+        but no credentials), where it could send a token it got from a framed token page."""
         if exchange.access is None:
             policy = self.images.policy(name, at_hand)
             who = ANONYMOUS
             if not policy.is_open and self.gate is not None:
                 environ = exchange.environ
-                who = self.gate.who(asking_of(environ, self._base_url(environ),
-                                              self.gate.sign_on_header), at_hand)
+                asking = asking_of(environ, self._base_url(environ), self.gate.sign_on_header)
+                if not token:
+                    asking = replace(asking, bearer=None)
+                who = self.gate.who(asking, at_hand)
             exchange.access = Access(policy, who, decide(policy, who, name, exchange.route))
         return exchange.access
 
