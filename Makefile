@@ -5,6 +5,7 @@
 #   make bench-s3   W1 and W3b from a folder and from S3 (SeaweedFS), direct and through nginx (also in make bench)
 #   make bench-catalogue  the catalogue with 1,000 to 100,000 items (N=1000 for one size)
 #   make wheel  the installable wheel in dist/ (viewers included)
+#   make lock   update constraints.txt, the versions every install takes, on purpose
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -15,18 +16,32 @@ PYTEST_ARGS ?=
 VIEWERS ?= $(or $(BEELDPOST_VIEWERS),var/viewers)
 IN_CI := $(if $(filter 1 true yes TRUE True,$(CI)),true,)
 
-.PHONY: run test bench bench-s3 bench-catalogue fuzz viewers chromium nginx postgresql install install-test ingest standins wheel clean
+.PHONY: lock run test bench bench-s3 bench-catalogue fuzz viewers chromium nginx postgresql install install-test ingest standins wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# Installs take the versions in constraints.txt (make lock updates it on purpose).
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test]'
+$(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@ $(VENV)/.installed
+
+# constraints.txt afresh: pyproject.toml's dependencies (test extras included) resolved to
+# their newest allowed versions in a clean virtual environment. Run it on purpose, then
+# `make test`, and commit the file with what changed.
+lock:
+	rm -rf var/lock-venv
+	$(PYTHON) -m venv var/lock-venv
+	var/lock-venv/bin/pip install --quiet -e '.[test]'
+	head -5 constraints.txt > constraints.txt.new
+	var/lock-venv/bin/pip freeze --exclude-editable | LC_ALL=C sort >> constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf var/lock-venv
+	@echo "make: constraints.txt updated; run make test, then commit it"
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test

@@ -53,7 +53,8 @@ def installed(tmp_path_factory) -> Path:
     (wheel,) = (root / "dist").glob("beeldpost-*.whl")
     venv = root / "venv"
     run([sys.executable, "-m", "venv", str(venv)])
-    run([str(venv / "bin" / "pip"), "install", "--quiet", str(wheel)], cwd=root)
+    run([str(venv / "bin" / "pip"), "install", "--quiet", "-c", str(REPO / "constraints.txt"),
+         str(wheel)], cwd=root)  # as the README installs it
     return venv
 
 
