@@ -13,6 +13,7 @@ viewer on another site keeps showing the public face (the README says so).
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import tempfile
 import time
@@ -406,7 +407,7 @@ UV_PORTAL = """<!doctype html>
 
 def test_uv_on_another_site_shows_the_public_face_without_errors(archive, browser):
     visitor = browser()
-    url = archive.portal_page("uv.html", UV_PORTAL.format(manifest=json_string(
+    url = archive.portal_page("uv.html", UV_PORTAL.format(manifest=json.dumps(
         archive.manifest(PHOTO))))
 
     def check():
@@ -421,12 +422,6 @@ def test_uv_on_another_site_shows_the_public_face_without_errors(archive, browse
         assert not visitor.errors
 
     run(visitor, check)
-
-
-def json_string(value: str) -> str:
-    import json
-
-    return json.dumps(value)
 
 
 # --------------------------------------------------------------------------- Auth 2.0
@@ -499,7 +494,7 @@ IMAGE_WIDTH = "() => document.getElementById('image').complete && document.getEl
 def test_the_auth_2_flow_end_to_end_with_a_client_that_follows_the_spec(archive, browser):
     visitor = browser()
     page = visitor.page
-    url = archive.portal_page("auth2.html", AUTH2_CLIENT.format(manifest=json_string(
+    url = archive.portal_page("auth2.html", AUTH2_CLIENT.format(manifest=json.dumps(
         archive.manifest(PHOTO))))
     full_width = archive.full_width(PHOTO)
 

@@ -357,8 +357,8 @@ class ImageApi:
     def _redirect(self, exchange: Exchange, at_hand: bool) -> Answer:
         """The base URI (with or without its slash) is a 303 to its info.json."""
         identifier = exchange.segments[0]
-        name, view = split_version(identifier)
-        self.images.resolve(name, at_hand, checking=True)  # 404 for unknown identifiers
+        name, _view = split_version(identifier)
+        self.images.source(name, at_hand)  # 404 for unknown identifiers (nothing built)
         target = f"{service_url(self._base_url(exchange.environ), exchange.version, identifier)}/info.json"
         return 303, [("Content-Type", "text/plain; charset=utf-8"), ("Location", target),
                      ("Vary", "Accept-Encoding")], f"303 See Other: {target}\n".encode("utf-8")

@@ -195,6 +195,13 @@ class ImageService:
         )
         return width, height, limits
 
+    def source(self, identifier: str, at_hand: bool = False) -> Source:
+        """The source file an identifier names (NotFound when none): nothing opened or built."""
+        source = self.catalog.lookup(identifier, at_hand, kept=True)
+        if source is None:
+            raise NotFound(f"no image with identifier {identifier!r}.")
+        return source
+
     def resolve(self, identifier: str, at_hand: bool = False, *,
                 checking: bool = False, view: View = View.PUBLIC) -> ResolvedImage:
         """The image behind an identifier, as `view` sees it: its public face (the
@@ -204,9 +211,7 @@ class ImageService:
         NotPublic, before anything of it is opened, read from a cache or rendered;
         except when `checking` a record against its image (people's regions, a
         manifest's sizes), never for an answer."""
-        source = self.catalog.lookup(identifier, at_hand, kept=True)
-        if source is None:
-            raise NotFound(f"no image with identifier {identifier!r}.")
+        source = self.source(identifier, at_hand)
         if at_hand:
             return self._resolve_at_hand(identifier, source, view)
         if view is View.FULL:

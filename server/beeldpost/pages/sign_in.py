@@ -240,7 +240,7 @@ def make_blueprint() -> Blueprint:
     def probe(identifier: str) -> Response:
         current_app.extensions["beeldpost.catalogue"].current()
         images: ImageService = current_app.extensions["beeldpost.images"]
-        images.resolve(identifier, checking=True)  # 404 for an unknown image
+        images.source(identifier)  # 404 for an unknown image (nothing opened or built)
         policy = images.policy(identifier)
         gate = _gate()
         who = gate.who(_asking())

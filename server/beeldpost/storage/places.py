@@ -372,9 +372,7 @@ class Bucket:
             result = function(self.store, *args, **options)
         except Exception as error:  # noqa: BLE001 -- sorted out by _failed
             raise self._failed(operation, count, error) from None
-        self._up()
-        if count:
-            counters.storage_request(operation, "ok", count)
+        self._succeeded(operation, count)
         return result
 
     async def call_async(self, operation: str, function: Callable, *args, count: int = 1,
@@ -385,10 +383,13 @@ class Bucket:
             result = await function(self.store, *args, **options)
         except Exception as error:  # noqa: BLE001 -- sorted out by _failed
             raise self._failed(operation, count, error) from None
+        self._succeeded(operation, count)
+        return result
+
+    def _succeeded(self, operation: str, count: int) -> None:
         self._up()
         if count:
             counters.storage_request(operation, "ok", count)
-        return result
 
     def _before(self, operation: str, count: int) -> None:
         now = time.monotonic()
