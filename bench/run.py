@@ -1,6 +1,7 @@
 """Beeldpost against IIPImage, side by side: `make bench` (or `make bench QUICK=1`).
 
-    python bench/run.py [--quick] [--runs N] [--duration S] [--only W1,W2] [--no-install]
+    python bench/run.py [--quick] [--rounds N] [--duration S] [--only W1,W2] [--no-install]
+                        [--iipsrv PATH]
 
 See bench/README.md for what is measured and how to read the table. Benchmarks
 are not tests: nothing here asserts a timing, the table only reports.
@@ -34,7 +35,10 @@ RESULTS = BENCH / "results"
 LUA = BENCH / "urls.lua"
 APT_PACKAGES = ("iipimage-server", "lighttpd", "wrk")
 # The order the workloads are measured and shown in.
-ORDER = ("W1", "W2", "W3a", "W3b", "W3c", "W3d", "W3c2", "W1warm")
+ORDER = ("W1", "W2", "W3a", "W3b", "W3c", "W3c32", "W3d", "W3c2", "W1warm")
+# Workloads that ask exactly the URLs of another one (only the load differs): their
+# answers are checked once, under the other's key.
+CHECKED_AS = {"W3c32": "W3c"}
 # Workloads run on a Beeldpost restarted with other settings, compared with IIPImage's
 # run of another workload: key -> (compared with, response cache, extra environment).
 RESTARTED = {
@@ -44,6 +48,14 @@ RESTARTED = {
     "W1warm": ("W1", True, {}),
 }
 JPEG_QUALITY = 85  # Beeldpost's default BEELDPOST_JPEG_QUALITY; IIPImage is set to the same
+# A request not answered within this many seconds counts as a timeout (wrk --timeout;
+# wrk's own default of 2 s would count a queued full-size download as one).
+TIMEOUT_S = 30
+# Issue 23's targets, Beeldpost ÷ IIPImage in one run: each by rate and by CPU per
+# request, with bytes per answer no more than IIPImage's (images only) and no errors.
+SPEED_TARGETS = (("W1", 2.0), ("W2", 1.5), ("W3a", 1.5), ("W3b", 1.5), ("W3d", 1.5))
+W3C_RATE = 1.5  # W3c: successful answers/s at c=8, with no errors at all
+W3C_RSS_MB = 300  # peak RSS of Beeldpost's whole process tree under W3c (c=8 and c=32)
 
 
 def say(message: str) -> None:
@@ -52,9 +64,10 @@ def say(message: str) -> None:
 
 # --- tools ---------------------------------------------------------------------------------
 
-def missing_tools() -> list[str]:
+def missing_tools(iipsrv: Path | None = None) -> list[str]:
+    """Debian packages the run lacks; iipimage-server only when no --iipsrv is given."""
     missing = []
-    if not servers.IIPSRV.exists():
+    if iipsrv is None and not servers.IIPSRV.exists():
         missing.append("iipimage-server")
     if not (shutil.which("lighttpd") or Path("/usr/sbin/lighttpd").exists()):
         missing.append("lighttpd")
@@ -63,11 +76,14 @@ def missing_tools() -> list[str]:
     return missing
 
 
-def ensure_tools(allow_install: bool) -> None:
-    missing = missing_tools()
+def ensure_tools(allow_install: bool, iipsrv: Path | None = None) -> None:
+    if iipsrv is not None and not os.access(iipsrv, os.X_OK):
+        sys.exit(f"bench: --iipsrv {iipsrv} is not an executable file")
+    missing = missing_tools(iipsrv)
     if not missing:
         return
-    command = ["apt-get", "install", "-y", "--no-install-recommends", *APT_PACKAGES]
+    packages = [name for name in APT_PACKAGES if name != "iipimage-server" or iipsrv is None]
+    command = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
     if not allow_install or os.geteuid() != 0 or not shutil.which("apt-get"):
         sys.exit(f"bench: missing {', '.join(missing)}. Install them with\n"
                  f"    sudo apt-get update && sudo {' '.join(command)}\n"
@@ -85,7 +101,7 @@ def ensure_tools(allow_install: bool) -> None:
             if package in units:
                 subprocess.run(["systemctl", "disable", "--now", units[package]],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    still = missing_tools()
+    still = missing_tools(iipsrv)
     if still:
         sys.exit(f"bench: still missing after apt-get: {', '.join(still)}")
 
@@ -167,14 +183,22 @@ def pixel_difference(a: bytes, b: bytes) -> float | None:
         return None
 
 
-def verify(workload: workloads.Workload, pair: list[servers.Server], samples: int = 6) -> dict:
-    """Fetch a few of the workload's URLs from both servers and check what comes back."""
+def verify(workload: workloads.Workload, pair: list[servers.Server],
+           samples: int | None = None) -> dict:
+    """Fetch the workload's URLs (all, or the first `samples`) from both servers and check
+    what comes back:
+    HTTP 200, a real JPEG (or an info.json) of the expected pixel size, the mean pixel
+    difference between the two answers, and each server's mean body size over the URLs
+    both answered (the bytes compared by the targets: same URLs, bodies without headers)."""
+    samples = len(workload.requests) if samples is None else samples
     picked = workload.requests[:samples]
     # Also the whole-image requests in the tile list (the level that fits in one tile).
     picked += [r for r in workload.requests[samples:] if r.tail.startswith("full/")
                and workload.key.startswith("W1")]
     report = {server.name: {"checked": 0, "ok": 0, "problems": []} for server in pair}
-    differences = []
+    differences: list[float] = []
+    worst = ""
+    body_bytes: dict[str, list[int]] = {server.name: [] for server in pair}
     for request in picked:
         bodies = {}
         for server in pair:
@@ -193,6 +217,7 @@ def verify(workload: workloads.Workload, pair: list[servers.Server], samples: in
                     document = json.loads(body)
                     assert document.get("width") and document.get("height")
                     entry["ok"] += 1
+                    bodies[server.name] = body
                 except (ValueError, AssertionError):
                     entry["problems"].append(f"{request.tail}: not an info.json")
                 continue
@@ -208,12 +233,24 @@ def verify(workload: workloads.Workload, pair: list[servers.Server], samples: in
                 entry["ok"] += 1
             bodies[server.name] = body
         if len(bodies) == 2:
-            difference = pixel_difference(*bodies.values())
-            if difference is not None:
-                differences.append(difference)
+            for name, body in bodies.items():
+                body_bytes[name].append(len(body))
+            if not workload.json:
+                difference = pixel_difference(*bodies.values())
+                if difference is not None:
+                    differences.append(difference)
+                    if difference >= max(differences):
+                        worst = request.tail
     result = {"servers": report}
     if differences:
         result["mean_abs_pixel_difference"] = round(statistics.mean(differences), 2)
+        result["max_abs_pixel_difference"] = round(max(differences), 2)
+        result["max_abs_pixel_difference_url"] = worst
+    counted = len(next(iter(body_bytes.values())))
+    if counted:
+        result["body_bytes"] = {name: round(statistics.mean(sizes), 1)
+                                for name, sizes in body_bytes.items()}
+        result["body_urls"] = counted
     return result
 
 
@@ -227,7 +264,7 @@ def write_paths(server: servers.Server, workload: workloads.Workload) -> Path:
     return path
 
 
-def wait_quiet(server: servers.Server, limit: float = 30.0) -> None:
+def wait_quiet(server: servers.Server, limit: float = 90.0) -> None:
     """Wait until the server stops working on requests the last run abandoned."""
     deadline = time.monotonic() + limit
     previous = procstats.cpu_seconds(procstats.tree(server.pid))
@@ -245,11 +282,14 @@ def children_cpu() -> float:
 
 
 def run_wrk(server: servers.Server, paths: Path, duration: float, connections: int,
-            threads: int, timeout: int) -> dict:
+            threads: int, timeout: int, statuses: bool = False) -> dict:
+    """One wrk run against `server`. `statuses`: count every answer's status (urls.lua)."""
     threads = min(threads, connections)
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s",
                "--timeout", f"{timeout}s", "--latency", "-s", str(LUA),
                f"http://{servers.HOST}:{server.port}", "--", str(paths), str(threads)]
+    if statuses:
+        command += ["statuses", str(timeout)]
     busy_before, own_before, wrk_before = (procstats.machine_busy_seconds(), procstats.own_cpu(),
                                            children_cpu())
     started = time.monotonic()
@@ -269,13 +309,28 @@ def run_wrk(server: servers.Server, paths: Path, duration: float, connections: i
     requests = data["requests"]
     seconds = data["duration_us"] / 1e6
     usage = monitor.usage
+    counted = data.get("statuses")
+    # wrk counts an answer that came later than the timeout both as an answer and as a
+    # timeout: a successful answer is one with a 2xx status (without status counts:
+    # below 400) that came in time. Late answers are taken to be successes, which they
+    # nearly always are (a refusal is quick); where not, this undercounts a little.
+    late = data["errors"]["timeout"]
+    if counted:
+        # Requests that had waited longer than the timeout without any answer by the
+        # end of the run are timeouts too (wrk only counts answers that came late).
+        data["errors"]["unanswered"] = counted["unanswered_late"]
+        ok = sum(n for status, n in counted["counts"].items() if status.startswith("2"))
+    else:
+        ok = requests - data["errors"]["status"]
+    ok = max(0, ok - late)
     errors = sum(data["errors"].values())
     return {
         "requests": requests,
+        "ok": ok,
         "seconds": round(seconds, 3),
         # Successful answers per second: an error (e.g. a 503 from admission control) is
         # not throughput. rps_all counts every answer.
-        "rps": round((requests - data["errors"]["status"]) / seconds, 2) if seconds else 0.0,
+        "rps": round(ok / seconds, 2) if seconds else 0.0,
         "rps_all": round(requests / seconds, 2) if seconds else 0.0,
         "p50_ms": round(data["latency_us"]["p50"] / 1000, 2),
         "p90_ms": round(data["latency_us"]["p90"] / 1000, 2),
@@ -284,10 +339,12 @@ def run_wrk(server: servers.Server, paths: Path, duration: float, connections: i
         "max_ms": round(data["latency_us"]["max"] / 1000, 2),
         "errors": errors,
         "error_detail": data["errors"],
+        "statuses": counted,
+        "connections": connections,
+        "timeout_s": timeout,
         "kb_per_response": round(data["bytes"] / requests / 1024, 1) if requests else None,
         # Per successful answer, like rps: refused requests' CPU is charged to the served ones.
-        "cpu_ms_per_request": (round(usage.cpu_seconds * 1000 / (requests - data["errors"]["status"]), 3)
-                               if requests > data["errors"]["status"] else None),
+        "cpu_ms_per_request": round(usage.cpu_seconds * 1000 / ok, 3) if ok else None,
         "server_cpu_cores": round(usage.cpu_seconds / wall, 2),
         "peak_rss_mb": round(usage.peak_rss_sum / 2**20, 1),
         "peak_rss_largest_process_mb": round(usage.peak_rss_max / 2**20, 1),
@@ -326,6 +383,23 @@ def summarise(runs: list[dict]) -> dict:
     summary["peak_rss_mb"] = max(run["peak_rss_mb"] for run in runs)
     summary["peak_rss_largest_process_mb"] = max(run["peak_rss_largest_process_mb"] for run in runs)
     summary["errors"] = sum(run["errors"] for run in runs)
+    detail: dict[str, int] = {}
+    for run in runs:
+        for kind, n in run.get("error_detail", {}).items():
+            detail[kind] = detail.get(kind, 0) + n
+    summary["error_detail"] = detail
+    summary["timeout_s"] = runs[0].get("timeout_s")
+    counted = [run["statuses"] for run in runs if run.get("statuses")]
+    if counted:
+        totals: dict[str, int] = {}
+        for one in counted:
+            for status, n in one["counts"].items():
+                totals[status] = totals.get(status, 0) + n
+        summary["statuses"] = {
+            "counts": dict(sorted(totals.items())),
+            **{key: sum(one.get(key, 0) for one in counted) for key in (
+                "503_with_retry_after", "503_without_retry_after", "unanswered",
+                "unanswered_late")}}
     summary["processes_exited"] = sum(run.get("processes_exited", 0) for run in runs)
     summary["requests"] = sum(run["requests"] for run in runs)
     summary["runs"] = len(runs)
@@ -374,73 +448,138 @@ def errors_text(summary: dict) -> str:
     return text
 
 
+def status_text(summary: dict) -> str:
+    """What the answers were: '200 ×n, 503 ×n (n with Retry-After), n timeouts, …'."""
+    counted = summary.get("statuses")
+    detail = summary.get("error_detail", {})
+    parts = []
+    if counted:
+        for status, n in counted["counts"].items():
+            text = f"{status} ×{n}"
+            if status == "503":
+                text += f" ({counted['503_with_retry_after']} with Retry-After)"
+            parts.append(text)
+    limit = summary.get("timeout_s") or "the timeout's"
+    if detail.get("timeout"):
+        parts.append(f"{detail['timeout']} answered after more than {limit} s (timeouts)")
+    if detail.get("unanswered"):
+        parts.append(f"{detail['unanswered']} without an answer after {limit} s (timeouts)")
+    sockets = sum(detail.get(kind, 0) for kind in ("connect", "read", "write"))
+    if sockets:
+        parts.append(f"{sockets} socket errors")
+    if not counted and detail.get("status"):
+        parts.append(f"{detail['status']} answers ≥ 400")
+    return ", ".join(parts) or "n/a"
+
+
 def targets(results: dict) -> list[dict]:
+    """Issue 23's targets, each marked met (True), not met (False) or n/a (None)."""
     w = results["workloads"]
+    checks = results.get("checks", {})
 
-    def ratio(key):
-        return w.get(key, {}).get("ratio")
+    def bytes_of(key):
+        sizes = checks.get(key, {}).get("body_bytes", {})
+        return sizes.get("Beeldpost"), sizes.get("IIPImage"), checks.get(key, {}).get("body_urls")
 
-    def errors_of(key):
-        return w.get(key, {}).get("beeldpost", {}).get("errors", 0) or 0
+    out = []
+    for key, threshold in SPEED_TARGETS:
+        entry = w.get(key, {})
+        rate, cpu = entry.get("ratio"), cpu_ratio(entry)
+        errors = entry.get("beeldpost", {}).get("errors")
+        name = f"{key} ≥ {threshold:g}× by rate and by CPU" + (
+            "" if key == "W2" else ", bytes ≤ IIPImage's")
+        if rate is None or cpu is None:
+            out.append({"target": name, "measured": "n/a (not measured)", "met": None})
+            continue
+        met = rate >= threshold and cpu >= threshold and not errors
+        text = f"rate {fmt(rate, 2, '×')}, CPU {fmt(cpu, 2, '×')}"
+        if key != "W2":  # an info.json has no image quality to compare bytes at
+            b_bytes, i_bytes, urls = bytes_of(key)
+            if b_bytes is None or i_bytes is None:
+                text += ", bytes n/a"
+                met = None if met else met
+            else:
+                text += (f", body {b_bytes / 1024:.2f} / {i_bytes / 1024:.2f} KB "
+                         f"({b_bytes - i_bytes:+.0f} B, same {urls} URLs)")
+                met = met and b_bytes <= i_bytes
+        if errors:
+            text += f", {errors} errors"
+        out.append({"target": name, "measured": text, "met": met})
 
-    def check(name, value, threshold, measured_text=None, key=None):
-        met = None if value is None else value >= threshold
-        if met and key and errors_of(key):
-            met = False
-            measured_text = (measured_text or fmt(value, 2, "×")) + f" but {errors_of(key)} errors"
-        return {"target": name, "measured": measured_text or (fmt(value, 2, "×") if value is not None
-                                                              else "n/a"), "met": met}
-
-    out = [
-        check("W1 cold tiles ≥ 1.0×", ratio("W1"), 1.0, key="W1"),
-        check("W3a full/!N,N ≥ 1.0×", ratio("W3a"), 1.0, key="W3a"),
-        check("W3b full/W, ≥ 1.0×", ratio("W3b"), 1.0, key="W3b"),
-    ]
-    w3c = w.get("W3c", {})
-    w3c_rss = w3c.get("beeldpost", {}).get("peak_rss_mb")
-    w3c_ratio = ratio("W3c")
-    met = None if w3c_ratio is None or w3c_rss is None else (
-        w3c_ratio >= 1.0 and w3c_rss <= 300 and not errors_of("W3c"))
-    w3c_text = f"{fmt(w3c_ratio, 2, '×')}, {fmt(w3c_rss, 0, ' MB')}"
-    if errors_of("W3c"):
-        w3c_text += f", {errors_of('W3c')} errors"
-    if ratio("W3c2") is not None:
-        w3c_text += (f" (with 2 heavy slots, W3c2: {fmt(ratio('W3c2'), 2, '×')}, "
-                     f"{fmt(w.get('W3c2', {}).get('beeldpost', {}).get('peak_rss_mb'), 0, ' MB')})")
-    out.append({"target": "W3c full/full ≥ 1.0× with peak RSS ≤ 300 MB",
-                "measured": w3c_text, "met": met})
-    out.append(check("W3d 1024² crops ≥ 1.0×", ratio("W3d"), 1.0, key="W3d"))
-    out.append(check("W2 info.json ≥ 0.5×", ratio("W2"), 0.5, key="W2"))
-    w1 = w.get("W1", {}).get("beeldpost", {})
-    single = results.get("single_request", {}).get("W1", {}).get("beeldpost", {})
-    if w1.get("p99_ms") and single.get("p50_ms"):
-        factor = w1["p99_ms"] / single["p50_ms"]
-        out.append({"target": "W1 p99 at c=8 ≤ 3× single-request latency",
-                    "measured": f"{w1['p99_ms']:.1f} ms vs 3 × {single['p50_ms']:.1f} ms "
-                                f"({factor:.1f}×)", "met": factor <= 3.0})
+    w3c, w3c32 = w.get("W3c", {}), w.get("W3c32", {})
+    b8 = w3c.get("beeldpost", {})
+    rate, rss, errors = w3c.get("ratio"), b8.get("peak_rss_mb"), b8.get("errors")
+    name = f"W3c c=8: ≥ {W3C_RATE:g}× by rate, 0 errors, peak RSS ≤ {W3C_RSS_MB} MB"
+    if rate is None or rss is None:
+        out.append({"target": name, "measured": "n/a (not measured)", "met": None})
     else:
-        out.append({"target": "W1 p99 at c=8 ≤ 3× single-request latency", "measured": "n/a",
-                    "met": None})
-    warm = w.get("W1warm", {})
-    out.append(check("W1 with the response cache warm ≥ 3×", warm.get("ratio"), 3.0,
-                     None if warm.get("ratio") is not None else
-                     f"n/a ({warm.get('skipped', 'not run')})"))
+        text = f"rate {fmt(rate, 2, '×')}, {errors} errors, {fmt(rss, 0, ' MB')}"
+        if errors:
+            text += f" ({status_text(b8)})"
+        w3c2 = w.get("W3c2", {})
+        if w3c2.get("ratio") is not None:
+            text += (f" (with 2 heavy slots, W3c2: {fmt(w3c2['ratio'], 2, '×')}, "
+                     f"{fmt(w3c2.get('beeldpost', {}).get('peak_rss_mb'), 0, ' MB')})")
+        out.append({"target": name, "measured": text,
+                    "met": rate >= W3C_RATE and not errors and rss <= W3C_RSS_MB})
+    b32 = w3c32.get("beeldpost", {})
+    name = ("W3c c=32: beyond what runs and queues only 503 with Retry-After; no timeout, "
+            f"no other error; peak RSS ≤ {W3C_RSS_MB} MB")
+    counted = b32.get("statuses")
+    if not counted:
+        out.append({"target": name, "measured": "n/a (not measured)", "met": None})
+    else:
+        detail = b32.get("error_detail", {})
+        bad_status = sum(n for status, n in counted["counts"].items()
+                         if not status.startswith("2") and status != "503")
+        bad = (bad_status + counted["503_without_retry_after"] + detail.get("timeout", 0)
+               + detail.get("unanswered", 0)
+               + sum(detail.get(kind, 0) for kind in ("connect", "read", "write")))
+        rss32 = b32.get("peak_rss_mb")
+        text = f"{status_text(b32)}; {fmt(rss32, 0, ' MB')}"
+        met = bad == 0 and rss32 is not None and rss32 <= W3C_RSS_MB and b32.get("requests", 0) > 0
+        meta = results["meta"]
+        if met and meta.get("w3c32_duration_s", 0) <= meta.get("timeout_s", 0):
+            met = None  # a request never answered could not have shown as a timeout
+            text += " (runs no longer than the timeout: timeouts could not show)"
+        out.append({"target": name, "measured": text, "met": met})
     return out
+
+
+def iipimage_text(meta: dict) -> str:
+    """Which IIPImage ran, e.g. 'iipsrv 1.3 (own build given with --iipsrv, codec passthrough
+    true by its log)' or 'iipsrv 1.1 (Debian iipimage-server 1.1-3+b2)'."""
+    iip = meta.get("iipimage")
+    if not iip:  # results of older harness versions
+        return f"iipimage-server {meta['versions'].get('iipimage-server', 'unknown')}"
+    text = f"iipsrv {iip.get('version') or 'of unknown version'} ({iip['source']}"
+    if iip.get("codec_passthrough"):
+        text += f", codec passthrough {iip['codec_passthrough']} by its log"
+    return text + ")"
 
 
 def markdown(results: dict) -> str:
     meta = results["meta"]
+    rounds = meta.get("rounds", meta.get("runs"))
+    interleaved = meta.get("interleaved", False)
     lines = [
         f"# Beeldpost vs IIPImage — {meta['mode']} run, {meta['finished']}",
         "",
-        f"{meta['runs']} run(s) of {meta['duration_s']:g} s per workload and server "
-        f"(W3c: {meta['w3c_duration_s']:g} s), wrk -t{meta['threads']} -c{meta['connections']}; "
+        f"Machine: {meta['cpus']} cores, **{meta['cpu_model']}**. IIPImage: {iipimage_text(meta)}.",
+        "",
+        (f"{rounds} round(s): in each, every workload on each server in turn (who goes first "
+         "alternates), " if interleaved else f"{rounds} run(s) per workload and server, ")
+        + f"{meta['duration_s']:g} s each "
+        f"(W3c: {meta['w3c_duration_s']:g} s"
+        + (f", W3c32: {meta['w3c32_duration_s']:g} s" if meta.get("w3c32_duration_s") else "")
+        + (" — no longer than the timeout, so a request left without an answer would not "
+           "show as one" if meta.get("w3c32_duration_s", 1e9) <= meta.get("timeout_s", 0) else "")
+        + f"), wrk -t{meta['threads']} -c{meta['connections']}"
+        + (f" --timeout {meta['timeout_s']}s" if meta.get("timeout_s") else "") + "; "
         "req/s, latency and CPU are medians over runs, RSS is the peak; 'ratio' is Beeldpost's "
         "req/s ÷ IIPImage's (successful answers only), 'ratio by CPU' IIPImage's CPU ms/request ÷ "
         "Beeldpost's (the less noise-sensitive figure on a shared machine). "
-        f"Machine: {meta['cpus']} cores, {meta['cpu_model']}; "
-        f"iipimage-server {meta['versions']['iipimage-server']}, lighttpd "
-        f"{meta['versions']['lighttpd']}, wrk {meta['versions']['wrk']}, libvips "
+        f"lighttpd {meta['versions']['lighttpd']}, wrk {meta['versions']['wrk']}, libvips "
         f"{meta['versions']['libvips']}; Beeldpost at {meta['git']}.",
         "",
         "| workload | Beeldpost req/s | IIPImage req/s | ratio | ratio by CPU | p50 / p99 ms Beeldpost | "
@@ -485,12 +624,27 @@ def markdown(results: dict) -> str:
         lines.append(f"| {key} | {fmt(b.get('p50_ms'), 2)} / {fmt(b.get('p99_ms'), 2)} | "
                      f"{fmt(i.get('p50_ms'), 2)} / {fmt(i.get('p99_ms'), 2)} | {factors[0]} | "
                      f"{factors[1]} |")
-    lines += ["", "Targets (ratios to IIPImage in this run)", "", "| target | measured | met |",
-              "|---|---|---|"]
+    counted = [(key, entry) for key in ORDER
+               if (entry := results["workloads"].get(key)) and (
+                   entry.get("beeldpost", {}).get("statuses")
+                   or entry.get("iipimage", {}).get("statuses"))]
+    if counted:
+        lines += ["", "Answers by status, summed over runs (a timeout: no answer within "
+                  f"{meta.get('timeout_s', 'wrk --timeout')} s)", "",
+                  "| workload | Beeldpost | IIPImage |", "|---|---|---|"]
+        for key, entry in counted:
+            own = key in RESTARTED  # IIPImage's figures there are another workload's
+            lines.append(f"| {entry['title']} | {status_text(entry.get('beeldpost', {}))} | "
+                         + (f"(see {RESTARTED[key][0]})" if own else
+                            status_text(entry.get("iipimage", {}))) + " |")
+    lines += ["", "Targets of issue 23 (Beeldpost ÷ IIPImage in this run; 'by CPU' is IIPImage's CPU "
+              "ms/request ÷ Beeldpost's; bytes are mean body sizes over the checked URLs)", "",
+              "| target | measured | met |", "|---|---|---|"]
     for target in results["targets"]:
         mark = {True: "yes", False: "**no**", None: "n/a"}[target["met"]]
         lines.append(f"| {target['target']} | {target['measured']} | {mark} |")
-    lines += ["", "Output checks (a few URLs of each workload fetched from both servers)", ""]
+    lines += ["", "Output checks (URLs of each workload fetched from both servers, one by one, "
+              "before the load)", ""]
     for key in ORDER:
         check = results["checks"].get(key)
         if not check:
@@ -502,7 +656,13 @@ def markdown(results: dict) -> str:
                 text += " (" + "; ".join(entry["problems"][:3]) + ")"
             parts.append(text)
         if "mean_abs_pixel_difference" in check:
-            parts.append(f"mean |Δpixel| between them {check['mean_abs_pixel_difference']}")
+            parts.append(f"mean |Δpixel| between them {check['mean_abs_pixel_difference']}"
+                         + (f" (at most {check['max_abs_pixel_difference']}, "
+                            f"`{check.get('max_abs_pixel_difference_url', '?')}`)"
+                            if "max_abs_pixel_difference" in check else ""))
+        if "body_bytes" in check:
+            parts.append("mean body KB " + " / ".join(
+                f"{name} {size / 1024:.2f}" for name, size in check["body_bytes"].items()))
         lines.append(f"- {key}: " + ", ".join(parts))
     if results.get("failures"):
         lines += ["", "Workloads that failed: " + "; ".join(
@@ -519,7 +679,8 @@ def markdown(results: dict) -> str:
               "encode at JPEG quality 85 (a tile Beeldpost serves from the stored bytes keeps "
               "the derivative's quality: see KB/response), both run 2 worker processes on "
               "127.0.0.1. IIPImage: iipsrv under lighttpd mod_fastcgi, MAX_IMAGE_CACHE_SIZE=0, "
-              "no memcached; it speaks Image API 2, so both get 2.1 URLs.",
+              "no memcached, IIIF_VERSION=2 and CODEC_PASSTHROUGH=1 (both ignored by 1.1); "
+              "iipsrv 1.1 speaks Image API 2 only, so both servers get 2.1 URLs.",
               "- CPU ms/req is utime+stime of the server's whole process tree (gunicorn master and "
               "workers; lighttpd and iipsrv) during the run, divided by completed requests. RSS "
               "is the peak of the tree's summed resident sets (shared pages counted per process).",
@@ -553,23 +714,46 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def without_machine_paths(text: str) -> str:
+def without_machine_paths(text: str, iipsrv: Path | None = None) -> str:
     """Reports are committed: paths of this machine become repository-relative or a tag."""
-    for prefix, tag in ((str(REPO) + "/", ""), (sys.prefix + "/", "<venv>/"),
-                        (sys.base_prefix + "/", "<python>/")):
+    pairs = [(str(REPO) + "/", ""), (sys.prefix + "/", "<venv>/"),
+             (sys.base_prefix + "/", "<python>/")]
+    if iipsrv is not None:
+        pairs.insert(0, (str(iipsrv), "<iipsrv given with --iipsrv>"))
+    for prefix, tag in pairs:
         text = text.replace(prefix, tag)
     return text
 
 
+def sha256_of(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 run of 3 s per workload (≈1 minute)")
-    parser.add_argument("--runs", type=int, help="runs per workload and server (default 3; quick 1)")
+    parser.add_argument("--quick", action="store_true", help="1 round of 3 s per workload, W3c 8 s (≈2 minutes)")
+    parser.add_argument("--rounds", "--runs", dest="rounds", type=int,
+                        help="rounds (default 3; quick 1): in each, every workload runs once on each "
+                             "server, interleaved")
     parser.add_argument("--duration", type=float, help="seconds per run (default 10; quick 3)")
+    parser.add_argument("--w3c-duration", type=float, help="seconds per W3c run (default the "
+                        "larger of --duration and 20; quick 8): one full/full takes seconds")
+    parser.add_argument("--timeout", type=int, default=TIMEOUT_S, help="seconds after which a "
+                        f"request without an answer counts as a timeout (default {TIMEOUT_S})")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", help="comma-separated workloads, e.g. W1,W2 (default all)")
     parser.add_argument("--no-install", action="store_true", help="never run apt-get")
+    parser.add_argument("--iipsrv", metavar="PATH", default=os.environ.get("BENCH_IIPSRV") or None,
+                        help="the iipsrv FastCGI binary to compare with, e.g. one built from the "
+                             "IIPImage 1.3 source release (default: env BENCH_IIPSRV, else Debian's "
+                             "iipimage-server, iipsrv 1.1)")
     parser.add_argument("--beeldpost-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment for Beeldpost, e.g. BEELDPOST_THREADS=1 or "
                              "GUNICORN_CMD_ARGS=--worker-class=sync (repeatable; recorded)")
@@ -584,7 +768,7 @@ def main(argv: list[str] | None = None) -> int:
         for key, entry in results["workloads"].items():  # recompute from the raw runs
             for name, runs_of in entry.get("raw", {}).items():
                 for one in runs_of:
-                    ok = one["requests"] - one["error_detail"]["status"]
+                    ok = one.get("ok", one["requests"] - one["error_detail"]["status"])
                     if one["seconds"]:
                         one["rps"] = round(ok / one["seconds"], 2)
                     if "rps_all" not in one and one.get("cpu_ms_per_request") is not None:
@@ -603,14 +787,20 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(results))
         return 0
 
-    runs = args.runs or (1 if args.quick else 3)
+    rounds = args.rounds or (1 if args.quick else 3)
     duration = args.duration or (3.0 if args.quick else 10.0)
-    w3c_duration = max(duration, 8.0 if args.quick else 20.0)  # a full/full takes seconds
+    # A full/full takes seconds: W3c runs are longer than the others.
+    w3c_duration = args.w3c_duration or max(duration, 8.0 if args.quick else 20.0)
+    # At c=32 a run must outlast the timeout, or a request left without an answer for
+    # longer than that could not show up as a timeout at all (urls.lua); quick mode
+    # keeps it short and says so in the report.
+    w3c32_duration = w3c_duration if args.quick else max(w3c_duration, args.timeout + 10.0)
     single_duration = 2.0 if args.quick else 5.0
     selected = ORDER if not args.only else tuple(k for k in ORDER if k in args.only.split(","))
     mode = "quick" if args.quick else "full"
+    iipsrv = Path(args.iipsrv).resolve() if args.iipsrv else None
 
-    ensure_tools(not args.no_install)
+    ensure_tools(not args.no_install, iipsrv)
     WORK.mkdir(parents=True, exist_ok=True)
     logs = WORK / "logs"
     logs.mkdir(exist_ok=True)
@@ -621,17 +811,26 @@ def main(argv: list[str] | None = None) -> int:
 
     import pyvips
 
+    apt_packages = [name for name in APT_PACKAGES if name != "iipimage-server" or iipsrv is None]
     meta = {
-        "mode": mode, "runs": runs, "duration_s": duration, "w3c_duration_s": w3c_duration,
+        "mode": mode, "rounds": rounds, "interleaved": True, "duration_s": duration,
+        "w3c_duration_s": w3c_duration, "w3c32_duration_s": w3c32_duration,
+        "timeout_s": args.timeout,
         "single_request_duration_s": single_duration, "connections": args.connections,
         "threads": args.threads, "cpus": os.cpu_count(), "cpu_model": cpu_model(),
         "kernel": platform.release(), "python": platform.python_version(), "git": git_description(),
-        "versions": {name: package_version(name) for name in APT_PACKAGES}
+        "versions": {name: package_version(name) for name in apt_packages}
         | {"libvips": f"{pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}"},
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "image": {"width": width, "height": height},
         "derivative": derivative.name,
     }
+    if iipsrv is None:
+        meta["iipimage"] = {"source": f"Debian iipimage-server {meta['versions']['iipimage-server']}",
+                            "binary": str(servers.IIPSRV)}
+    else:  # a path of this machine stays out of the (committed) report
+        meta["iipimage"] = {"source": "own build given with --iipsrv",
+                            "binary_sha256": sha256_of(iipsrv)}
     results: dict = {"meta": meta, "workloads": {}, "single_request": {}, "checks": {}, "servers": {}}
     measured: dict[str, dict[str, list]] = {}
     single: dict[str, dict[str, dict]] = {}
@@ -640,38 +839,69 @@ def main(argv: list[str] | None = None) -> int:
     extra_env = dict(item.split("=", 1) for item in args.beeldpost_env)
     meta["beeldpost_extra_env"] = extra_env
     pair = [servers.beeldpost(REPO, WORK, response_cache=False, logs=logs, extra_env=extra_env),
-            servers.iipimage(WORK, WORK / "iip" / "images", logs, JPEG_QUALITY)]
+            servers.iipimage(WORK, WORK / "iip" / "images", logs, JPEG_QUALITY,
+                             binary=iipsrv or servers.IIPSRV,
+                             label="iipsrv given with --iipsrv" if iipsrv else None)]
 
     def report(key: str, server: servers.Server, label: str, result: dict) -> None:
-        say(f"  {key:6} {label:7} {server.name:9} {result['rps']:8.1f} req/s  "
+        say(f"  {key:6} {label:9} {server.name:9} {result['rps']:8.1f} req/s  "
             f"p50 {result['p50_ms']:7.1f} ms  p99 {result['p99_ms']:7.1f} ms  "
             f"cpu {result['cpu_ms_per_request']} ms/req  rss {result['peak_rss_mb']:.0f} MB  "
             f"errors {result['errors']}  other load {result['other_load_cores']}"
+            + (f"  [{status_text(result)}]" if result.get("statuses") else "")
             + (f"  PROCESSES EXITED {result['processes_exited']}" if result["processes_exited"] else ""))
 
-    def measure(key: str) -> None:
+    def seconds_for(key: str) -> float:
+        return {"W3c": w3c_duration, "W3c2": w3c_duration, "W3c32": w3c32_duration}.get(key, duration)
+
+    def restart_dead() -> None:
+        for server in pair:  # a server that died is started again for what follows
+            if server.process is None or server.process.poll() is not None:
+                server.start("info.json")
+
+    # Full runs check every URL (the bytes targets compare means over the URLs checked,
+    # which should not hang on a sample); quick runs the first 24 of each workload.
+    samples = 24 if args.quick else None
+
+    def prepare(key: str) -> dict[str, Path]:
+        """Check the answers of both servers, write the path lists, warm up."""
         workload = plan[key]
-        results["checks"][key] = verify(workload, pair)
-        paths = {server.name: write_paths(server, workload) for server in pair}
+        if key in CHECKED_AS:
+            results["checks"].setdefault(CHECKED_AS[key],
+                                         verify(plan[CHECKED_AS[key]], pair, samples))
+        else:
+            results["checks"][key] = verify(workload, pair, samples)
         for server in pair:
             warm_up(server, workload, count=8)
-        seconds = w3c_duration if key == "W3c" else duration
-        measured[key] = {"beeldpost": [], "iipimage": []}
-        for run in range(runs):
-            order = pair if run % 2 == 0 else pair[::-1]  # alternate who goes first
+        return {server.name: write_paths(server, workload) for server in pair}
+
+    def measure_round(keys: list[str], paths: dict[str, dict[str, Path]], number: int) -> None:
+        """One round: every workload once on each server; who goes first alternates from
+        workload to workload and from round to round."""
+        for index, key in enumerate(keys):
+            workload = plan[key]
+            order = pair if (number + index) % 2 == 0 else pair[::-1]
             for server in order:
-                result = run_wrk(server, paths[server.name], seconds, args.connections,
-                                 args.threads, timeout=120)
+                try:
+                    result = run_wrk(server, paths[key][server.name], seconds_for(key),
+                                     workload.connections or args.connections, args.threads,
+                                     timeout=args.timeout, statuses=workload.count_statuses)
+                except Exception as error:  # noqa: BLE001 - report it, go on with the others
+                    failed(key, error)
+                    restart_dead()
+                    continue
                 measured[key][server.name.lower()].append(result)
-                report(key, server, f"run {run + 1}/{runs}", result)
-        if key == "W1" or not args.quick:
-            single[key] = {}
-            for server in pair:
-                result = run_wrk(server, paths[server.name],
-                                 max(single_duration, 8.0) if key == "W3c" else single_duration,
-                                 1, 1, timeout=120)
-                single[key][server.name.lower()] = result
-                report(key, server, "c=1", result)
+                report(key, server, f"round {number + 1}/{rounds}", result)
+
+    def measure_single(key: str, paths: dict[str, Path]) -> None:
+        workload = plan[key]
+        single[key] = {}
+        for server in pair:
+            result = run_wrk(server, paths[server.name],
+                             max(single_duration, 8.0) if key == "W3c" else single_duration,
+                             1, 1, timeout=args.timeout, statuses=workload.count_statuses)
+            single[key][server.name.lower()] = result
+            report(key, server, "c=1", result)
 
     def restart_beeldpost(response_cache: bool, env: dict[str, str]) -> servers.Server:
         pair[0].stop()
@@ -704,35 +934,51 @@ def main(argv: list[str] | None = None) -> int:
         else:
             warm_up(bp, workload, count=8)
         paths = write_paths(bp, workload)
-        seconds = w3c_duration if compared_with == "W3c" else duration
         measured[key] = {"beeldpost": [], "iipimage": []}
-        for run in range(runs):
-            result = run_wrk(bp, paths, seconds, args.connections, args.threads, timeout=120)
+        for number in range(rounds):
+            result = run_wrk(bp, paths, seconds_for(key), workload.connections or args.connections,
+                             args.threads, timeout=args.timeout, statuses=workload.count_statuses)
             measured[key]["beeldpost"].append(result)
-            report(key, bp, f"run {run + 1}/{runs}", result)
+            report(key, bp, f"run {number + 1}/{rounds}", result)
 
     def failed(key: str, error: Exception) -> None:
         text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         say(f"  {key} FAILED: {text}")
-        failures[key] = text
+        failures.setdefault(key, text)
 
     started = time.monotonic()
     try:
         for server in pair:
             server.start("info.json")
             results["servers"][server.name] = server.description
+        meta["iipimage"]["version"] = servers.iipsrv_version(pair[1])
+        # As iipsrv itself says at start (1.1 has no such setting: None).
+        meta["iipimage"]["codec_passthrough"] = servers.iipsrv_setting(pair[1], "codec passthrough")
         say(f"bench: Beeldpost on :{pair[0].port} (pid {pair[0].pid}), IIPImage on :{pair[1].port} "
-            f"(pid {pair[1].pid}); {mode} mode, {runs} run(s) × {duration:g} s, c={args.connections}")
+            f"(pid {pair[1].pid}; {iipimage_text(meta)}); {mode} mode, {rounds} round(s) × "
+            f"{duration:g} s, c={args.connections}, processor {meta['cpu_model']}")
+        keys, paths = [], {}
         for key in selected:
             if key in RESTARTED:
                 continue
             try:
-                measure(key)
-            except Exception as error:  # noqa: BLE001 - report it, go on with the others
+                paths[key] = prepare(key)
+            except Exception as error:  # noqa: BLE001
                 failed(key, error)
-                for server in pair:  # a server that died is started again for the next one
-                    if server.process is None or server.process.poll() is not None:
-                        server.start("info.json")
+                restart_dead()
+                continue
+            keys.append(key)
+            measured[key] = {"beeldpost": [], "iipimage": []}
+        for number in range(rounds):
+            measure_round(keys, paths, number)
+        for key in keys:
+            if key in CHECKED_AS or not (key == "W1" or not args.quick):
+                continue  # c=1 of W3c32 would be W3c's
+            try:
+                measure_single(key, paths[key])
+            except Exception as error:  # noqa: BLE001
+                failed(key, error)
+                restart_dead()
         for key in selected:
             if key not in RESTARTED:
                 continue
@@ -749,6 +995,7 @@ def main(argv: list[str] | None = None) -> int:
         workload = plan[key]
         entry = {"title": workload.title, "notes": workload.notes,
                  "urls": len(workload.requests),
+                 "connections": workload.connections or args.connections,
                  "beeldpost": summarise(by_server["beeldpost"]),
                  "iipimage": summarise(by_server["iipimage"]),
                  "raw": by_server}
@@ -767,16 +1014,16 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(text)
     RESULTS.mkdir(exist_ok=True)
-    stems = [args.output] if args.output else (["latest"] if args.quick or args.only or args.runs
-                                               or args.duration else ["latest", "full-run"])
+    stems = [args.output] if args.output else (["latest"] if args.quick or args.only or args.rounds
+                                               or args.duration or args.w3c_duration
+                                               else ["latest", "full-run"])
     for stem in stems:
         document = json.dumps(results, indent=2, ensure_ascii=False) + "\n"
-        (RESULTS / f"{stem}.json").write_text(without_machine_paths(document))
-        (RESULTS / f"{stem}.md").write_text(without_machine_paths(text))
+        (RESULTS / f"{stem}.json").write_text(without_machine_paths(document, iipsrv))
+        (RESULTS / f"{stem}.md").write_text(without_machine_paths(text, iipsrv))
     say(f"bench: wrote {', '.join(f'bench/results/{s}.md' for s in stems)} (and .json) "
         f"in {meta['elapsed_s']:.0f} s")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,10 +3,11 @@
 Beeldpost: `beeldpost serve`, i.e. gunicorn with beeldpost/http/gunicorn_conf.py (the
 production configuration), WEB_CONCURRENCY=2.
 
-IIPImage: Debian's iipimage-server (iipsrv 1.1, a FastCGI program) spawned by
-lighttpd's mod_fastcgi with max-procs 2, its tile cache off
-(MAX_IMAGE_CACHE_SIZE=0) and memcached off. The lighttpd configuration is written
-at run time into the work directory.
+IIPImage: iipsrv (a FastCGI program) spawned by lighttpd's mod_fastcgi with
+max-procs 2, its tile cache off (MAX_IMAGE_CACHE_SIZE=0) and memcached off. By
+default Debian's iipimage-server (iipsrv 1.1); run.py's --iipsrv names another
+binary, e.g. an iipsrv 1.3 built from its source release. The lighttpd
+configuration is written at run time into the work directory.
 
 Each server runs in its own session (process group) so that stopping it ends
 exactly the processes this harness started, nothing else.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import shutil
 import signal
 import socket
@@ -168,7 +170,10 @@ fastcgi.server = ( "/fcgi-bin/iipsrv.fcgi" =>
 """
 
 
-def iipimage(work: Path, image_dir: Path, logs: Path, jpeg_quality: int) -> Server:
+def iipimage(work: Path, image_dir: Path, logs: Path, jpeg_quality: int,
+             binary: Path = IIPSRV, label: str | None = None) -> Server:
+    """lighttpd + 2 iipsrv processes; `binary` is the iipsrv to run, `label` how the
+    report names it (a path of this machine must not end up in a committed report)."""
     port = free_port()
     work, image_dir, logs = work.resolve(), image_dir.resolve(), logs.resolve()
     iip = work / "iip"
@@ -187,18 +192,53 @@ def iipimage(work: Path, image_dir: Path, logs: Path, jpeg_quality: int) -> Serv
         "JPEG_QUALITY": str(jpeg_quality),  # the same output quality as Beeldpost
         "MAX_CVT": "10000",  # allow full/full of the 6000-pixel image (default 5000)
         "CORS": "*",
+        # Read by iipsrv 1.2 and later, ignored by 1.1 (which knows neither):
+        "IIIF_VERSION": "2",  # 1.2+ speaks Image API 3 by default; both servers get 2.1 URLs
+        # 1.3: a tile that maps onto one stored JPEG tile, with no processing asked, is
+        # sent as the stored bytes without decoding and re-encoding (1.3's default; set
+        # here so that the comparison does not depend on that default).
+        "CODEC_PASSTHROUGH": "1",
     }
     environment_text = ",\n".join(f'        "{k}" => "{v}"' for k, v in environment.items())
     conf = iip / "lighttpd.conf"
     conf.write_text(LIGHTTPD_CONF.format(
         docroot=docroot, host=HOST, port=port, logs=logs, iip=iip, socket=socket_path,
-        iipsrv=IIPSRV, environment=environment_text,
+        iipsrv=binary, environment=environment_text,
     ))
     lighttpd = shutil.which("lighttpd") or "/usr/sbin/lighttpd"
     server = Server("IIPImage", port, "/fcgi-bin/iipsrv.fcgi?IIIF=bench.tif/",
                     [lighttpd, "-D", "-f", str(conf)], dict(os.environ), logs / "lighttpd.log")
     server.description = {
-        "command": f"lighttpd -D -f {conf} (mod_fastcgi, max-procs 2) → {IIPSRV}",
+        "command": f"lighttpd -D -f {conf} (mod_fastcgi, max-procs 2) → {label or binary}",
         "env": environment,
     }
     return server
+
+
+def iipsrv_version(server: Server) -> str | None:
+    """The version of the iipsrv behind `server`, as it says itself: the `Server:
+    iipsrv/X` header of its answers (lighttpd passes it on), else the start banner in
+    its log file ("IIPImage Server. Version X", written at VERBOSITY 1 and above)."""
+    try:
+        _, headers, _ = get(server.port, server.url("info.json"), timeout=10)
+        found = re.search(r"iipsrv/(\S+)", headers.get("server", ""))
+        if found:
+            return found.group(1)
+    except OSError:
+        pass
+    logfile = server.description.get("env", {}).get("LOGFILE")
+    if logfile and Path(logfile).exists():
+        found = re.findall(r"IIPImage Server\. Version (\S+)", Path(logfile).read_text(errors="replace"))
+        if found:
+            return found[-1]
+    return None
+
+
+def iipsrv_setting(server: Server, name: str) -> str | None:
+    """A setting as iipsrv reports it at start in its log ("Setting codec passthrough to
+    true"), None if it says nothing about it (1.1 has no codec passthrough)."""
+    logfile = server.description.get("env", {}).get("LOGFILE")
+    if not logfile or not Path(logfile).exists():
+        return None
+    found = re.findall(rf"Setting {re.escape(name)} to (.+)", Path(logfile).read_text(errors="replace"))
+    return found[-1].strip() if found else None

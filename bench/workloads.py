@@ -3,7 +3,8 @@
 Each request is `region/size/rotation/quality.format` relative to an image's base
 URI, so the same list serves Beeldpost (`/iiif/2/bench/...`) and IIPImage
 (`/fcgi-bin/iipsrv.fcgi?IIIF=bench.tif/...`). Debian bookworm's iipsrv 1.1 speaks
-Image API 2, hence the 2.1 syntax (`full/full`, not 3.0's `full/max`).
+Image API 2, hence the 2.1 syntax (`full/full`, not 3.0's `full/max`); a newer iipsrv
+is told to speak 2 as well (servers.py).
 
 Every list is deterministic (fixed seeds), so runs and servers see the same URLs.
 """
@@ -34,6 +35,12 @@ class Workload:
     json: bool = False
     notes: str = ""
     extra: dict = field(default_factory=dict)
+    # Concurrent connections under load; None: the harness's --connections (8).
+    connections: int | None = None
+    # Count every answer's status (and whether a 503 carries Retry-After) under load. It
+    # costs wrk a Lua call per answer, so only the heavy workloads do it; the others
+    # report wrk's own error counts (socket errors, timeouts, answers >= 400).
+    count_statuses: bool = False
 
 
 def _proportional_height(region_w: int, region_h: int, width: int) -> int:
@@ -97,11 +104,16 @@ def build(width: int, height: int) -> dict[str, Workload]:
         "W3b": Workload("W3b", "W3b full/W, (W≈1000)", widths,
                         notes=f"{len(widths)} distinct W in 900–1100"),
         "W3c": Workload("W3c", "W3c full/full", [Request("full/full/0/default.jpg", (width, height))],
-                        notes="the whole 6000×4000 image at full size"),
+                        notes=f"the whole {width}×{height} image at full size", count_statuses=True),
+        "W3c32": Workload("W3c32", "W3c full/full at c=32",
+                          [Request("full/full/0/default.jpg", (width, height))],
+                          notes="as W3c with 32 connections: more than either server runs at "
+                                "once, so the rest wait or are refused (503 with Retry-After)",
+                          connections=32, count_statuses=True),
         "W3d": Workload("W3d", "W3d 1024² crops, full res", crops,
                         notes=f"{len(crops)} distinct crops at seeded random positions"),
         "W3c2": Workload("W3c2", "W3c full/full, Beeldpost with 2 heavy slots",
-                         [Request("full/full/0/default.jpg", (width, height))],
+                         [Request("full/full/0/default.jpg", (width, height))], count_statuses=True,
                          notes="as W3c, Beeldpost with BEELDPOST_HEAVY_SLOTS=2 (production: 1, "
                                "keeping a core for tiles); compared with IIPImage's W3c"),
         "W1warm": Workload("W1warm", "W1 tiles, Beeldpost response cache warm", tiles,
