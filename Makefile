@@ -1,7 +1,7 @@
 # Two commands do all set-up on a fresh machine:
 #   make run    create .venv, install, build the image derivatives, serve on $(HOST):$(PORT)
 #   make test   install the test extras and run the whole suite (browser tests included)
-#   make bench  benchmark against IIPImage (QUICK=1 for about a minute)
+#   make bench  benchmark against IIPImage (QUICK=1 for about two minutes; BENCH_IIPSRV=path for another iipsrv)
 #   make bench-s3   W1 and W3b from a folder and from S3 (SeaweedFS), direct and through nginx (also in make bench)
 #   make bench-catalogue  the catalogue with 1,000 to 100,000 items (N=1000 for one size)
 #   make wheel  the installable wheel in dist/ (viewers included)
@@ -114,7 +114,8 @@ wheel: | $(BIN)/python
 	BEELDPOST_VIEWERS=$(VIEWERS) $(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir dist .
 
 # Beeldpost against IIPImage side by side (installs iipimage-server, lighttpd and wrk
-# with apt-get when missing). QUICK=1 for a one-minute run; see bench/README.md.
+# with apt-get when missing). QUICK=1 for a two-minute run; BENCH_IIPSRV=/path/iipsrv.fcgi
+# compares with that iipsrv instead of Debian's 1.1 (IIPImage 1.3: see bench/README.md).
 bench: install-test
 	$(BIN)/python bench/run.py $(if $(QUICK),--quick)
 	$(BIN)/python bench/s3_tiles.py --nginx $(if $(QUICK),--runs 1 --duration 5)
