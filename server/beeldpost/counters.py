@@ -33,8 +33,14 @@ DERIVATIVE_BUILDS = Counter(
 )
 
 
+_cache_children: dict[tuple[str, bool], object] = {}  # looked up once: every tile counts
+
+
 def cache_lookup(cache: str, hit: bool) -> None:
-    CACHE.labels(cache, "hit" if hit else "miss").inc()
+    child = _cache_children.get((cache, hit))
+    if child is None:
+        child = _cache_children[(cache, hit)] = CACHE.labels(cache, "hit" if hit else "miss")
+    child.inc()
 
 
 def rejected(reason: str) -> None:

@@ -22,7 +22,10 @@ from flask import Flask
 
 from ..image.response_cache import KeptFile
 from ..image.service import NotAtHand
-from .image_api import ImageApi
+from .image_api import Answer, Exchange, ImageApi
+
+# The scope extension under which the protocol hands on an exchange it began.
+HELD = "beeldpost.exchange"
 
 
 def _raw_uri(scope: dict) -> str:
@@ -45,24 +48,39 @@ class AsgiFront:
         environ["RAW_URI"] = _raw_uri(environ["asgi.scope"])
         return self.image_api(environ, start_response)
 
-    async def __call__(self, scope: dict, receive, send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
-            await self._wsgi(scope, receive, send)
-            return
+    def answer_at_hand(self, scope: dict) -> Answer | Exchange | None:
+        """The answer to an Image API GET or HEAD that the worker can give right now,
+        without a thread or a wait; the Exchange to go on with when it cannot (the
+        answer needs a render, a fetch or a record read); None when the request is not
+        the Image API's. Called by the event loop: by `__call__`, and before that by the
+        worker's protocol (protocol.py), which sends what it gets back itself."""
         environ = build_environ(scope, None)
         environ["RAW_URI"] = _raw_uri(scope)
         exchange = self.image_api.exchange(environ)
         if exchange is None:
+            return None
+        try:
+            return self.image_api.respond(exchange, at_hand=True)
+        except NotAtHand as missing:
+            exchange.missing = missing
+            return exchange
+
+    async def __call__(self, scope: dict, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
             await self._wsgi(scope, receive, send)
             return
-        try:
-            status, headers, body = self.image_api.respond(exchange, at_hand=True)
-        except NotAtHand as missing:  # the thread goes on where the event loop stopped
-            answer = await self._fetched(exchange, missing)
+        # The protocol has tried already when it hands an exchange on: go on from there.
+        answer = (scope.get("extensions") or {}).get(HELD) or self.answer_at_hand(scope)
+        if answer is None:
+            await self._wsgi(scope, receive, send)
+            return
+        if isinstance(answer, Exchange):
+            exchange = answer
+            answer = await self._fetched(exchange, exchange.missing)
             if answer is None:
                 answer = await asyncio.get_running_loop().run_in_executor(
                     self.executor, self.image_api.respond, exchange)
-            status, headers, body = answer
+        status, headers, body = answer
         await send({"type": "http.response.start", "status": status,
                     "headers": [(name.lower().encode("latin-1"), value.encode("latin-1"))
                                 for name, value in headers]})
@@ -71,7 +89,7 @@ class AsgiFront:
         else:
             await send({"type": "http.response.body", "body": body})
 
-    async def _fetched(self, exchange, missing: NotAtHand):
+    async def _fetched(self, exchange: Exchange, missing: NotAtHand) -> Answer | None:
         """What a request answers once the loop has fetched what it lacked (a stored tile
         from a bucket: an awaited ranged GET, no thread), or None: a thread does it all
         (and answers any failure of the fetch properly, a 503 for a bucket that is down)."""

@@ -108,6 +108,7 @@ class Exchange:
     plan: Plan | None = None
     headers: Headers | None = None
     access: Access | None = None  # decided once, for the full version
+    missing: NotAtHand | None = None  # what the event loop lacked to answer it
 
 
 class _Document:

@@ -1,10 +1,16 @@
-"""One structured (JSON) log line per request, on the `beeldpost.access` logger."""
+"""One structured (JSON) log line per request, on the `beeldpost.access` logger.
+
+The lines go to stderr in batches (BatchedStreamHandler): a tile costs about a tenth of
+a millisecond of CPU, and a write() of its own per line was a good part of it.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import threading
 import time
 
 from flask import Flask, g, request
@@ -19,7 +25,7 @@ def write(method: str, path: str, status: int, ms: float | None, size: int | Non
     """The one JSON line of a request (Flask's hook below and image_api.py both write it)."""
     if not access_log.isEnabledFor(logging.INFO):
         return
-    access_log.info(json.dumps({
+    line = json.dumps({
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "method": method,
         "path": path,
@@ -29,12 +35,78 @@ def write(method: str, path: str, status: int, ms: float | None, size: int | Non
         "route": route,
         "remote": remote,
         "agent": (agent or "")[:200] or None,
-    }, ensure_ascii=False))
+    }, ensure_ascii=False)
+    handlers = access_log.handlers
+    if len(handlers) == 1 and isinstance(handlers[0], BatchedStreamHandler) \
+            and not access_log.filters:
+        handlers[0].append(line)  # its only reader: no LogRecord to make
+    else:  # whoever else listens (a host application, pytest) gets a record as usual
+        access_log.handle(logging.LogRecord(access_log.name, logging.INFO, __file__, 0, line,
+                                            None, None))
+
+
+class BatchedStreamHandler(logging.StreamHandler):
+    """A StreamHandler that writes what it formats at most every FLUSH_SECONDS, or once
+    FLUSH_BYTES have gathered, in one write: a request costs no system call of its own.
+    A worker killed outright loses at most its last FLUSH_SECONDS of lines; one that
+    exits flushes them (logging.shutdown, at exit)."""
+
+    FLUSH_SECONDS = 0.25
+    FLUSH_BYTES = 32 * 1024
+
+    def __init__(self, stream=None):
+        super().__init__(stream)
+        self._pending: list[str] = []
+        self._size = 0
+        self._flusher: threading.Thread | None = None
+        self._flusher_pid = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:  # noqa: BLE001 -- as logging's own handlers: never raise
+            self.handleError(record)
+            return
+        self.append(line)
+
+    def append(self, line: str) -> None:
+        """A line as it is to be written (its terminator added here)."""
+        line += self.terminator
+        with self.lock:
+            self._pending.append(line)
+            self._size += len(line)
+            full = self._size >= self.FLUSH_BYTES
+        if full:
+            self.flush()
+        elif self._flusher is None or self._flusher_pid != os.getpid():
+            self._start_flusher()  # first line in this process (gunicorn forks workers)
+
+    def flush(self) -> None:
+        with self.lock:
+            if not self._pending:
+                return
+            text, self._pending, self._size = "".join(self._pending), [], 0
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except (OSError, ValueError):  # stderr closed: nowhere to write to
+                pass
+
+    def _start_flusher(self) -> None:
+        self._flusher_pid = os.getpid()
+        self._flusher = threading.Thread(target=self._flush_every, daemon=True,
+                                         name="beeldpost-log-flush")
+        self._flusher.start()
+
+    def _flush_every(self) -> None:
+        while True:
+            time.sleep(self.FLUSH_SECONDS)
+            self.flush()
 
 
 def install(app: Flask) -> None:
     if not access_log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = BatchedStreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
         access_log.addHandler(handler)
         access_log.setLevel(logging.INFO)
