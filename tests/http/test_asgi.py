@@ -103,9 +103,26 @@ def test_stored_tiles_and_info_are_answered_on_the_loop(folders):
         assert call(front, tile)[0] == 200
         assert call(front, info)[0] == 200
     assert front.executor.submitted == 1
-    status, headers, _ = call(front, f"/iiif/3/{V}/full/77,/0/default.jpg")  # a render
+    status, headers, _ = call(front, f"/iiif/3/{V}/full/377,/0/default.png")  # a render
     assert status == 200 and ("x-beeldpost-cache", "off") in headers
     assert front.executor.submitted == 2
+
+
+def test_edge_tiles_are_cut_on_the_loop(folders):
+    """A deep-zoom level's edge tile is one stored tile re-cut: cheaper to do on the loop
+    than to hand to a thread. Anything larger goes to a thread."""
+    front, wsgi = front_and_wsgi(folders)
+    call(front, f"/iiif/3/{V}/info.json")
+    submitted = front.executor.submitted
+    for edge in (f"/iiif/3/{V}/768,0,232,256/232,/0/default.jpg",
+                 f"/iiif/3/{V}/0,768,256,232/256,/0/default.jpg",
+                 f"/iiif/2/{V}/768,768,232,232/232,/0/default.jpg"):
+        answer = call(front, edge)
+        assert answer[0] == 200 and ("x-beeldpost-cache", "off") in answer[1]
+        assert answer == wsgi_answer(wsgi, edge)
+    assert front.executor.submitted == submitted
+    assert call(front, f"/iiif/3/{V}/full/600,/0/default.jpg")[0] == 200
+    assert front.executor.submitted == submitted + 1
 
 
 def test_cached_renders_are_answered_on_the_loop(folders):

@@ -146,7 +146,7 @@ def test_stored_tiles_and_info_json_start_no_task(servers):
         assert (answers(data)[0][0], closed, tasks) == (200, False, 0)
         assert asgi.exchange(request(target))[2] == 1
     # A render needs a thread: the lane hands it on, begun, to the ASGI path.
-    data, _, tasks = lane.exchange(request(f"/iiif/3/{V}/full/77,/0/default.jpg"))
+    data, _, tasks = lane.exchange(request(f"/iiif/3/{V}/full/377,/0/default.png"))
     assert (answers(data)[0][0], tasks) == (200, 1)
 
 

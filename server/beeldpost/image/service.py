@@ -71,6 +71,10 @@ def _malloc_trim() -> Callable[[], None]:
 return_freed_memory = _malloc_trim()
 TRIM_PIXELS = 1_000_000  # renders from this size up hand their memory back afterwards
 AT_HAND_BYTES = 512 * 1024  # kept answers up to this size are read on an event loop
+# Renders up to this cost (pixels decoded and produced) are done on an event loop: an edge
+# tile (one stored tile decoded, a part of it encoded) takes about as much CPU as handing
+# it to a thread and back.
+LOOP_RENDER_PIXELS = 2 * 256 * 256
 MAX_KEPT_BYTES = 64 * 1024 * 1024  # larger answers are not kept in the response cache
 
 # Where an image answer's bytes came from (the X-Beeldpost-Cache header says it),
@@ -378,7 +382,7 @@ class ImageService:
                 counters.cache_lookup("response", hit=True)
                 return kept, CACHE_HIT
             plan.cache_missed = True
-        if at_hand:
+        if at_hand and not self._renders_at_hand(plan):
             raise NotAtHand("a render")
         shared = self.shared_responses
         if shared is not None:  # rendered by this or another server before?
@@ -395,6 +399,13 @@ class ImageService:
         if shared is not None:
             shared.put(plan.key, body)
         return body, CACHE_MISS
+
+    def _renders_at_hand(self, plan: Plan) -> bool:
+        """Whether a render is as cheap as the hand-off to a thread would be: one stored
+        tile or so, re-cut (a deep-zoom level's edge tiles), from local files, kept in a
+        local response cache if any. The event loop then does it itself."""
+        return (plan.renderer == FROM_TILES and plan.cost <= LOOP_RENDER_PIXELS
+                and self.cache_storage is None and self.shared_responses is None)
 
     def render(self, plan: Plan) -> bytes:
         """The answer rendered now, as planned (no response cache)."""

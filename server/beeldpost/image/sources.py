@@ -137,7 +137,8 @@ class SourceCatalog:
         # The catalogue's index: where an identifier's files are, and for objects in a
         # bucket the hash its scan stored. None (or one not indexed): walk the folder.
         self.lookups = lookups if lookups is not None and lookups.indexed else None
-        self._located: dict[str, tuple[float, list[str]]] = {}  # identifier -> (when, paths)
+        # identifier -> (when, the file chosen among those the index named): decided once
+        self._located: dict[str, tuple[float, Path | S3Url]] = {}
         self._lock = threading.Lock()
         self._listing: dict[str, Path] = {}
         self._listing_stamp: tuple[int, int] | None = None
@@ -189,17 +190,18 @@ class SourceCatalog:
         kept = kept and lookups.locate_seconds > 0
         known = self._located.get(identifier) if kept else None
         if known is not None and now - known[0] < lookups.locate_seconds:
-            paths = known[1]
-        else:
-            if at_hand and kept:
-                raise NotAtHand(f"where {identifier!r} is must be asked of the catalogue")
-            paths = lookups.source_files(identifier)
-            if paths and kept:
-                if len(self._located) > 10_000:
-                    self._located.clear()
-                self._located[identifier] = (now, paths)
-        chosen = choose_source(identifier, paths)
-        return None if chosen is None else self.images_dir / chosen
+            return known[1]
+        if at_hand and kept:
+            raise NotAtHand(f"where {identifier!r} is must be asked of the catalogue")
+        chosen = choose_source(identifier, lookups.source_files(identifier))
+        if chosen is None:
+            return None
+        found = self.images_dir / chosen
+        if kept:
+            if len(self._located) > 10_000:
+                self._located.clear()
+            self._located[identifier] = (now, found)
+        return found
 
     def lookup(self, identifier: str, at_hand: bool = False, kept: bool = False) -> Source | None:
         """The source served for this identifier, None when there is none, DuplicateSource
