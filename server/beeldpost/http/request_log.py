@@ -18,6 +18,17 @@ from flask import Flask, g, request
 from .metrics import route_name
 
 access_log = logging.getLogger("beeldpost.access")
+_encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps makes one per call
+_stamp: tuple[int, str] = (0, "")
+
+
+def _now() -> str:
+    """The local time to the second, as the line gives it (formatted once a second)."""
+    global _stamp
+    second = int(time.time())
+    if _stamp[0] != second:
+        _stamp = (second, time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(second)))
+    return _stamp[1]
 
 
 def write(method: str, path: str, status: int, ms: float | None, size: int | None, route: str,
@@ -25,8 +36,8 @@ def write(method: str, path: str, status: int, ms: float | None, size: int | Non
     """The one JSON line of a request (Flask's hook below and image_api.py both write it)."""
     if not access_log.isEnabledFor(logging.INFO):
         return
-    line = json.dumps({
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    line = _encode({
+        "time": _now(),
         "method": method,
         "path": path,
         "status": status,
@@ -35,7 +46,7 @@ def write(method: str, path: str, status: int, ms: float | None, size: int | Non
         "route": route,
         "remote": remote,
         "agent": (agent or "")[:200] or None,
-    }, ensure_ascii=False)
+    })
     handlers = access_log.handlers
     if len(handlers) == 1 and isinstance(handlers[0], BatchedStreamHandler) \
             and not access_log.filters:
