@@ -18,6 +18,17 @@ from .operations import Operations
 # Formats whose rotated corners are transparent rather than white.
 _ALPHA_FORMATS = ("png", "webp", "gif", "tif")
 
+# JPEG answers up to this many pixels get Huffman tables made for them (libjpeg's
+# optimize_coding): about 5 % fewer bytes for a few hundredths of a millisecond. Above
+# it the second pass costs more than it saves (a 1024² crop: 2.7 ms of encoding becomes
+# 6 ms, for the same 5 %).
+OPTIMIZED_CODING_PIXELS = 65_536
+
+
+def optimized_coding(width: int, height: int) -> bool:
+    """Whether a JPEG answer of this size is encoded with its own Huffman tables."""
+    return width * height <= OPTIMIZED_CODING_PIXELS
+
 
 def choose_level(pyramid: Pyramid, ops: Operations) -> int:
     """The coarsest level that still holds at least the output's pixels.
@@ -127,7 +138,8 @@ def encode(image: pyvips.Image, ops: Operations, jpeg_quality: int) -> bytes:
     if ops.format == "jpg":
         if image.hasalpha():
             image = image.flatten(background=[255] * (image.bands - 1))
-        return image.jpegsave_buffer(Q=jpeg_quality, keep="none")
+        return image.jpegsave_buffer(Q=jpeg_quality, keep="none",
+                                     optimize_coding=optimized_coding(image.width, image.height))
     if ops.format == "png":
         return image.pngsave_buffer(compression=3, bitdepth=1 if bitonal and image.bands == 1 else 8,
                                     keep="none")
