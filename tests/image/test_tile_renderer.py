@@ -136,3 +136,41 @@ def test_a_stored_tile_of_another_kind_is_left_to_libvips(service, monkeypatch, 
     assert render_from_tiles(service.stored_tiles, plan.image.pyramid, plan.source_ops, plan.level,
                              plan.box, settings.tile_size, settings.jpeg_quality) is None
     assert decoded(service.render(plan)).size == (plan.source_ops.width, plan.source_ops.height)
+
+
+def huffman_tables(data: bytes) -> list[bytes]:
+    """The DHT segments of a JPEG, in order."""
+    tables, position = [], 2
+    while data[position + 1] != 0xDA:  # up to the first scan
+        length = int.from_bytes(data[position + 2:position + 4], "big")
+        if data[position + 1] == 0xC4:
+            tables.append(data[position + 4:position + 2 + length])
+        position += 2 + length
+    return tables
+
+
+STANDARD_TABLES = huffman_tables(jpeg((64, 64)))  # libjpeg's defaults, as Pillow writes them
+
+
+@pytest.mark.parametrize("path, own_tables", [
+    ("full/!200,200/0/default.jpg", True),        # thumbnail from stored tiles
+    ("full/200,/90/default.jpg", True),           # small, resized, rotated: libvips
+    ("100,100,700,500/200,/0/default.jpg", True),   # a region, shrunk
+    ("100,100,700,500/350,/0/default.jpg", False),  # the same at 350×250: above 65,536 pixels
+    ("1792,0,208,256/208,/0/default.jpg", False),  # edge tile at its level's scale
+    ("100,100,1024,1024/max/0/default.jpg", False),  # crop at full resolution
+    ("full/1000,/0/default.jpg", False),          # larger than a thumbnail
+])
+def test_thumbnails_carry_their_own_huffman_tables(service, path, own_tables):
+    """Small resized answers are coded with Huffman tables made for them: fewer bytes,
+    the same pixels; the others with the standard tables (their second pass would cost
+    more than it saves)."""
+    plan = planned(service, path)
+    answer = service.render(plan)
+    assert (huffman_tables(answer) != STANDARD_TABLES) == own_tables
+    if own_tables:
+        pixels = decoded(answer)
+        standard = io.BytesIO()
+        pixels.save(standard, "JPEG", quality=service.settings.jpeg_quality)
+        assert huffman_tables(standard.getvalue()) == STANDARD_TABLES
+        assert len(answer) < 0.97 * len(standard.getvalue())

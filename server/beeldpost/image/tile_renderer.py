@@ -85,10 +85,12 @@ def render_from_tiles(stored: StoredTiles, pyramid: Pyramid, ops: Operations, in
                 if region is None:  # not cleared: the tiles cover every pixel
                     region = Image.new("RGB", (width, height), None)
                 region.paste(tile, offset)
-    if (width, height) != (ops.width, ops.height):
+    resized = (width, height) != (ops.width, ops.height)
+    if resized:
         region = region.resize((ops.width, ops.height), Image.Resampling.LANCZOS)
     out = io.BytesIO()
-    region.save(out, "JPEG", quality=jpeg_quality, optimize=optimized_coding(*region.size))
+    region.save(out, "JPEG", quality=jpeg_quality,
+                optimize=optimized_coding(ops.width, ops.height, resized))
     return out.getvalue()
 
 
