@@ -68,7 +68,7 @@ def render_from_tiles(stored: StoredTiles, pyramid: Pyramid, ops: Operations, in
     if prefetch is not None and len(columns) * len(rows) > 1:
         prefetch(pyramid.path, index, columns, rows)
 
-    region = None
+    region = tile = None
     for row in rows:
         for column in columns:
             data = stored.jpeg(pyramid.path, index, column, row)
@@ -76,7 +76,9 @@ def render_from_tiles(stored: StoredTiles, pyramid: Pyramid, ops: Operations, in
                 return None
             if jpeg_frame(data) != (tile_size, tile_size, 3):
                 return None
-            tile = Image.frombytes("RGB", (tile_size, tile_size), data, "jpeg", "RGB", "")
+            if tile is None:  # one image decoded into again for each tile: no allocation
+                tile = Image.new("RGB", (tile_size, tile_size), None)
+            tile.frombytes(data, "jpeg", "RGB", "")
             offset = (column * tile_size - left, row * tile_size - top)
             if len(columns) == len(rows) == 1:
                 # One tile: crop it, no canvas to fill.
