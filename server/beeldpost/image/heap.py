@@ -20,7 +20,7 @@ import threading
 from typing import Callable
 
 TRIM_PIXELS = 1_000_000  # renders from this size up (pixels decoded and produced) may trim
-KEEP_BYTES = 64 * 1024 * 1024  # freed heap a busy worker keeps for its next renders
+KEEP_BYTES = 32 * 1024 * 1024  # freed heap a busy worker keeps for its next renders
 AT_REST_SECONDS = 1.0  # a worker still at rest this long after a large render trims
 
 
