@@ -5,8 +5,9 @@ RSS would stay at its largest render ever; `malloc_trim` hands it back. But trim
 after every render of a megapixel or more makes the next one fault all its pages in
 again: a fifth of the CPU of a 1024² crop, a tenth of a 1000 px wide image. So after a
 large render that is not heavy, a busy worker trims only once its freed heap has grown
-past KEEP_BYTES (RSS under load stays bounded), and a worker that comes to rest trims
-AT_REST_SECONDS later if it is still at rest then (RSS at rest stays where it was).
+past its keep (BEELDPOST_KEEP_FREED_MB: RSS under load stays bounded), and a worker that
+comes to rest trims AT_REST_SECONDS later if it is still at rest then (RSS at rest stays
+where it was).
 Heavy renders always trim at once (service.py).
 
 Only the standard library; glibc only (elsewhere trimming does nothing and the free
@@ -20,7 +21,6 @@ import threading
 from typing import Callable
 
 TRIM_PIXELS = 1_000_000  # renders from this size up (pixels decoded and produced) may trim
-KEEP_BYTES = 32 * 1024 * 1024  # freed heap a busy worker keeps for its next renders
 AT_REST_SECONDS = 1.0  # a worker still at rest this long after a large render trims
 
 
@@ -53,7 +53,7 @@ return_freed_memory, free_heap_bytes = _glibc()
 class Heap:
     """Per worker: how many renders run, and when one that ends should trim."""
 
-    def __init__(self, keep_bytes: int = KEEP_BYTES, at_rest_seconds: float = AT_REST_SECONDS):
+    def __init__(self, keep_bytes: int, at_rest_seconds: float = AT_REST_SECONDS):
         self.keep_bytes = keep_bytes
         self.at_rest_seconds = at_rest_seconds
         self._running = 0

@@ -108,7 +108,8 @@ class ImageService:
             )
             self.opened = OpenedLevels(settings.open_images)
             self.stored_tiles = StoredTiles(settings.open_images)
-        self.heap = Heap()  # when a large render hands its freed memory back (heap.py)
+        # When a large render hands its freed memory back (heap.py).
+        self.heap = Heap(settings.keep_freed_mb * 1024 * 1024)
         # A queued heavy render waits at most half its time budget for a slot.
         self.admission = Admission(settings.heavy_slots, settings.heavy_queue,
                                    settings.render_timeout / 2, settings.retry_after,
