@@ -327,6 +327,11 @@ class Settings(_Declared):
         20.0, "BEELDPOST_RENDER_TIMEOUT",
         "seconds after its arrival (waiting for a slot included) before a heavy render is cut off (`503`)",
         gt=0)
+    keep_freed_mb: int = setting(
+        64, "BEELDPOST_KEEP_FREED_MB",
+        "MB of memory its renders freed that a busy worker keeps for the next ones (not faulted in "
+        "again); past it, and a second after the worker comes to rest, it goes back to the system",
+        ge=0)
     retry_after: int = setting(5, "BEELDPOST_RETRY_AFTER", "`Retry-After` seconds on a `503`", ge=0)
     cache_max_age: int = setting(86400, "BEELDPOST_CACHE_MAX_AGE",
                                  "`Cache-Control: max-age` of images, seconds", ge=0)

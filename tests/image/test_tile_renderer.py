@@ -13,7 +13,7 @@ from beeldpost.image.service import ImageService
 from beeldpost.image.parameters import parse_image_request
 from beeldpost.image.processor import render
 from beeldpost.image.plan import FROM_TILES, LIBVIPS
-from beeldpost.image.tile_renderer import can_render, render_from_tiles
+from beeldpost.image.tile_renderer import can_render, jpeg_frame, render_from_tiles
 
 from support.pictures import textured
 
@@ -95,3 +95,82 @@ def test_the_service_uses_it_and_falls_back_on_damage(service, monkeypatch):
     assert calls and decoded(answer).size == (208, 256)
     monkeypatch.undo()
     assert pyvips.Image.new_from_buffer(service.render(plan), "").width == 208
+
+
+def jpeg(size: tuple[int, int], mode: str = "RGB", **options) -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, size, "white").save(out, "JPEG", **options)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("size, mode, options, frame", [
+    ((256, 256), "RGB", {}, (256, 256, 3)),
+    ((300, 200), "RGB", {"progressive": True}, (300, 200, 3)),
+    ((256, 256), "L", {}, (256, 256, 1)),
+    ((256, 256), "CMYK", {}, (256, 256, 4)),
+])
+def test_jpeg_frame_reads_the_frame_header(size, mode, options, frame):
+    assert jpeg_frame(jpeg(size, mode, **options)) == frame
+
+
+@pytest.mark.parametrize("data", [b"", b"\xff\xd8", b"not a jpeg at all",
+                                  b"\xff\xd8\xff\xc0\x00\x11", b"\xff\xd8\xff\xe0\x00\x01"])
+def test_jpeg_frame_of_what_is_no_jpeg_is_none(data):
+    assert jpeg_frame(data) is None
+
+
+def test_jpeg_frame_of_a_jpeg_cut_before_its_frame_header_is_none():
+    whole = jpeg((256, 256))
+    assert jpeg_frame(whole[:whole.index(b"\xff\xc0")]) is None
+
+
+@pytest.mark.parametrize("size, mode", [((512, 256), "RGB"), ((256, 200), "RGB"), ((256, 256), "L")])
+def test_a_stored_tile_of_another_kind_is_left_to_libvips(service, monkeypatch, size, mode):
+    """Pillow's decoder writes whole scanlines of the JPEG's own width: a wider tile
+    given to it as 256 px would overrun the image. Such a tile never reaches it."""
+    plan = planned(service, "full/!200,200/0/default.jpg")
+    assert plan.renderer == FROM_TILES
+    odd = jpeg(size, mode)
+    monkeypatch.setattr(service.stored_tiles, "jpeg", lambda *arguments: odd)
+    settings = service.settings
+    assert render_from_tiles(service.stored_tiles, plan.image.pyramid, plan.source_ops, plan.level,
+                             plan.box, settings.tile_size, settings.jpeg_quality) is None
+    assert decoded(service.render(plan)).size == (plan.source_ops.width, plan.source_ops.height)
+
+
+def huffman_tables(data: bytes) -> list[bytes]:
+    """The DHT segments of a JPEG, in order."""
+    tables, position = [], 2
+    while data[position + 1] != 0xDA:  # up to the first scan
+        length = int.from_bytes(data[position + 2:position + 4], "big")
+        if data[position + 1] == 0xC4:
+            tables.append(data[position + 4:position + 2 + length])
+        position += 2 + length
+    return tables
+
+
+STANDARD_TABLES = huffman_tables(jpeg((64, 64)))  # libjpeg's defaults, as Pillow writes them
+
+
+@pytest.mark.parametrize("path, own_tables", [
+    ("full/!200,200/0/default.jpg", True),        # thumbnail from stored tiles
+    ("full/200,/90/default.jpg", True),           # small, resized, rotated: libvips
+    ("100,100,700,500/200,/0/default.jpg", True),   # a region, shrunk
+    ("100,100,700,500/350,/0/default.jpg", False),  # the same at 350×250: above 65,536 pixels
+    ("1792,0,208,256/208,/0/default.jpg", False),  # edge tile at its level's scale
+    ("100,100,1024,1024/max/0/default.jpg", False),  # crop at full resolution
+    ("full/1000,/0/default.jpg", False),          # larger than a thumbnail
+])
+def test_thumbnails_carry_their_own_huffman_tables(service, path, own_tables):
+    """Small resized answers are coded with Huffman tables made for them: fewer bytes,
+    the same pixels; the others with the standard tables (their second pass would cost
+    more than it saves)."""
+    plan = planned(service, path)
+    answer = service.render(plan)
+    assert (huffman_tables(answer) != STANDARD_TABLES) == own_tables
+    if own_tables:
+        pixels = decoded(answer)
+        standard = io.BytesIO()
+        pixels.save(standard, "JPEG", quality=service.settings.jpeg_quality)
+        assert huffman_tables(standard.getvalue()) == STANDARD_TABLES
+        assert len(answer) < 0.97 * len(standard.getvalue())

@@ -11,7 +11,6 @@ locks) lives in the scratch folder.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import math
 import time
@@ -27,6 +26,7 @@ from ..etags import strong_etag
 from ..settings import S3Url, Settings
 from .admission import Admission
 from .bucket import BucketDerivatives, BucketLevels, BucketResponses, BucketTiles
+from .heap import TRIM_PIXELS, Heap, return_freed_memory
 from .derivatives import RECIPE_VERSION, DerivativeStore, OpenedLevels, Pyramid
 from .lookups import CatalogueLookups, NoCatalogue
 from .operations import Limits, Operations, resolve
@@ -56,20 +56,6 @@ def _tighter(configured: int | None, own: int | None) -> int | None:
     return min(values) if values else None
 
 
-def _malloc_trim() -> Callable[[], None]:
-    try:
-        trim = ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return lambda: None
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    return lambda: trim(0)
-
-
-# A large render frees tens of megabytes at once; glibc keeps freed heap for
-# reuse, so each worker's RSS would stay at its largest render ever. Handing it back
-# after every large render (well under a millisecond beside tens) keeps memory flat.
-return_freed_memory = _malloc_trim()
-TRIM_PIXELS = 1_000_000  # renders from this size up hand their memory back afterwards
 AT_HAND_BYTES = 512 * 1024  # kept answers up to this size are read on an event loop
 # Renders up to this cost (pixels decoded and produced) are done on an event loop: an edge
 # tile (one stored tile decoded, a part of it encoded) takes about as much CPU as handing
@@ -126,6 +112,8 @@ class ImageService:
             )
             self.opened = OpenedLevels(settings.open_images)
             self.stored_tiles = StoredTiles(settings.open_images)
+        # When a large render hands its freed memory back (heap.py).
+        self.heap = Heap(settings.keep_freed_mb * 1024 * 1024)
         # A queued heavy render waits at most half its time budget for a slot.
         self.admission = Admission(settings.heavy_slots, settings.heavy_queue,
                                    settings.render_timeout / 2, settings.retry_after,
@@ -414,7 +402,7 @@ class ImageService:
                 return self._counted_render(plan, deadline=None)
             finally:
                 if plan.cost >= TRIM_PIXELS:
-                    return_freed_memory()
+                    self.heap.settle()
         # The time limit runs from arrival: waiting for a slot counts, so a client hears
         # back within render_timeout seconds (plus the last chunk's encode) either way.
         deadline = time.monotonic() + self.settings.render_timeout
@@ -430,6 +418,7 @@ class ImageService:
 
     def _counted_render(self, plan: Plan, deadline: float | None) -> bytes:
         counters.RENDERS_IN_FLIGHT.inc()
+        self.heap.started()
         try:
             if plan.renderer == FROM_TILES:
                 small = self._render_from_tiles(plan)
@@ -437,6 +426,7 @@ class ImageService:
                     return small
             return self._render(plan, deadline)
         finally:
+            self.heap.finished()
             counters.RENDERS_IN_FLIGHT.dec()
 
     def _render_from_tiles(self, plan: Plan) -> bytes | None:

@@ -10,6 +10,12 @@ work for about a third of the CPU. Both libraries use libjpeg-turbo and a
 Lanczos-3 kernel; tests/test_tile_renderer.py holds the two renderers to the same
 pixels.
 
+Each tile goes to Pillow's JPEG decoder straight from its bytes (`Image.frombytes(...,
+"jpeg", ...)`) once its frame header says it is an 8-bit, 3-component JPEG of tile_size²
+(jpeg_frame(): a walk over a few marker segments), which spares the Python of
+`Image.open` and `load` (a tenth of a tile's decode). The check is not optional: the
+decoder writes whole scanlines of the JPEG's own width into the image it is given.
+
 Only the plain case takes this path: JPEG out, default or colour quality, no
 rotation or mirroring, no upscaling, 3-band stored tiles, a region of at most
 MAX_TILES tiles at its level (MAX_TILES_AS_STORED when it is not resized). Everything else, and anything unexpected, returns None and libvips
@@ -19,11 +25,13 @@ renders it.
 from __future__ import annotations
 
 import io
+import struct
 
 from PIL import Image
 
 from .derivatives import Pyramid
 from .operations import Operations
+from .processor import optimized_coding
 from .stored_tiles import StoredTiles  # or bucket.BucketTiles: the same questions
 
 # Tiles decoded for one answer. Resized answers: beyond 16, libvips' shrink-then-reduce
@@ -60,15 +68,17 @@ def render_from_tiles(stored: StoredTiles, pyramid: Pyramid, ops: Operations, in
     if prefetch is not None and len(columns) * len(rows) > 1:
         prefetch(pyramid.path, index, columns, rows)
 
-    region = None
+    region = tile = None
     for row in rows:
         for column in columns:
             data = stored.jpeg(pyramid.path, index, column, row)
             if data is None:
                 return None
-            tile = Image.open(io.BytesIO(data))
-            if tile.mode != "RGB" or tile.size != (tile_size, tile_size):
+            if jpeg_frame(data) != (tile_size, tile_size, 3):
                 return None
+            if tile is None:  # one image decoded into again for each tile: no allocation
+                tile = Image.new("RGB", (tile_size, tile_size), None)
+            tile.frombytes(data, "jpeg", "RGB", "")
             offset = (column * tile_size - left, row * tile_size - top)
             if len(columns) == len(rows) == 1:
                 # One tile: crop it, no canvas to fill.
@@ -77,11 +87,43 @@ def render_from_tiles(stored: StoredTiles, pyramid: Pyramid, ops: Operations, in
                 if region is None:  # not cleared: the tiles cover every pixel
                     region = Image.new("RGB", (width, height), None)
                 region.paste(tile, offset)
-    if (width, height) != (ops.width, ops.height):
+    resized = (width, height) != (ops.width, ops.height)
+    if resized:
         region = region.resize((ops.width, ops.height), Image.Resampling.LANCZOS)
     out = io.BytesIO()
-    region.save(out, "JPEG", quality=jpeg_quality)
+    region.save(out, "JPEG", quality=jpeg_quality,
+                optimize=optimized_coding(ops.width, ops.height, resized))
     return out.getvalue()
+
+
+# Start-of-frame markers (baseline, extended, progressive, lossless; Huffman or arithmetic).
+_FRAME_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_SCAN = 0xDA
+
+
+def jpeg_frame(data: bytes) -> tuple[int, int, int] | None:
+    """(width, height, components) of an 8-bit JPEG from its frame header, or None when
+    the bytes are not such a JPEG (or the frame comes after the first scan)."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    position, end = 2, len(data) - 4
+    while position <= end:
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill byte
+            position += 1
+            continue
+        (length,) = struct.unpack_from(">H", data, position + 2)
+        if marker in _FRAME_MARKERS:
+            if length < 8 or position + 10 > len(data):
+                return None
+            precision, height, width, components = struct.unpack_from(">BHHB", data, position + 4)
+            return (width, height, components) if precision == 8 else None
+        if marker == _SCAN or length < 2:
+            return None
+        position += 2 + length
+    return None
 
 
 def _tiles_under(box: tuple[int, int, int, int], tile_size: int) -> tuple[range, range]:
