@@ -1,47 +1,359 @@
-"""Admission control for heavy renders.
+"""Admission control for heavy renders: by the memory they need, all workers together.
 
-Whole-image renders and huge crops cost hundreds of tile renders each. Crawlers
-asking for them must not starve viewers' tile traffic, so heavy renders take a
-slot from a small pool shared by all workers of the server (a worker process
-cannot see its siblings' threads, but they share the two cores): with one slot on
-a 2-core machine at least one core stays free for tiles. At most `queue` heavy
-requests per worker wait briefly for a slot; anything beyond gets a 503 with
-Retry-After straight away. Tiles and info.json never pass through here.
+Whole-image renders and huge crops (a plan above BEELDPOST_HEAVY_PIXELS) need tens of
+megabytes each while they run (processor.render_memory: the stored tiles libvips keeps
+across the region, its strip buffers, the whole output for formats that cannot be
+written a strip at a time). A server runs as many at once as fit in its memory budget
+(BEELDPOST_RENDER_MEMORY; by default a quarter of what the machine or its container
+allows) and as it has slots (BEELDPOST_HEAVY_SLOTS; by default one per core: a render
+is one libvips thread of CPU-bound work, so more at once would only share the cores and
+hold their memory for longer). The others wait in line, first come first served per
+worker, as long as they can still be answered within BEELDPOST_RENDER_WAIT seconds, their
+own render included. One the line ahead would keep longer (going by this worker's recent
+render times), or that finds BEELDPOST_HEAVY_QUEUE waiting in its worker already, is
+refused at once with a 503 and Retry-After, so that a client hears back within about
+that time either way. Tiles, info.json and small renders never pass through here: they
+are answered on the event loop and the other threads meanwhile, and share the cores
+with heavy renders as the kernel shares them.
 
-The pool is a set of lock files held with flock(): the kernel releases a slot
-when its holder exits, even when it is killed mid-render.
+How the workers share, and why so. A render's claim is one open descriptor of a ledger
+file, holding Linux open-file-description (OFD) byte-range locks: one byte per MiB of
+memory it takes (from MEMORY_AT on), one byte while it waits (from WAITING_AT on), and
+byte 0 for an instant while it counts and takes units. The kernel drops every lock of a
+descriptor when it is closed, also when its process is killed mid-render, so a share
+always comes back. OFD locks belong to the open file description, not to the process:
+two threads of one worker exclude each other as two workers do (POSIX record locks
+would not, and closing any descriptor of the file would drop all of a process's
+locks). Slots stay what they were, flock()ed slot files. Not chosen: a flock()ed file
+per MiB (thousands of descriptors for one render), System V semaphores (atomic k-unit
+waits undone at exit, but no interface in the standard library, and they outlive the
+server in the kernel), a counter in a shared file (a killed holder's share would come
+back only by guessing from process ids, which are reused), a coordinating process (one
+more thing that can die).
 """
 
 from __future__ import annotations
 
 import fcntl
+import math
 import os
+import struct
 import threading
 import time
+from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 from ..errors import Overloaded
 
+MEBIBYTE = 1 << 20
+MEMORY_SHARE = 4  # by default heavy renders may take a quarter of the memory limit
+MIN_DEFAULT_MEMORY = 64 * MEBIBYTE
+
+
+# ---------------------------------------------------------------- the machine
+
+def _cgroup_dirs() -> list[Path]:
+    """This process's cgroup (v2) folder and its ancestors, innermost first."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        if line.startswith("0::"):
+            folder = Path("/sys/fs/cgroup") / line[3:].strip().lstrip("/")
+            return [folder, *folder.parents][: len(folder.parts) - 3]
+    return []
+
+
+def _read_number(path: Path) -> int | None:
+    try:
+        text = path.read_text().split()
+    except OSError:
+        return None
+    return int(text[0]) if text and text[0].isdigit() else None
+
+
+def memory_limit() -> int | None:
+    """The memory this process may use: the machine's, or its cgroup's limit if lower."""
+    limits = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                limits.append(int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    for folder in _cgroup_dirs():  # v2: memory.max, "max" when unlimited
+        limits.append(_read_number(folder / "memory.max"))
+    limits.append(_read_number(Path("/sys/fs/cgroup/memory/memory.limit_in_bytes")))  # v1
+    found = [limit for limit in limits if limit and limit < 1 << 60]
+    return min(found) if found else None
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: its CPU affinity, or its cgroup's quota if lower."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    quotas = []
+    for folder in _cgroup_dirs():  # v2: cpu.max is "quota period" or "max period"
+        try:
+            quota, period = (folder / "cpu.max").read_text().split()[:2]
+        except (OSError, ValueError):
+            continue
+        if quota.isdigit() and int(period) > 0:
+            quotas.append(math.ceil(int(quota) / int(period)))
+    quota = _read_number(Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"))  # v1
+    period = _read_number(Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us"))
+    if quota and period:
+        quotas.append(math.ceil(quota / period))
+    return max(1, min([cores, *quotas]))
+
+
+def default_render_memory() -> int:
+    """BEELDPOST_RENDER_MEMORY when not set: a quarter of the memory limit. The same in
+    every worker (the limit, not what happens to be free), so they share one budget."""
+    limit = memory_limit()
+    if limit is None:
+        return 1 << 30
+    return max(MIN_DEFAULT_MEMORY, limit // MEMORY_SHARE)
+
+
+# ---------------------------------------------------------------- the ledger
+
+_FLOCK = struct.Struct("hhqqi4x")  # struct flock on 64-bit Linux
+_OFD = hasattr(fcntl, "F_OFD_SETLK")
+
+
+def _lock(descriptor: int, kind: int, start: int, length: int, wait: bool = False) -> bool:
+    command = fcntl.F_OFD_SETLKW if wait else fcntl.F_OFD_SETLK
+    try:
+        fcntl.fcntl(descriptor, command, _FLOCK.pack(kind, os.SEEK_SET, start, length, 0))
+        return True
+    except (BlockingIOError, PermissionError):
+        return False
+
+
+def _taken(descriptor: int, start: int, end: int) -> list[tuple[int, int]]:
+    """[start, end) ranges in [start, end) that other descriptors hold, in no order.
+    (F_OFD_GETLK names one conflicting lock, not necessarily the first: split around it.)"""
+    found, pending = [], [(start, end)]
+    while pending:
+        low, high = pending.pop()
+        if low >= high:
+            continue
+        answer = fcntl.fcntl(descriptor, fcntl.F_OFD_GETLK,
+                             _FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, low, high - low, 0))
+        kind, _, held_start, held_length, _ = _FLOCK.unpack(answer)
+        if kind == fcntl.F_UNLCK:
+            continue
+        held_end = high if held_length == 0 else min(high, held_start + held_length)
+        held_start = max(low, held_start)
+        found.append((held_start, held_end))
+        pending += [(low, held_start), (held_end, high)]
+    return found
+
+
+def _free(descriptor: int, start: int, end: int) -> list[tuple[int, int]]:
+    """The ranges of [start, end) that no other descriptor holds, in order."""
+    free, position = [], start
+    for held_start, held_end in sorted(_taken(descriptor, start, end)):
+        if held_start > position:
+            free.append((position, held_start))
+        position = max(position, held_end)
+    if position < end:
+        free.append((position, end))
+    return free
+
+
+class Ledger:
+    """The memory units and the waiting places of all workers: byte-range locks on one
+    file, each claim through a descriptor of its own (see the module's docstring)."""
+
+    MUTEX = 0
+    WAITING_AT = 1 << 20
+    WAITING_PLACES = 1 << 16
+    MEMORY_AT = 1 << 30
+
+    def __init__(self, path: Path, units: int | None):
+        self.path = Path(path)
+        self.units = units  # None: memory is not counted (slots alone)
+
+    def open(self) -> int:
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except FileNotFoundError:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+
+    @contextmanager
+    def _counting(self, descriptor: int) -> Iterator[None]:
+        _lock(descriptor, fcntl.F_WRLCK, self.MUTEX, 1, wait=True)
+        try:
+            yield
+        finally:
+            _lock(descriptor, fcntl.F_UNLCK, self.MUTEX, 1)
+
+    def waiting(self, descriptor: int) -> int:
+        """Requests waiting in every worker (each holds one place)."""
+        return len(_taken(descriptor, self.WAITING_AT, self.WAITING_AT + self.WAITING_PLACES))
+
+    def wait_here(self, descriptor: int) -> None:
+        with self._counting(descriptor):
+            free = _free(descriptor, self.WAITING_AT, self.WAITING_AT + self.WAITING_PLACES)
+            if free:
+                _lock(descriptor, fcntl.F_WRLCK, free[0][0], 1)
+
+    def stop_waiting(self, descriptor: int) -> None:
+        _lock(descriptor, fcntl.F_UNLCK, self.WAITING_AT, self.WAITING_PLACES)
+
+    def take(self, descriptor: int, units: int) -> bool:
+        """Take `units` MiB (anywhere in the budget), or nothing."""
+        if self.units is None or units <= 0:
+            return True
+        with self._counting(descriptor):
+            free = _free(descriptor, self.MEMORY_AT, self.MEMORY_AT + self.units)
+            if sum(end - start for start, end in free) < units:
+                return False
+            for start, end in free:
+                length = min(units, end - start)
+                _lock(descriptor, fcntl.F_WRLCK, start, length)
+                units -= length
+                if not units:
+                    return True
+        return True
+
+    def in_use(self) -> int:
+        """MiB taken by running renders, all workers together (for tests and metrics)."""
+        if self.units is None:
+            return 0
+        descriptor = self.open()
+        try:
+            return sum(end - start for start, end in
+                       _taken(descriptor, self.MEMORY_AT, self.MEMORY_AT + self.units))
+        finally:
+            os.close(descriptor)
+
+
+class _LocalLedger(Ledger):
+    """Where OFD locks are missing (not Linux): the same, counted in this process only."""
+
+    def __init__(self, path: Path, units: int | None):
+        super().__init__(path, units)
+        self._lock = threading.Lock()
+        self._taken: dict[int, int] = {}
+        self._waiting: set[int] = set()
+
+    def open(self) -> int:
+        return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+
+    def waiting(self, descriptor: int) -> int:
+        return len(self._waiting)
+
+    def wait_here(self, descriptor: int) -> None:
+        with self._lock:
+            self._waiting.add(descriptor)
+
+    def stop_waiting(self, descriptor: int) -> None:
+        with self._lock:
+            self._waiting.discard(descriptor)
+
+    def take(self, descriptor: int, units: int) -> bool:
+        if self.units is None or units <= 0:
+            return True
+        with self._lock:
+            if sum(self._taken.values()) + units > self.units:
+                return False
+            self._taken[descriptor] = units
+            return True
+
+    def release(self, descriptor: int) -> None:
+        with self._lock:
+            self._taken.pop(descriptor, None)
+            self._waiting.discard(descriptor)
+
+    def in_use(self) -> int:
+        with self._lock:
+            return sum(self._taken.values())
+
+
+# ---------------------------------------------------------------- admission
+
+class _Claim:
+    """What one heavy request holds: its ledger descriptor and, once admitted, a slot."""
+
+    __slots__ = ("ledger", "descriptor", "slot")
+
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+        self.descriptor = ledger.open()
+        self.slot: int | None = None
+
+    def close(self) -> None:
+        if self.slot is not None:
+            os.close(self.slot)  # closing releases the flock
+            self.slot = None
+        if isinstance(self.ledger, _LocalLedger):
+            self.ledger.release(self.descriptor)
+        os.close(self.descriptor)  # closing releases every byte-range lock
+
 
 class Admission:
-    POLL_SECONDS = 0.02
+    POLL_SECONDS = 0.02  # how often the first in line looks for room freed by other workers
+    SMOOTHING = 0.3  # weight of the latest render in the running mean of render times
 
     def __init__(self, slots: int, queue: int, wait_seconds: float, retry_after: int,
-                 lock_dir: Path):
-        self._slot_files = [Path(lock_dir) / f"heavy-slot-{index}.lock" for index in range(max(1, slots))]
+                 lock_dir: Path, memory_bytes: int | None = None):
+        """`slots` renders at once and `memory_bytes` of memory (None: not counted), for
+        all processes given the same `lock_dir`; at most `queue` waiting per process,
+        each as long as it can still be answered within `wait_seconds`."""
+        lock_dir = Path(lock_dir)
+        self.slots = max(1, slots)
+        self._slot_files = [lock_dir / f"heavy-slot-{index}.lock" for index in range(self.slots)]
+        units = None if memory_bytes is None else max(1, memory_bytes // MEBIBYTE)
+        self.ledger = (Ledger if _OFD else _LocalLedger)(lock_dir / "render-memory.lock", units)
         self._queue_limit = max(0, queue)
         self._wait_seconds = wait_seconds
         self._retry_after = retry_after
-        self._lock = threading.Lock()
-        self._waiting = 0
+        self._condition = threading.Condition()
+        self._line: deque[int] = deque()  # tickets of this process's waiting requests
+        self._tickets = 0
         self._running = 0
+        self._render_seconds: float | None = None  # running mean, this process
 
     @property
     def running(self) -> int:
         """Heavy renders running in this worker."""
         return self._running
+
+    @property
+    def waiting(self) -> int:
+        """Heavy renders waiting in this worker."""
+        return len(self._line)
+
+    @property
+    def memory_bytes(self) -> int | None:
+        units = self.ledger.units
+        return None if units is None else units * MEBIBYTE
+
+    def units(self, memory: int) -> int:
+        """The MiB a render of `memory` bytes takes: all of the budget at most, so one
+        larger than the whole budget runs alone rather than never."""
+        if self.ledger.units is None or memory <= 0:
+            return 0
+        return min(self.ledger.units, max(1, math.ceil(memory / MEBIBYTE)))
+
+    def expected_wait(self, waiting: int, units: int) -> float:
+        """Seconds a newcomer would wait behind `waiting` others, by this worker's recent
+        render times: the renders that fit at once (by slots and memory) work the line off."""
+        if self._render_seconds is None:
+            return 0.0
+        lanes = self.slots
+        if units and self.ledger.units:
+            lanes = max(1, min(lanes, self.ledger.units // units))
+        return self._render_seconds * (waiting + 1) / lanes
 
     def _refuse(self, why: str) -> Overloaded:
         return Overloaded(
@@ -54,10 +366,10 @@ class Admission:
         """An open descriptor holding a free slot's lock, or None when all are taken."""
         for path in self._slot_files:
             try:
-                descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+                descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             except FileNotFoundError:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+                descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
             try:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return descriptor
@@ -65,34 +377,80 @@ class Admission:
                 os.close(descriptor)
         return None
 
-    def _acquire(self) -> int:
-        descriptor = self._try_slot()
-        if descriptor is not None:
-            return descriptor
-        with self._lock:
-            if self._waiting >= self._queue_limit:
-                raise self._refuse("too many large renders are waiting")
-            self._waiting += 1
+    def _try(self, claim: _Claim, units: int) -> bool:
+        slot = self._try_slot()
+        if slot is None:
+            return False
+        if not self.ledger.take(claim.descriptor, units):
+            os.close(slot)
+            return False
+        claim.slot = slot
+        return True
+
+    def _acquire(self, units: int) -> _Claim:
+        claim = _Claim(self.ledger)
         try:
-            deadline = time.monotonic() + self._wait_seconds
-            while time.monotonic() < deadline:
-                time.sleep(self.POLL_SECONDS)
-                descriptor = self._try_slot()
-                if descriptor is not None:
-                    return descriptor
+            with self._condition:
+                first = not self._line
+            if first and self._try(claim, units):
+                return claim
+            self._wait(claim, units)
+            return claim
+        except BaseException:
+            claim.close()
+            raise
+
+    def _wait(self, claim: _Claim, units: int) -> None:
+        """In line until admitted (returns) or refused (raises Overloaded): for as long as
+        the answer can still come within wait_seconds, its own render included."""
+        render = self._render_seconds or 0.0
+        expected = self.expected_wait(self.ledger.waiting(claim.descriptor), units)
+        if expected + render > self._wait_seconds:
+            raise self._refuse(f"a large render would wait about {expected:.1f} s for memory now")
+        with self._condition:
+            if len(self._line) >= self._queue_limit:
+                raise self._refuse("too many large renders are waiting")
+            self._tickets += 1
+            ticket = self._tickets
+            self._line.append(ticket)
+        self.ledger.wait_here(claim.descriptor)
+        deadline = time.monotonic() + self._wait_seconds - render
+        try:
+            while True:
+                with self._condition:
+                    while self._line[0] != ticket:  # first come, first served
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            raise self._refuse("no capacity for another large render right now")
+                        self._condition.wait(remaining)
+                if self._try(claim, units):
+                    return
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._refuse("no capacity for another large render right now")
+                with self._condition:  # woken by a render of this worker ending, or polls
+                    self._condition.wait(min(self.POLL_SECONDS, remaining))
         finally:
-            with self._lock:
-                self._waiting -= 1
-        raise self._refuse("no capacity for another large render right now")
+            with self._condition:
+                self._line.remove(ticket)
+                self._condition.notify_all()
+            self.ledger.stop_waiting(claim.descriptor)
 
     @contextmanager
-    def heavy(self) -> Iterator[None]:
-        descriptor = self._acquire()
-        with self._lock:
+    def heavy(self, memory: int = 0) -> Iterator[None]:
+        """Run a heavy render that needs `memory` bytes (Overloaded when refused)."""
+        claim = self._acquire(self.units(memory))
+        started = time.monotonic()
+        with self._condition:
             self._running += 1
         try:
             yield
         finally:
-            with self._lock:
+            claim.close()
+            elapsed = time.monotonic() - started
+            with self._condition:
                 self._running -= 1
-            os.close(descriptor)  # closing releases the flock
+                previous = self._render_seconds
+                self._render_seconds = elapsed if previous is None else (
+                    previous + self.SMOOTHING * (elapsed - previous))
+                self._condition.notify_all()
