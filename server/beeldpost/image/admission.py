@@ -7,9 +7,9 @@ written a strip at a time). A server runs as many at once as fit in its memory b
 (BEELDPOST_RENDER_MEMORY; by default a quarter of what the machine or its container
 allows) and as it has slots (BEELDPOST_HEAVY_SLOTS; by default one per core: a render
 is one libvips thread of CPU-bound work, so more at once would only share the cores and
-hold their memory for longer). The others wait in line, first come first served per
-worker, as long as they can still be answered within BEELDPOST_RENDER_WAIT seconds, their
-own render included. One the line ahead would keep longer (going by this worker's recent
+hold their memory for longer). The others wait in line, first come first served across
+the workers, as long as they can still be answered within BEELDPOST_RENDER_WAIT seconds,
+their own render included. One the line ahead would keep longer (going by this worker's recent
 render times), or that finds BEELDPOST_HEAVY_QUEUE waiting in its worker already, is
 refused at once with a 503 and Retry-After, so that a client hears back within about
 that time either way. Tiles, info.json and small renders never pass through here: they
@@ -18,8 +18,9 @@ with heavy renders as the kernel shares them.
 
 How the workers share, and why so. A render's claim is one open descriptor of a ledger
 file, holding Linux open-file-description (OFD) byte-range locks: one byte per MiB of
-memory it takes (from MEMORY_AT on), one byte while it waits (from WAITING_AT on), and
-byte 0 for an instant while it counts and takes units. The kernel drops every lock of a
+memory it takes (from MEMORY_AT on), the place of its ticket while it waits (from
+WAITING_AT on), and byte 0 for an instant while it draws a ticket or counts and takes
+units. The kernel drops every lock of a
 descriptor when it is closed, also when its process is killed mid-render, so a share
 always comes back. OFD locks belong to the open file description, not to the process:
 two threads of one worker exclude each other as two workers do (POSIX record locks
@@ -40,7 +41,6 @@ import os
 import struct
 import threading
 import time
-from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -169,10 +169,15 @@ def _free(descriptor: int, start: int, end: int) -> list[tuple[int, int]]:
 
 
 class Ledger:
-    """The memory units and the waiting places of all workers: byte-range locks on one
-    file, each claim through a descriptor of its own (see the module's docstring)."""
+    """The memory units and the line of all workers: byte-range locks on one file, each
+    claim through a descriptor of its own (see the module's docstring).
 
-    MUTEX = 0
+    The line is first come first served across workers: a newcomer draws the next
+    ticket (a counter in the file's first bytes, under the mutex) and holds the place
+    of that number (modulo WAITING_PLACES) while it waits; it is first in line when no
+    place of an earlier ticket is held."""
+
+    MUTEX = 0  # the lock's byte; the ticket counter is the file's content, bytes 0-7
     WAITING_AT = 1 << 20
     WAITING_PLACES = 1 << 16
     MEMORY_AT = 1 << 30
@@ -200,11 +205,23 @@ class Ledger:
         """Requests waiting in every worker (each holds one place)."""
         return len(_taken(descriptor, self.WAITING_AT, self.WAITING_AT + self.WAITING_PLACES))
 
-    def wait_here(self, descriptor: int) -> None:
+    def wait_here(self, descriptor: int) -> int:
+        """Join the line: a ticket, its place held until stop_waiting."""
         with self._counting(descriptor):
-            free = _free(descriptor, self.WAITING_AT, self.WAITING_AT + self.WAITING_PLACES)
-            if free:
-                _lock(descriptor, fcntl.F_WRLCK, free[0][0], 1)
+            counter = os.pread(descriptor, 8, 0)
+            ticket = int.from_bytes(counter, "little") if len(counter) == 8 else 0
+            os.pwrite(descriptor, (ticket + 1).to_bytes(8, "little"), 0)
+            _lock(descriptor, fcntl.F_WRLCK, self.WAITING_AT + ticket % self.WAITING_PLACES, 1)
+        return ticket
+
+    def first_in_line(self, descriptor: int, ticket: int) -> bool:
+        """Whether nobody who came before `ticket` still waits (places of the half ring
+        before it, which a line never outgrows)."""
+        low = (ticket - self.WAITING_PLACES // 2) % self.WAITING_PLACES
+        high = ticket % self.WAITING_PLACES
+        spans = [(low, high)] if low < high else [(low, self.WAITING_PLACES), (0, high)]
+        return not any(_taken(descriptor, self.WAITING_AT + start, self.WAITING_AT + end)
+                       for start, end in spans)
 
     def stop_waiting(self, descriptor: int) -> None:
         _lock(descriptor, fcntl.F_UNLCK, self.WAITING_AT, self.WAITING_PLACES)
@@ -244,7 +261,8 @@ class _LocalLedger(Ledger):
         super().__init__(path, units)
         self._lock = threading.Lock()
         self._taken: dict[int, int] = {}
-        self._waiting: set[int] = set()
+        self._waiting: dict[int, int] = {}  # descriptor -> ticket
+        self._tickets = 0
 
     def open(self) -> int:
         return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
@@ -252,13 +270,19 @@ class _LocalLedger(Ledger):
     def waiting(self, descriptor: int) -> int:
         return len(self._waiting)
 
-    def wait_here(self, descriptor: int) -> None:
+    def wait_here(self, descriptor: int) -> int:
         with self._lock:
-            self._waiting.add(descriptor)
+            self._tickets += 1
+            self._waiting[descriptor] = self._tickets
+            return self._tickets
+
+    def first_in_line(self, descriptor: int, ticket: int) -> bool:
+        with self._lock:
+            return min(self._waiting.values(), default=ticket) >= ticket
 
     def stop_waiting(self, descriptor: int) -> None:
         with self._lock:
-            self._waiting.discard(descriptor)
+            self._waiting.pop(descriptor, None)
 
     def take(self, descriptor: int, units: int) -> bool:
         if self.units is None or units <= 0:
@@ -272,7 +296,7 @@ class _LocalLedger(Ledger):
     def release(self, descriptor: int) -> None:
         with self._lock:
             self._taken.pop(descriptor, None)
-            self._waiting.discard(descriptor)
+            self._waiting.pop(descriptor, None)
 
     def in_use(self) -> int:
         with self._lock:
@@ -301,7 +325,8 @@ class _Claim:
 
 
 class Admission:
-    POLL_SECONDS = 0.02  # how often the first in line looks for room freed by other workers
+    POLL_SECONDS = 0.01  # how often the first in line looks for room another worker freed
+    LINE_POLL_SECONDS = 0.05  # how often the others look whether they are first now
     SMOOTHING = 0.3  # weight of the latest render in the running mean of render times
 
     def __init__(self, slots: int, queue: int, wait_seconds: float, retry_after: int,
@@ -317,9 +342,8 @@ class Admission:
         self._queue_limit = max(0, queue)
         self._wait_seconds = wait_seconds
         self._retry_after = retry_after
-        self._condition = threading.Condition()
-        self._line: deque[int] = deque()  # tickets of this process's waiting requests
-        self._tickets = 0
+        self._condition = threading.Condition()  # this process's renders and waiters
+        self._waiting = 0
         self._running = 0
         self._render_seconds: float | None = None  # running mean, this process
 
@@ -331,7 +355,7 @@ class Admission:
     @property
     def waiting(self) -> int:
         """Heavy renders waiting in this worker."""
-        return len(self._line)
+        return self._waiting
 
     @property
     def memory_bytes(self) -> int | None:
@@ -346,14 +370,16 @@ class Admission:
         return min(self.ledger.units, max(1, math.ceil(memory / MEBIBYTE)))
 
     def expected_wait(self, waiting: int, units: int) -> float:
-        """Seconds a newcomer would wait behind `waiting` others, by this worker's recent
-        render times: the renders that fit at once (by slots and memory) work the line off."""
+        """Seconds a newcomer would wait behind `waiting` others while the renders that
+        fit at once (by slots and memory) are running, going by this worker's recent
+        render times: those running are half done, then the line is worked off that
+        many at a time."""
         if self._render_seconds is None:
             return 0.0
         lanes = self.slots
         if units and self.ledger.units:
             lanes = max(1, min(lanes, self.ledger.units // units))
-        return self._render_seconds * (waiting + 1) / lanes
+        return self._render_seconds * max(0.0, (waiting + 1) / lanes - 0.5)
 
     def _refuse(self, why: str) -> Overloaded:
         return Overloaded(
@@ -387,54 +413,72 @@ class Admission:
         claim.slot = slot
         return True
 
+    def refusal(self, memory: int) -> Overloaded | None:
+        """The refusal a heavy render of `memory` bytes would get now without waiting at
+        all (a full line, or one too long), else None: cheap enough for an event loop,
+        which then answers the 503 itself rather than hand the request to a thread."""
+        with self._condition:
+            if self._waiting and self._waiting >= self._queue_limit:
+                return self._refuse("too many large renders are waiting")
+            if self._render_seconds is None:
+                return None
+        descriptor = self.ledger.open()
+        try:
+            waiting = self.ledger.waiting(descriptor)
+        finally:
+            if isinstance(self.ledger, _LocalLedger):
+                self.ledger.release(descriptor)
+            os.close(descriptor)
+        if not waiting:
+            return None
+        expected = self.expected_wait(waiting, self.units(memory))
+        if expected + (self._render_seconds or 0.0) > self._wait_seconds:
+            return self._refuse(f"a large render would wait about {expected:.1f} s for memory now")
+        return None
+
     def _acquire(self, units: int) -> _Claim:
         claim = _Claim(self.ledger)
         try:
-            with self._condition:
-                first = not self._line
-            if first and self._try(claim, units):
+            waiting = self.ledger.waiting(claim.descriptor)
+            if not waiting and self._try(claim, units):
                 return claim
-            self._wait(claim, units)
+            self._wait(claim, units, waiting)
             return claim
         except BaseException:
             claim.close()
             raise
 
-    def _wait(self, claim: _Claim, units: int) -> None:
+    def _wait(self, claim: _Claim, units: int, waiting: int) -> None:
         """In line until admitted (returns) or refused (raises Overloaded): for as long as
         the answer can still come within wait_seconds, its own render included."""
         render = self._render_seconds or 0.0
-        expected = self.expected_wait(self.ledger.waiting(claim.descriptor), units)
+        expected = self.expected_wait(waiting, units)
         if expected + render > self._wait_seconds:
             raise self._refuse(f"a large render would wait about {expected:.1f} s for memory now")
         with self._condition:
-            if len(self._line) >= self._queue_limit:
+            if self._waiting >= self._queue_limit:
                 raise self._refuse("too many large renders are waiting")
-            self._tickets += 1
-            ticket = self._tickets
-            self._line.append(ticket)
-        self.ledger.wait_here(claim.descriptor)
-        deadline = time.monotonic() + self._wait_seconds - render
+            self._waiting += 1
         try:
+            ticket = self.ledger.wait_here(claim.descriptor)
+            deadline = time.monotonic() + self._wait_seconds - render
             while True:
-                with self._condition:
-                    while self._line[0] != ticket:  # first come, first served
-                        remaining = deadline - time.monotonic()
-                        if remaining <= 0:
-                            raise self._refuse("no capacity for another large render right now")
-                        self._condition.wait(remaining)
-                if self._try(claim, units):
+                first = self.ledger.first_in_line(claim.descriptor, ticket)
+                if first and self._try(claim, units):
                     return
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise self._refuse("no capacity for another large render right now")
-                with self._condition:  # woken by a render of this worker ending, or polls
-                    self._condition.wait(min(self.POLL_SECONDS, remaining))
+                # Woken by a render of this worker ending or a waiter leaving; room freed
+                # in another worker is seen by polling.
+                with self._condition:
+                    self._condition.wait(min(
+                        self.POLL_SECONDS if first else self.LINE_POLL_SECONDS, remaining))
         finally:
-            with self._condition:
-                self._line.remove(ticket)
-                self._condition.notify_all()
             self.ledger.stop_waiting(claim.descriptor)
+            with self._condition:
+                self._waiting -= 1
+                self._condition.notify_all()
 
     @contextmanager
     def heavy(self, memory: int = 0) -> Iterator[None]:
