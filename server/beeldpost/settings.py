@@ -362,8 +362,9 @@ class Settings(_Declared):
     render_wait: float = setting(
         1.5, "BEELDPOST_RENDER_WAIT",
         "seconds in which a heavy request should be answered, waiting for memory or a slot "
-        "included: one the line ahead would keep longer (going by recent render times) gets "
-        "`503` with `Retry-After` at once, and none waits longer", ge=0)
+        "included (or four more renders' time, when renders take longer): one the line ahead "
+        "would keep longer, going by recent render times, gets `503` with `Retry-After` at "
+        "once, and none waits longer", ge=0)
     render_timeout: float = setting(
         20.0, "BEELDPOST_RENDER_TIMEOUT",
         "seconds after its arrival (waiting included) before a heavy render is cut off (`503`)",

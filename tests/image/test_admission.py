@@ -208,7 +208,7 @@ def test_threads_of_one_worker_exclude_each_other_and_wait_in_line(tmp_path):
              threading.Thread(target=run, args=("third", 40 * MIB))]
     for count, thread in enumerate(later, start=1):
         thread.start()
-        while admission.waiting < count:
+        while waiting_everywhere(admission) < count:
             time.sleep(0.01)
     assert order == ["first"] and admission.ledger.in_use() == 60  # the third fits, but waits
     release.set()
@@ -248,28 +248,48 @@ def _hold(admission: Admission, memory: int, release: threading.Event) -> None:
 
 
 def test_a_wait_longer_than_allowed_is_refused_without_waiting(tmp_path):
-    """The line's expected wait comes from recent render times: a newcomer that could
-    not be answered within wait_seconds is told so at once."""
-    admission = Admission(slots=1, queue=8, wait_seconds=1.0, retry_after=2, lock_dir=tmp_path,
+    """The line's expected wait comes from recent render times, all workers' together. A
+    short line is allowed even when renders take longer than wait_seconds (four more
+    renders' time); a newcomer that could be answered neither so nor within wait_seconds
+    is told so at once."""
+    admission = Admission(slots=1, queue=8, wait_seconds=0.5, retry_after=2, lock_dir=tmp_path,
                           memory_bytes=64 * MIB)
     with admission.heavy(MIB):
-        time.sleep(0.7)  # renders here take 0.7 s
+        time.sleep(0.3)  # renders here take 0.3 s
     release = threading.Event()
-    holder = threading.Thread(target=_hold, args=(admission, MIB, release))
-    holder.start()
+    holders = [threading.Thread(target=_hold, args=(admission, MIB, release)) for _ in range(5)]
+    holders[0].start()
     while admission.running == 0:
         time.sleep(0.01)
     try:
-        # The one running is half done: 0.35 s in line, 0.7 s of its own, more than 1 s.
-        assert admission.expected_wait(0, 1) == pytest.approx(0.35, abs=0.05)
-        with pytest.raises(Overloaded) as refused:
-            with admission.heavy(MIB):
+        # One running (half done) and up to three waiting ahead: 4.5 renders' time, within 5.
+        for count, holder in enumerate(holders[1:], start=1):
+            holder.start()
+            while waiting_everywhere(admission) < count:
+                time.sleep(0.01)
+        assert admission.expected_wait(4, 1) == pytest.approx(4.5 * 0.3, rel=0.2)
+        # Another worker, which has rendered nothing itself: the line and the render
+        # times are the server's.
+        other = Admission(slots=1, queue=8, wait_seconds=0.5, retry_after=2,
+                          lock_dir=tmp_path, memory_bytes=64 * MIB)
+        with pytest.raises(Overloaded) as refused:  # behind four: 5.5 renders' time
+            with other.heavy(MIB):
                 pass
-        assert re.search(r"would wait about 0\.[34] s", refused.value.message)
-        assert admission.waiting == 0
+        assert re.search(r"would wait about 1\.\d s", refused.value.message)
+        assert admission.waiting == 4 and other.waiting == 0
     finally:
         release.set()
-        holder.join(5)
+        for holder in holders:
+            holder.join(5)
+
+
+def waiting_everywhere(admission: Admission) -> int:
+    """Requests in line in every process (places held in the ledger)."""
+    descriptor = admission.ledger.open()
+    try:
+        return admission.ledger.waiting(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def test_a_render_larger_than_the_whole_budget_runs_alone(tmp_path):

@@ -9,18 +9,21 @@ allows) and as it has slots (BEELDPOST_HEAVY_SLOTS; by default one per core: a r
 is one libvips thread of CPU-bound work, so more at once would only share the cores and
 hold their memory for longer). The others wait in line, first come first served across
 the workers, as long as they can still be answered within BEELDPOST_RENDER_WAIT seconds,
-their own render included. One the line ahead would keep longer (going by this worker's recent
-render times), or that finds BEELDPOST_HEAVY_QUEUE waiting in its worker already, is
-refused at once with a 503 and Retry-After, so that a client hears back within about
-that time either way. Tiles, info.json and small renders never pass through here: they
-are answered on the event loop and the other threads meanwhile, and share the cores
-with heavy renders as the kernel shares them.
+their own render included, or within four more renders' time when renders take longer
+than that allows (on a busy or slow machine a short line stays allowed: a few downloads
+at once are slowed, not refused). One the line ahead would keep longer, going by recent
+render times (a running mean all workers keep), or that finds BEELDPOST_HEAVY_QUEUE
+waiting in its worker already, is refused at once with a 503 and Retry-After, so that a
+client hears back in about that time either way. Tiles, info.json and small renders never
+pass through here: they are answered on the event loop and the other threads meanwhile,
+and share the cores with heavy renders as the kernel shares them.
 
 How the workers share, and why so. A render's claim is one open descriptor of a ledger
 file, holding Linux open-file-description (OFD) byte-range locks: one byte per MiB of
 memory it takes (from MEMORY_AT on), the place of its ticket while it waits (from
-WAITING_AT on), and byte 0 for an instant while it draws a ticket or counts and takes
-units. The kernel drops every lock of a
+WAITING_AT on), and byte 0 for an instant while it draws a ticket, counts and takes
+units, or records its render time (the file's few bytes of content: the ticket counter
+and the running mean of render times). The kernel drops every lock of a
 descriptor when it is closed, also when its process is killed mid-render, so a share
 always comes back. OFD locks belong to the open file description, not to the process:
 two threads of one worker exclude each other as two workers do (POSIX record locks
@@ -177,7 +180,8 @@ class Ledger:
     of that number (modulo WAITING_PLACES) while it waits; it is first in line when no
     place of an earlier ticket is held."""
 
-    MUTEX = 0  # the lock's byte; the ticket counter is the file's content, bytes 0-7
+    MUTEX = 0  # the lock's byte; the file's content: the ticket counter (bytes 0-7) and
+    RENDER_SECONDS_AT = 8  # the running mean of render times, all workers together (8-15)
     WAITING_AT = 1 << 20
     WAITING_PLACES = 1 << 16
     MEMORY_AT = 1 << 30
@@ -213,6 +217,20 @@ class Ledger:
             os.pwrite(descriptor, (ticket + 1).to_bytes(8, "little"), 0)
             _lock(descriptor, fcntl.F_WRLCK, self.WAITING_AT + ticket % self.WAITING_PLACES, 1)
         return ticket
+
+    def render_seconds(self, descriptor: int) -> float | None:
+        """The running mean of heavy renders' times, all workers together, if any yet."""
+        found = os.pread(descriptor, 8, self.RENDER_SECONDS_AT)
+        seconds = struct.unpack("<d", found)[0] if len(found) == 8 else 0.0
+        return seconds if seconds > 0 else None
+
+    def record_render(self, descriptor: int, seconds: float, smoothing: float) -> float:
+        """Fold one render's time into the running mean; the new mean."""
+        with self._counting(descriptor):
+            previous = self.render_seconds(descriptor)
+            mean = seconds if previous is None else previous + smoothing * (seconds - previous)
+            os.pwrite(descriptor, struct.pack("<d", mean), self.RENDER_SECONDS_AT)
+        return mean
 
     def first_in_line(self, descriptor: int, ticket: int) -> bool:
         """Whether nobody who came before `ticket` still waits (places of the half ring
@@ -263,6 +281,7 @@ class _LocalLedger(Ledger):
         self._taken: dict[int, int] = {}
         self._waiting: dict[int, int] = {}  # descriptor -> ticket
         self._tickets = 0
+        self._seconds: float | None = None
 
     def open(self) -> int:
         return os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
@@ -279,6 +298,16 @@ class _LocalLedger(Ledger):
     def first_in_line(self, descriptor: int, ticket: int) -> bool:
         with self._lock:
             return min(self._waiting.values(), default=ticket) >= ticket
+
+    def render_seconds(self, descriptor: int) -> float | None:
+        return self._seconds
+
+    def record_render(self, descriptor: int, seconds: float, smoothing: float) -> float:
+        with self._lock:
+            previous = self._seconds
+            self._seconds = seconds if previous is None else (
+                previous + smoothing * (seconds - previous))
+            return self._seconds
 
     def stop_waiting(self, descriptor: int) -> None:
         with self._lock:
@@ -326,14 +355,17 @@ class _Claim:
 
 class Admission:
     POLL_SECONDS = 0.01  # how often the first in line looks for room another worker freed
+    ROUNDS = 4  # renders' worth of waiting always allowed, however long renders take now
     LINE_POLL_SECONDS = 0.05  # how often the others look whether they are first now
     SMOOTHING = 0.3  # weight of the latest render in the running mean of render times
 
     def __init__(self, slots: int, queue: int, wait_seconds: float, retry_after: int,
-                 lock_dir: Path, memory_bytes: int | None = None):
+                 lock_dir: Path, memory_bytes: int | None = None,
+                 longest_wait: float | None = None):
         """`slots` renders at once and `memory_bytes` of memory (None: not counted), for
         all processes given the same `lock_dir`; at most `queue` waiting per process,
-        each as long as it can still be answered within `wait_seconds`."""
+        each as long as it can still be answered within `wait_seconds` or within ROUNDS
+        more renders' time, whichever is longer, and never longer than `longest_wait`."""
         lock_dir = Path(lock_dir)
         self.slots = max(1, slots)
         self._slot_files = [lock_dir / f"heavy-slot-{index}.lock" for index in range(self.slots)]
@@ -341,11 +373,12 @@ class Admission:
         self.ledger = (Ledger if _OFD else _LocalLedger)(lock_dir / "render-memory.lock", units)
         self._queue_limit = max(0, queue)
         self._wait_seconds = wait_seconds
+        self._longest_wait = longest_wait
         self._retry_after = retry_after
         self._condition = threading.Condition()  # this process's renders and waiters
         self._waiting = 0
         self._running = 0
-        self._render_seconds: float | None = None  # running mean, this process
+        self._render_seconds: float | None = None  # the ledger's running mean, last seen
 
     @property
     def running(self) -> int:
@@ -371,15 +404,29 @@ class Admission:
 
     def expected_wait(self, waiting: int, units: int) -> float:
         """Seconds a newcomer would wait behind `waiting` others while the renders that
-        fit at once (by slots and memory) are running, going by this worker's recent
-        render times: those running are half done, then the line is worked off that
-        many at a time."""
+        fit at once (by slots and memory) are running, going by recent render times:
+        those running are half done, then the line is worked off that many at a time."""
         if self._render_seconds is None:
             return 0.0
         lanes = self.slots
         if units and self.ledger.units:
             lanes = max(1, min(lanes, self.ledger.units // units))
         return self._render_seconds * max(0.0, (waiting + 1) / lanes - 0.5)
+
+    def _patience(self) -> float:
+        """Seconds a newcomer may take to be answered, its own render included: the
+        configured time, or ROUNDS more renders' time when renders take longer than
+        that allows (on a busy or slow machine a short line stays allowed: a few
+        downloads at once are slowed, not refused)."""
+        render = self._render_seconds or 0.0
+        return max(self._wait_seconds, (self.ROUNDS + 1) * render)
+
+    def _too_long(self, waiting: int, units: int) -> Overloaded | None:
+        """The refusal of a newcomer behind `waiting` others, when they would keep it too long."""
+        expected = self.expected_wait(waiting, units)
+        if expected + (self._render_seconds or 0.0) > self._patience():
+            return self._refuse(f"a large render would wait about {expected:.1f} s for memory now")
+        return None
 
     def _refuse(self, why: str) -> Overloaded:
         return Overloaded(
@@ -413,6 +460,10 @@ class Admission:
         claim.slot = slot
         return True
 
+    def _learn(self, descriptor: int) -> None:
+        """What renders take now, all workers together (once any has taken anything)."""
+        self._render_seconds = self.ledger.render_seconds(descriptor) or self._render_seconds
+
     def refusal(self, memory: int) -> Overloaded | None:
         """The refusal a heavy render of `memory` bytes would get now without waiting at
         all (a full line, or one too long), else None: cheap enough for an event loop,
@@ -420,25 +471,20 @@ class Admission:
         with self._condition:
             if self._waiting and self._waiting >= self._queue_limit:
                 return self._refuse("too many large renders are waiting")
-            if self._render_seconds is None:
-                return None
         descriptor = self.ledger.open()
         try:
+            self._learn(descriptor)
             waiting = self.ledger.waiting(descriptor)
         finally:
             if isinstance(self.ledger, _LocalLedger):
                 self.ledger.release(descriptor)
             os.close(descriptor)
-        if not waiting:
-            return None
-        expected = self.expected_wait(waiting, self.units(memory))
-        if expected + (self._render_seconds or 0.0) > self._wait_seconds:
-            return self._refuse(f"a large render would wait about {expected:.1f} s for memory now")
-        return None
+        return self._too_long(waiting, self.units(memory)) if waiting else None
 
     def _acquire(self, units: int) -> _Claim:
         claim = _Claim(self.ledger)
         try:
+            self._learn(claim.descriptor)
             waiting = self.ledger.waiting(claim.descriptor)
             if not waiting and self._try(claim, units):
                 return claim
@@ -450,23 +496,28 @@ class Admission:
 
     def _wait(self, claim: _Claim, units: int, waiting: int) -> None:
         """In line until admitted (returns) or refused (raises Overloaded): for as long as
-        the answer can still come within wait_seconds, its own render included."""
-        render = self._render_seconds or 0.0
-        expected = self.expected_wait(waiting, units)
-        if expected + render > self._wait_seconds:
-            raise self._refuse(f"a large render would wait about {expected:.1f} s for memory now")
+        the answer can still come in time (_patience), its own render included."""
+        refused = self._too_long(waiting, units)
+        if refused is not None:
+            raise refused
         with self._condition:
             if self._waiting >= self._queue_limit:
                 raise self._refuse("too many large renders are waiting")
             self._waiting += 1
         try:
             ticket = self.ledger.wait_here(claim.descriptor)
-            deadline = time.monotonic() + self._wait_seconds - render
+            started = time.monotonic()
             while True:
                 first = self.ledger.first_in_line(claim.descriptor, ticket)
                 if first and self._try(claim, units):
                     return
-                remaining = deadline - time.monotonic()
+                # How long it may wait, as render times are known now (at first, perhaps
+                # not at all yet: then wait_seconds).
+                self._learn(claim.descriptor)
+                longest = self._patience() - (self._render_seconds or 0.0)
+                if self._longest_wait is not None:
+                    longest = min(longest, self._longest_wait)
+                remaining = started + longest - time.monotonic()
                 if remaining <= 0:
                     raise self._refuse("no capacity for another large render right now")
                 # Woken by a render of this worker ending or a waiter leaving; room freed
@@ -490,11 +541,11 @@ class Admission:
         try:
             yield
         finally:
-            claim.close()
-            elapsed = time.monotonic() - started
-            with self._condition:
-                self._running -= 1
-                previous = self._render_seconds
-                self._render_seconds = elapsed if previous is None else (
-                    previous + self.SMOOTHING * (elapsed - previous))
-                self._condition.notify_all()
+            try:
+                self._render_seconds = self.ledger.record_render(
+                    claim.descriptor, time.monotonic() - started, self.SMOOTHING)
+            finally:
+                claim.close()
+                with self._condition:
+                    self._running -= 1
+                    self._condition.notify_all()

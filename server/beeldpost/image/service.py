@@ -128,12 +128,13 @@ class ImageService:
             self.opened = OpenedLevels(settings.open_images)
             self.stored_tiles = StoredTiles(settings.open_images)
         # Heavy renders, all workers together: as many as fit in the memory budget and
-        # the slots (both worked out for the machine unless set); a queued one waits at
-        # most BEELDPOST_RENDER_WAIT, and half its time budget at most.
+        # the slots (both worked out for the machine unless set); a queued one waits as
+        # BEELDPOST_RENDER_WAIT allows, and half its time budget at most.
         self.admission = Admission(
-            settings.heavy_slots or usable_cores(), settings.heavy_queue,
-            min(settings.render_wait, settings.render_timeout / 2), settings.retry_after,
-            local / "admission", settings.render_memory or default_render_memory())
+            settings.heavy_slots or usable_cores(), settings.heavy_queue, settings.render_wait,
+            settings.retry_after, local / "admission",
+            settings.render_memory or default_render_memory(),
+            longest_wait=settings.render_timeout / 2)
         # Heavy answers are written to a file as they are encoded: into the response
         # cache's folder when it keeps them, else here, nameless.
         self.spool_dir = local / "spool"
