@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             ok = counted["counts"].get("200", 0)
             entry = {
                 "connections": connections,
+                "load_average_1min": round(os.getloadavg()[0], 2),
                 "statuses": counted["counts"],
                 "unhinted_503": counted["503_without_retry_after"],
                 "timeouts": data["errors"]["timeout"] + counted["unanswered_late"],
@@ -153,12 +154,14 @@ def markdown(results: dict) -> str:
         f"Beeldpost alone at {meta['git']}, `full/full/0/default.jpg` of the "
         f"{meta['image']['width']}×{meta['image']['height']} bench pyramid, response cache off, "
         f"wrk -t2, {meta['duration_s']:g} s per run, wrk time-out {meta['wrk_timeout_s']:g} s. "
-        f"Machine: {meta['cpus']} cores, {meta['cpu_model']}."
+        f"Machine: {meta['cpus']} cores, {meta['cpu_model']} (shared: the load average says how "
+        "busy it was besides; full-size rates and time-outs depend on it, CPU per answer less)."
         + (f" Extra environment: {meta['beeldpost_extra_env']}." if meta["beeldpost_extra_env"]
            else ""), "",
         "| connections | 200/s | CPU ms per 200 | answers by status | 503 without Retry-After "
-        "| time-outs | socket errors | p50 / p99 / max ms | peak RSS MB (tree / largest) |",
-        "|---:|---:|---:|---|---:|---:|---:|---:|---:|",
+        "| time-outs | socket errors | p50 / p99 / max ms | peak RSS MB (tree / largest) "
+        "| machine load (1 min) |",
+        "|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for entry in results["runs"]:
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(entry["statuses"].items()))
@@ -166,7 +169,8 @@ def markdown(results: dict) -> str:
             f"| {entry['connections']} | {entry['ok_per_s']} | {entry['cpu_ms_per_ok']} | "
             f"{statuses} | {entry['unhinted_503']} | {entry['timeouts']} | "
             f"{entry['socket_errors']} | {entry['p50']} / {entry['p99']} / {entry['max']} | "
-            f"{entry['peak_rss_mb']} / {entry['peak_rss_largest_process_mb']} |")
+            f"{entry['peak_rss_mb']} / {entry['peak_rss_largest_process_mb']} | "
+            f"{entry.get('load_average_1min', '')} |")
     if results.get("tiles_alone"):
         alone = results["tiles_alone"]
         lines += ["", f"W1 tiles at c={alone['connections']} (wrk -t1), alone and alongside:", "",

@@ -2,6 +2,8 @@
 
     python bench/render_memory.py [--only full/max/0/default.jpg,...] [--buffered]
 
+Writes bench/results/render-memory.md when run on the whole list.
+
 Each request (Image API 3.0 tails on run.py's 6000×4000 bench pyramid) is answered in a
 fresh child process by ImageService as the server does (response cache off: the answer
 spooled to a nameless file and read back a chunk at a time). The child opens the
@@ -97,18 +99,33 @@ def main(argv: list[str] | None = None) -> int:
                BEELDPOST_CACHE=str(run.WORK / "cache"), BEELDPOST_RESPONSE_CACHE="off",
                BEELDPOST_RENDER_TIMEOUT="600", VIPS_CONCURRENCY="1", MALLOC_ARENA_MAX="2")
     tails = args.only.split(",") if args.only else REQUESTS
-    print(f"| request | output | peak MB streamed{' / buffered' if args.buffered else ''} "
-          "| budget MB | CPU ms |")
-    print("|---|---:|---:|---:|---:|")
+    lines = [f"# What heavy renders hold in memory — {run.git_description()}", "",
+             "Image API 3.0 requests of the 6000×4000 bench pyramid, each "
+             "answered in a fresh process as the server does; peak resident set above where "
+             "it started (VmHWM after clear_refs), against the budget admission control gives "
+             f"the render. Machine: {run.cpu_model()}; libvips "
+             f"{'.'.join(str(pyvips_version(i)) for i in range(3))}.", "",
+             f"| request | output | peak MB streamed{' / buffered' if args.buffered else ''} "
+             "| budget MB | CPU ms |", "|---|---:|---:|---:|---:|"]
+    print("\n".join(lines))
     for tail in tails:
         streamed = measure(tail, False, env)
         peak = f"{streamed['peak_mb']}"
         if args.buffered:
             peak += f" / {measure(tail, True, env)['peak_mb']}"
-        print(f"| `{tail}` | {streamed['out_px'] / 1e6:.1f} MP, {streamed['out_mb']} MB | {peak} "
-              f"| {streamed['budget_mb'] if streamed['heavy'] else 'not heavy'} "
-              f"| {streamed['cpu_ms']} |", flush=True)
+        lines.append(f"| `{tail}` | {streamed['out_px'] / 1e6:.1f} MP, {streamed['out_mb']} MB "
+                     f"| {peak} | {streamed['budget_mb'] if streamed['heavy'] else 'not heavy'} "
+                     f"| {streamed['cpu_ms']} |")
+        print(lines[-1], flush=True)
+    if not args.only:
+        (run.RESULTS / "render-memory.md").write_text("\n".join(lines) + "\n")
     return 0
+
+
+def pyvips_version(part: int) -> int:
+    import pyvips
+
+    return pyvips.version(part)
 
 
 if __name__ == "__main__":
