@@ -13,7 +13,8 @@ tree's, 503s included), the tree's peak RSS.
 
 `--tiles C` also runs W1's tiles from `wrk -t1 -cC` alongside each heavy run, and
 once alone before them, so the tiles' rate and latency with and without the heavy
-load show what heavy renders leave to viewers (the reason for admission control).
+load show what heavy renders leave to viewers (the reason for admission control); the
+heavy runs' own figures are then under the tiles' load too (and their CPU includes it).
 
 Writes bench/results/{output}.md and .json. A benchmark, not a test: nothing asserts.
 """
@@ -173,7 +174,9 @@ def markdown(results: dict) -> str:
             f"{entry.get('load_average_1min', '')} |")
     if results.get("tiles_alone"):
         alone = results["tiles_alone"]
-        lines += ["", f"W1 tiles at c={alone['connections']} (wrk -t1), alone and alongside:", "",
+        lines += ["", "Tiles ran alongside each row above: its rates, latencies and time-outs are "
+                  "under that load too, and its CPU per full-size answer includes the tiles'.", "",
+                  f"W1 tiles at c={alone['connections']} (wrk -t1), alone and alongside:", "",
                   "| alongside | tiles/s | p50 / p99 / max ms | errors |", "|---|---:|---:|---:|",
                   f"| nothing | {alone['rps']} | {alone['p50']} / {alone['p99']} / {alone['max']} "
                   f"| {alone['errors']} |"]

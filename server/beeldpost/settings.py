@@ -362,7 +362,7 @@ class Settings(_Declared):
     render_wait: float = setting(
         1.5, "BEELDPOST_RENDER_WAIT",
         "seconds in which a heavy request should be answered, waiting for memory or a slot "
-        "included (or four more renders' time, when renders take longer): one the line ahead "
+        "included (or three more renders' time, when renders take longer): one the line ahead "
         "would keep longer, going by recent render times, gets `503` with `Retry-After` at "
         "once, and none waits longer", ge=0)
     render_timeout: float = setting(

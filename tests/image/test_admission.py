@@ -202,14 +202,12 @@ def test_threads_of_one_worker_exclude_each_other_and_wait_in_line(tmp_path):
 
     first = threading.Thread(target=run, args=("first", 60 * MIB, True))
     first.start()
-    while admission.running == 0:
-        time.sleep(0.01)
+    wait_until(lambda: admission.running > 0)
     later = [threading.Thread(target=run, args=("second", 60 * MIB)),
              threading.Thread(target=run, args=("third", 40 * MIB))]
     for count, thread in enumerate(later, start=1):
         thread.start()
-        while waiting_everywhere(admission) < count:
-            time.sleep(0.01)
+        wait_until(lambda: waiting_everywhere(admission) >= count)
     assert order == ["first"] and admission.ledger.in_use() == 60  # the third fits, but waits
     release.set()
     for thread in (first, *later):
@@ -225,11 +223,9 @@ def test_a_full_line_is_refused_at_once_with_retry_after(tmp_path):
     threads = [threading.Thread(target=lambda: _hold(admission, 64 * MIB, release))
                for _ in range(2)]
     threads[0].start()
-    while admission.running == 0:
-        time.sleep(0.01)
+    wait_until(lambda: admission.running > 0)
     threads[1].start()  # waits for the memory
-    while admission.waiting == 0:
-        time.sleep(0.01)
+    wait_until(lambda: admission.waiting > 0)
     with pytest.raises(Overloaded) as refused:
         with admission.heavy(MIB):
             pass
@@ -249,38 +245,49 @@ def _hold(admission: Admission, memory: int, release: threading.Event) -> None:
 
 def test_a_wait_longer_than_allowed_is_refused_without_waiting(tmp_path):
     """The line's expected wait comes from recent render times, all workers' together. A
-    short line is allowed even when renders take longer than wait_seconds (four more
+    short line is allowed even when renders take longer than wait_seconds (ROUNDS more
     renders' time); a newcomer that could be answered neither so nor within wait_seconds
     is told so at once."""
+    rounds = Admission.ROUNDS
     admission = Admission(slots=1, queue=8, wait_seconds=0.5, retry_after=2, lock_dir=tmp_path,
                           memory_bytes=64 * MIB)
     with admission.heavy(MIB):
         time.sleep(0.3)  # renders here take 0.3 s
     release = threading.Event()
-    holders = [threading.Thread(target=_hold, args=(admission, MIB, release)) for _ in range(5)]
+    holders = [threading.Thread(target=_hold, args=(admission, MIB, release))
+               for _ in range(rounds + 1)]
     holders[0].start()
-    while admission.running == 0:
-        time.sleep(0.01)
+    wait_until(lambda: admission.running > 0)
     try:
-        # One running (half done) and up to three waiting ahead: 4.5 renders' time, within 5.
+        # One running (half done) and up to ROUNDS - 1 waiting ahead: within ROUNDS + 1
+        # renders' time, its own included.
         for count, holder in enumerate(holders[1:], start=1):
             holder.start()
-            while waiting_everywhere(admission) < count:
-                time.sleep(0.01)
-        assert admission.expected_wait(4, 1) == pytest.approx(4.5 * 0.3, rel=0.2)
+            wait_until(lambda: waiting_everywhere(admission) >= count)
+        assert admission.expected_wait(rounds, 1, running=1) == pytest.approx(
+            (rounds + 0.5) * 0.3, rel=0.2)
         # Another worker, which has rendered nothing itself: the line and the render
         # times are the server's.
         other = Admission(slots=1, queue=8, wait_seconds=0.5, retry_after=2,
                           lock_dir=tmp_path, memory_bytes=64 * MIB)
-        with pytest.raises(Overloaded) as refused:  # behind four: 5.5 renders' time
+        with pytest.raises(Overloaded) as refused:  # behind ROUNDS: half a render too long
             with other.heavy(MIB):
                 pass
-        assert re.search(r"would wait about 1\.\d s", refused.value.message)
-        assert admission.waiting == 4 and other.waiting == 0
+        assert re.search(r"would wait about \d\.\d s", refused.value.message)
+        assert admission.waiting == rounds and other.waiting == 0
     finally:
         release.set()
         for holder in holders:
             holder.join(5)
+
+
+def wait_until(condition, within: float = 10.0) -> None:
+    """Until `condition()` holds (a thread has got where the test needs it); a failure,
+    never a hang, if it does not."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "the other threads never got there"
+        time.sleep(0.01)
 
 
 def waiting_everywhere(admission: Admission) -> int:
@@ -369,14 +376,12 @@ def test_a_request_refused_at_once_is_answered_without_a_thread(tmp_path, images
     release = threading.Event()
     holder = threading.Thread(target=_hold, args=(images.admission, plan.memory, release))
     holder.start()
-    while images.admission.running == 0:
-        time.sleep(0.01)
+    wait_until(lambda: images.admission.running > 0)
     with pytest.raises(NotAtHand):  # a place in the line is free: on to a thread
         images.answer(plan, at_hand=True)
     waiter = threading.Thread(target=_hold, args=(images.admission, plan.memory, release))
     waiter.start()
-    while images.admission.waiting == 0:
-        time.sleep(0.01)
+    wait_until(lambda: images.admission.waiting > 0)
     try:
         with pytest.raises(Overloaded) as refused:
             images.answer(plan, at_hand=True)

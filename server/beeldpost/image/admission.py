@@ -9,7 +9,7 @@ allows) and as it has slots (BEELDPOST_HEAVY_SLOTS; by default one per core: a r
 is one libvips thread of CPU-bound work, so more at once would only share the cores and
 hold their memory for longer). The others wait in line, first come first served across
 the workers, as long as they can still be answered within BEELDPOST_RENDER_WAIT seconds,
-their own render included, or within four more renders' time when renders take longer
+their own render included, or within three more renders' time when renders take longer
 than that allows (on a busy or slow machine a short line stays allowed: a few downloads
 at once are slowed, not refused). One the line ahead would keep longer, going by recent
 render times (a running mean all workers keep), or that finds BEELDPOST_HEAVY_QUEUE
@@ -20,8 +20,8 @@ and share the cores with heavy renders as the kernel shares them.
 
 How the workers share, and why so. A render's claim is one open descriptor of a ledger
 file, holding Linux open-file-description (OFD) byte-range locks: one byte per MiB of
-memory it takes (from MEMORY_AT on), the place of its ticket while it waits (from
-WAITING_AT on), and byte 0 for an instant while it draws a ticket, counts and takes
+memory it takes (from MEMORY_AT on), one while it runs (from RUNNING_AT on), the place of
+its ticket while it waits (from WAITING_AT on), and byte 0 for an instant while it draws a ticket, counts and takes
 units, or records its render time (the file's few bytes of content: the ticket counter
 and the running mean of render times). The kernel drops every lock of a
 descriptor when it is closed, also when its process is killed mid-render, so a share
@@ -184,6 +184,8 @@ class Ledger:
     RENDER_SECONDS_AT = 8  # the running mean of render times, all workers together (8-15)
     WAITING_AT = 1 << 20
     WAITING_PLACES = 1 << 16
+    RUNNING_AT = 2 << 20  # a byte per running render: how many run, all workers together
+    RUNNING_PLACES = 1 << 16
     MEMORY_AT = 1 << 30
 
     def __init__(self, path: Path, units: int | None):
@@ -244,20 +246,27 @@ class Ledger:
     def stop_waiting(self, descriptor: int) -> None:
         _lock(descriptor, fcntl.F_UNLCK, self.WAITING_AT, self.WAITING_PLACES)
 
+    def running(self, descriptor: int) -> int:
+        """Heavy renders running in every worker."""
+        return len(_taken(descriptor, self.RUNNING_AT, self.RUNNING_AT + self.RUNNING_PLACES))
+
     def take(self, descriptor: int, units: int) -> bool:
-        """Take `units` MiB (anywhere in the budget), or nothing."""
-        if self.units is None or units <= 0:
-            return True
+        """Start a render: `units` MiB (anywhere in the budget) and a place among those
+        running, or nothing."""
         with self._counting(descriptor):
-            free = _free(descriptor, self.MEMORY_AT, self.MEMORY_AT + self.units)
-            if sum(end - start for start, end in free) < units:
-                return False
-            for start, end in free:
-                length = min(units, end - start)
-                _lock(descriptor, fcntl.F_WRLCK, start, length)
-                units -= length
-                if not units:
-                    return True
+            if self.units is not None and units > 0:
+                free = _free(descriptor, self.MEMORY_AT, self.MEMORY_AT + self.units)
+                if sum(end - start for start, end in free) < units:
+                    return False
+                for start, end in free:
+                    length = min(units, end - start)
+                    _lock(descriptor, fcntl.F_WRLCK, start, length)
+                    units -= length
+                    if not units:
+                        break
+            place = _free(descriptor, self.RUNNING_AT, self.RUNNING_AT + self.RUNNING_PLACES)
+            if place:
+                _lock(descriptor, fcntl.F_WRLCK, place[0][0], 1)
         return True
 
     def in_use(self) -> int:
@@ -313,11 +322,13 @@ class _LocalLedger(Ledger):
         with self._lock:
             self._waiting.pop(descriptor, None)
 
+    def running(self, descriptor: int) -> int:
+        return len(self._taken)
+
     def take(self, descriptor: int, units: int) -> bool:
-        if self.units is None or units <= 0:
-            return True
+        units = units if self.units is not None and units > 0 else 0
         with self._lock:
-            if sum(self._taken.values()) + units > self.units:
+            if units and sum(self._taken.values()) + units > self.units:
                 return False
             self._taken[descriptor] = units
             return True
@@ -355,7 +366,7 @@ class _Claim:
 
 class Admission:
     POLL_SECONDS = 0.01  # how often the first in line looks for room another worker freed
-    ROUNDS = 4  # renders' worth of waiting always allowed, however long renders take now
+    ROUNDS = 3  # renders' worth of waiting always allowed, however long renders take now
     LINE_POLL_SECONDS = 0.05  # how often the others look whether they are first now
     SMOOTHING = 0.3  # weight of the latest render in the running mean of render times
 
@@ -402,16 +413,22 @@ class Admission:
             return 0
         return min(self.ledger.units, max(1, math.ceil(memory / MEBIBYTE)))
 
-    def expected_wait(self, waiting: int, units: int) -> float:
-        """Seconds a newcomer would wait behind `waiting` others while the renders that
-        fit at once (by slots and memory) are running, going by recent render times:
-        those running are half done, then the line is worked off that many at a time."""
+    def expected_wait(self, waiting: int, units: int, running: int | None = None) -> float:
+        """Seconds a newcomer would wait behind `waiting` others, going by recent render
+        times, as many renders at once as fit (by slots and memory): room free now (fewer
+        than that `running`) takes the first in line at once, the running renders are
+        half done, then the line is worked off that many at a time."""
         if self._render_seconds is None:
             return 0.0
         lanes = self.slots
         if units and self.ledger.units:
             lanes = max(1, min(lanes, self.ledger.units // units))
-        return self._render_seconds * max(0.0, (waiting + 1) / lanes - 0.5)
+        ahead = waiting + 1  # its place in the line
+        if running is not None:
+            ahead -= max(0, lanes - running)
+        if ahead <= 0:
+            return 0.0
+        return self._render_seconds * max(0.0, ahead / lanes - 0.5)
 
     def _patience(self) -> float:
         """Seconds a newcomer may take to be answered, its own render included: the
@@ -421,9 +438,10 @@ class Admission:
         render = self._render_seconds or 0.0
         return max(self._wait_seconds, (self.ROUNDS + 1) * render)
 
-    def _too_long(self, waiting: int, units: int) -> Overloaded | None:
-        """The refusal of a newcomer behind `waiting` others, when they would keep it too long."""
-        expected = self.expected_wait(waiting, units)
+    def _too_long(self, waiting: int, units: int, running: int) -> Overloaded | None:
+        """The refusal of a newcomer behind `waiting` others (`running` running), when they
+        would keep it too long."""
+        expected = self.expected_wait(waiting, units, running)
         if expected + (self._render_seconds or 0.0) > self._patience():
             return self._refuse(f"a large render would wait about {expected:.1f} s for memory now")
         return None
@@ -475,11 +493,12 @@ class Admission:
         try:
             self._learn(descriptor)
             waiting = self.ledger.waiting(descriptor)
+            running = self.ledger.running(descriptor) if waiting else 0
         finally:
             if isinstance(self.ledger, _LocalLedger):
                 self.ledger.release(descriptor)
             os.close(descriptor)
-        return self._too_long(waiting, self.units(memory)) if waiting else None
+        return self._too_long(waiting, self.units(memory), running) if waiting else None
 
     def _acquire(self, units: int) -> _Claim:
         claim = _Claim(self.ledger)
@@ -488,16 +507,16 @@ class Admission:
             waiting = self.ledger.waiting(claim.descriptor)
             if not waiting and self._try(claim, units):
                 return claim
-            self._wait(claim, units, waiting)
+            self._wait(claim, units, waiting, self.ledger.running(claim.descriptor))
             return claim
         except BaseException:
             claim.close()
             raise
 
-    def _wait(self, claim: _Claim, units: int, waiting: int) -> None:
+    def _wait(self, claim: _Claim, units: int, waiting: int, running: int) -> None:
         """In line until admitted (returns) or refused (raises Overloaded): for as long as
         the answer can still come in time (_patience), its own render included."""
-        refused = self._too_long(waiting, units)
+        refused = self._too_long(waiting, units, running)
         if refused is not None:
             raise refused
         with self._condition:
@@ -510,6 +529,7 @@ class Admission:
             while True:
                 first = self.ledger.first_in_line(claim.descriptor, ticket)
                 if first and self._try(claim, units):
+                    self.ledger.stop_waiting(claim.descriptor)  # counted as running now
                     return
                 # How long it may wait, as render times are known now (at first, perhaps
                 # not at all yet: then wait_seconds).
