@@ -114,8 +114,9 @@ def build(width: int, height: int) -> dict[str, Workload]:
                         notes=f"{len(crops)} distinct crops at seeded random positions"),
         "W3c2": Workload("W3c2", "W3c full/full, Beeldpost with 2 heavy slots",
                          [Request("full/full/0/default.jpg", (width, height))], count_statuses=True,
-                         notes="as W3c, Beeldpost with BEELDPOST_HEAVY_SLOTS=2 (production: 1, "
-                               "keeping a core for tiles); compared with IIPImage's W3c"),
+                         notes="as W3c, Beeldpost with BEELDPOST_HEAVY_SLOTS=2 (production "
+                               "before issue 23: 1; now a slot per core, admitted by memory); "
+                               "compared with IIPImage's W3c"),
         "W1warm": Workload("W1warm", "W1 tiles, Beeldpost response cache warm", tiles,
                            notes="same URLs as W1; Beeldpost with BEELDPOST_RESPONSE_CACHE=on after a "
                                  "warm-up pass; compared with IIPImage's cold W1 (its cache is off)"),

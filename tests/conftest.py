@@ -1,6 +1,6 @@
-"""Fixtures every test package shares: the validator's test image, an app on temporary
-folders and its client, a live gunicorn server, a PostgreSQL server and the two
-databases the catalogue runs on.
+"""Fixtures every test package shares: the validator's test image, a 24 MP photo, an app
+on temporary folders and its client, a live gunicorn server, a PostgreSQL server and the
+two databases the catalogue runs on.
 
 Helpers that are not fixtures live in support/; test modules import those, never
 one another.
@@ -19,6 +19,7 @@ from beeldpost import create_app
 from support import postgres
 from support.live import LiveServer
 from support.object_store import ObjectStore, TestBucket, find_weed
+from support.pictures import textured
 from support.validator import VALIDATOR_IDENTIFIER, draw_validator_image
 
 
@@ -48,6 +49,15 @@ def app(tmp_path, images_dir):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def large_photo_dir(tmp_path_factory) -> Path:
+    """A folder holding one 6000×4000 photo-like JPEG, `groot`: a full-size download
+    is 24 MP."""
+    folder = tmp_path_factory.mktemp("large")
+    textured(6000, 4000).jpegsave(str(folder / "groot.jpg"), Q=90)
+    return folder
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Mapping
 
@@ -114,7 +115,36 @@ def _location(value: Any) -> Path | S3Url:
     return Path(os.path.abspath(value))
 
 
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)([kmgt]?)(?:i?b)?")
+_BYTE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def _optional_bytes(value: Any) -> Any:
+    """`536870912`, `512M`, `512MB`, `512MiB`, `1.5G` (units of 1024); `auto` or empty:
+    None, worked out for the machine."""
+    if value is None or isinstance(value, (int, float)):
+        return value
+    text = str(value).strip().lower().replace(" ", "")
+    if text in ("", "auto"):
+        return None
+    found = _SIZE.fullmatch(text)
+    if not found:
+        raise ValueError(f"{value!r} is not a size like 512M or 2G")
+    return int(float(found.group(1)) * _BYTE_UNITS[found.group(2)])
+
+
+def _optional_count(value: Any) -> Any:
+    """`auto` (or `0`, empty): None, worked out for the machine."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return None
+    return _optional_positive(value)
+
+
 OptionalLimit = Annotated[Annotated[int, Field(gt=0)] | None, BeforeValidator(_optional_positive)]
+# Bytes, written with a unit or without; None: worked out for the machine.
+OptionalBytes = Annotated[Annotated[int, Field(ge=1 << 20)] | None, BeforeValidator(_optional_bytes)]
+# A count, or None: worked out for the machine (`auto`, `0` or empty).
+OptionalCount = Annotated[Annotated[int, Field(gt=0)] | None, BeforeValidator(_optional_count)]
 OptionalPath = Annotated[Path | None, BeforeValidator(_optional_text)]
 OptionalText = Annotated[str | None, BeforeValidator(_optional_text)]
 
@@ -316,16 +346,28 @@ class Settings(_Declared):
     heavy_pixels: int = setting(
         4_000_000, "BEELDPOST_HEAVY_PIXELS",
         "a render decoding more pixels than this is \"heavy\" (whole images, huge crops)", gt=0)
-    heavy_slots: int = setting(
-        1, "BEELDPOST_HEAVY_SLOTS",
-        "heavy renders running at once, shared by all workers (one leaves a core to tiles on 2 cores)",
-        ge=1)
+    render_memory: OptionalBytes = setting(
+        None, "BEELDPOST_RENDER_MEMORY",
+        "memory heavy renders may take at once, all workers together (`512M`, `2G`); each "
+        "takes what it will need, the rest wait (`BEELDPOST_RENDER_WAIT`)",
+        shown="a quarter of the machine's (or container's) memory")
+    heavy_slots: OptionalCount = setting(
+        None, "BEELDPOST_HEAVY_SLOTS",
+        "most heavy renders running at once, all workers together, memory allowing",
+        shown="one per core")
     heavy_queue: int = setting(
-        2, "BEELDPOST_HEAVY_QUEUE",
-        "heavy renders that may wait, per worker; beyond that `503` with `Retry-After`", ge=0)
+        8, "BEELDPOST_HEAVY_QUEUE",
+        "most heavy renders waiting for memory or a slot, per worker; beyond that `503` with "
+        "`Retry-After`", ge=0)
+    render_wait: float = setting(
+        1.5, "BEELDPOST_RENDER_WAIT",
+        "seconds in which a heavy request should be answered, waiting for memory or a slot "
+        "included (or three more renders' time, when renders take longer): one the line ahead "
+        "would keep longer, going by recent render times, gets `503` with `Retry-After` at "
+        "once, and none waits longer", ge=0)
     render_timeout: float = setting(
         20.0, "BEELDPOST_RENDER_TIMEOUT",
-        "seconds after its arrival (waiting for a slot included) before a heavy render is cut off (`503`)",
+        "seconds after its arrival (waiting included) before a heavy render is cut off (`503`)",
         gt=0)
     keep_freed_mb: int = setting(
         64, "BEELDPOST_KEEP_FREED_MB",

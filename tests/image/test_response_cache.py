@@ -9,7 +9,14 @@ import time
 import pytest
 
 from beeldpost.image import response_cache
-from beeldpost.image.response_cache import FORMAT, STALE_SECONDS, TRIM_TO, KeptFile, ResponseCache
+from beeldpost.image.response_cache import (
+    FORMAT,
+    STALE_SECONDS,
+    TRIM_TO,
+    KeptFile,
+    ResponseCache,
+    Spool,
+)
 
 from support.validator import VALIDATOR_IDENTIFIER
 
@@ -181,3 +188,123 @@ def test_distorted_sizes_are_answers_of_their_own(cached_client):
         sizes[size] = (Image.open(io.BytesIO(response.data)).size, response.headers["ETag"])
     assert [pixels for pixels, _ in sizes.values()] == [(300, 200), (300, 100), (300, 300), (300, 300)]
     assert len({etag for _, etag in sizes.values()}) == 3  # 300, and 300,300 are one answer
+
+
+# ---------------------------------------------------------------- large renders, spooled
+
+def test_a_spool_is_kept_by_a_rename_or_not_at_all(tmp_path):
+    cache = ResponseCache(tmp_path, 1 << 20, 1000)
+    spool = cache.spool(key(1))
+    os.write(spool.descriptor, b"x" * 900)
+    assert cache.get(key(1)) is None  # nothing visible while it is written
+    assert cache.keep(key(1), spool) == tmp_path / key(1)[:2] / f"{key(1)}-{FORMAT}.bin"
+    assert b"".join(spool.answer()) == b"x" * 900
+    assert cache.get(key(1)) == b"x" * 900
+    too_large = cache.spool(key(2))
+    os.write(too_large.descriptor, b"y" * 1001)
+    assert cache.keep(key(2), too_large) is None
+    assert b"".join(too_large.answer()) == b"y" * 1001  # answered all the same
+    names = sorted(path.name for path in tmp_path.rglob("*") if path.is_file())
+    assert names == [".trim.lock", f"{key(1)}-{FORMAT}.bin"] or names == [f"{key(1)}-{FORMAT}.bin"]
+
+
+def test_a_nameless_spool_leaves_nothing_behind(tmp_path):
+    spool = Spool(tmp_path / "spool", named=False)
+    os.write(spool.descriptor, b"answer")
+    assert not list((tmp_path / "spool").iterdir())
+    answer = spool.answer()
+    assert len(answer) == 6 and b"".join(answer) == b"answer"
+    failed = Spool(tmp_path / "spool", named=True)
+    failed.discard()
+    assert not list((tmp_path / "spool").iterdir())
+
+
+@pytest.fixture
+def large_client(tmp_path, large_photo_dir):
+    from beeldpost import create_app
+
+    def make(**overrides):
+        app = create_app({"images_dir": large_photo_dir, "cache_dir": tmp_path / "cache",
+                          "manifests_dir": tmp_path / "manifests", **overrides})
+        return app, app.test_client()
+    return make
+
+
+def in_memory_render(app, tail: str) -> bytes:
+    """The same answer rendered whole in memory, as every answer was before streaming."""
+    from beeldpost.image.parameters import parse_image_request
+
+    images = app.extensions["beeldpost.images"]
+    resolved = images.resolve("groot")
+    ops = images.operations(resolved, parse_image_request(*tail.split("/"), 3))
+    return images.render(images.plan(resolved, ops, ops.canonical_path(3)))
+
+
+def test_a_full_size_download_is_streamed_from_its_kept_file(large_client, tmp_path):
+    app, client = large_client()
+    tail = "full/max/0/default.jpg"
+    path = f"/iiif/3/groot/{tail}"
+    first = client.get(path)
+    assert first.status_code == 200 and first.headers["X-Beeldpost-Cache"] == "miss"
+    assert first.headers["Content-Length"] == str(len(first.data))
+    # Byte for byte what libvips encodes into memory.
+    assert first.data == in_memory_render(app, tail)
+    kept = [p for p in (tmp_path / "cache" / "responses").rglob("*") if p.is_file()
+            and p.name != ".trim.lock"]
+    assert [p.name for p in kept] == [f"{first.headers['ETag'].strip(chr(34))}-{FORMAT}.bin"]
+    again = client.get(path)
+    assert again.headers["X-Beeldpost-Cache"] == "hit" and again.data == first.data
+    head = client.head(path)
+    assert head.headers["Content-Length"] == str(len(first.data)) and head.data == b""
+    unchanged = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
+    assert unchanged.status_code == 304 and unchanged.data == b""
+
+
+def test_with_the_cache_off_a_download_leaves_no_file(large_client, tmp_path):
+    app, client = large_client(response_cache=False)
+    tail = "full/max/90/default.png"
+    response = client.get(f"/iiif/3/groot/{tail}")
+    assert response.status_code == 200 and response.headers["X-Beeldpost-Cache"] == "off"
+    assert response.data == in_memory_render(app, tail)
+    assert not [p for p in (tmp_path / "cache").rglob("*")
+                if p.is_file() and ("spool" in p.parts or "responses" in p.parts)]
+    head = client.head(f"/iiif/3/groot/{tail}")
+    assert head.headers["Content-Length"] == response.headers["Content-Length"]
+
+
+def test_a_download_cut_off_leaves_no_file_behind(large_client, tmp_path):
+    app, client = large_client(render_timeout=0.05)
+    response = client.get("/iiif/3/groot/full/max/33/default.png")
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert not [p for p in (tmp_path / "cache" / "responses").rglob("*")
+                if p.is_file() and p.name != ".trim.lock"]
+
+
+def test_without_a_writable_cache_a_download_is_rendered_in_memory(large_client, tmp_path):
+    app, client = large_client()
+    client.get("/iiif/3/groot/info.json")  # the pyramid built
+    images = app.extensions["beeldpost.images"]
+    blocker = tmp_path / "blocked"
+    blocker.write_text("a file where the folders should be")
+    images.response_cache.folder = blocker
+    images.response_cache._folder = str(blocker)
+    images.spool_dir = blocker / "spool"
+    response = client.get("/iiif/3/groot/full/max/0/default.jpg")
+    assert response.status_code == 200
+    assert response.data == in_memory_render(app, "full/max/0/default.jpg")
+
+
+def test_a_streamed_download_never_holds_its_answer_in_memory(large_photo_dir, tmp_path):
+    """A 24 MP PNG (tens of MB) and JPEG, each measured in a fresh process: streamed,
+    the render holds a few strips of pixels; kept whole in memory, as before, its
+    answer besides (and a copy of it)."""
+    from support.render_memory import render_peaks
+
+    tails = ["full/max/0/default.png", "full/max/0/default.jpg"]
+    streamed = render_peaks(large_photo_dir, tmp_path / "cache", "groot", tails)
+    buffered = render_peaks(large_photo_dir, tmp_path / "cache", "groot", tails, buffered=True)
+    png, jpeg = streamed[tails[0]], streamed[tails[1]]
+    assert png["size"] > 40 << 20 and png["peak"] < png["size"] / 2
+    assert buffered[tails[0]]["peak"] > png["size"]
+    assert jpeg["peak"] < 6000 * 4000 * 3 / 4  # not the decoded image, not a quarter of it
+    assert buffered[tails[1]]["peak"] > jpeg["peak"] + jpeg["size"] / 2

@@ -453,10 +453,12 @@ class BucketResponses:
         except StorageUnavailable:
             return None
 
-    def put(self, key: str, data: bytes) -> None:
-        if not data or len(data) > self.max_entry_bytes:
-            return
+    def put(self, key: str, data: bytes | Path) -> None:
+        """Keep an answer: its bytes, or the file it was kept in locally."""
         try:
+            size = data.stat().st_size if isinstance(data, Path) else len(data)
+            if not size or size > self.max_entry_bytes:
+                return
             self.storage.put(self._relative(key), data)
-        except StorageUnavailable:
+        except (StorageUnavailable, OSError):  # a kept file trimmed meanwhile: no matter
             pass

@@ -470,6 +470,15 @@ class OpenedLevels:
             self._trim()
         return image
 
+    def private(self, pyramid: Pyramid, index: int) -> pyvips.Image:
+        """The level opened afresh for one render, never kept. A whole-image render
+        passes every stored tile through the two rows of them that libvips keeps per
+        opened level: with its own, its rows are freed when it ends, and renders running
+        side by side in a worker do not push out each other's rows and decode them again."""
+        if self.opener is not None:
+            return self.opener.open(pyramid.path, index)
+        return pyvips.Image.new_from_file(str(pyramid.path), page=index, access="random")
+
     def forget(self, path: Path) -> None:
         key = str(path)
         with self._lock:

@@ -85,8 +85,36 @@ def crop_box(level_size: tuple[int, int], index: int, ops: Operations) -> tuple[
 
 
 def render_cost(box: tuple[int, int, int, int], ops: Operations) -> int:
-    """Pixels a render decodes (`box` on its level) and produces: what admission bounds."""
+    """Pixels a render decodes (`box` on its level) and produces: what makes it heavy."""
     return box[2] * box[3] + ops.width * ops.height
+
+
+# What a render holds while it runs, beyond its pixels' rows: libvips' threads, region
+# buffers and the codec. Measured for renders of a 6000×4000 pyramid in a fresh process
+# (bench/render_memory.py: 10–16 MB at the peak), rounded up.
+RENDER_WORKING_SET = 12 * 1024 * 1024
+STRIP_LINES = 128  # libvips writes a tiled image's output in strips this high, two at a time
+# Encoders that hold the whole output image, bytes per output pixel (measured likewise:
+# WebP 7–16, GIF 12–14, the more the more detailed the picture): the rest write a strip
+# at a time.
+WHOLE_IMAGE_BYTES = {"webp": 17, "gif": 16}
+
+
+def render_memory(box: tuple[int, int, int, int], ops: Operations, tile_size: int,
+                  bands: int = 3) -> int:
+    """Bytes a render needs while it runs, its output streamed (render(into=…)): what
+    admission control budgets. libvips' TIFF loader keeps two rows of stored tiles across
+    the region, the output is written two strips at a time, and WebP and GIF encoders
+    hold the whole output besides."""
+    radians = math.radians(ops.degrees)
+    cosine, sine = abs(math.cos(radians)), abs(math.sin(radians))
+    out_width = math.ceil(ops.width * cosine + ops.height * sine)
+    out_height = math.ceil(ops.width * sine + ops.height * cosine)
+    if ops.degrees % 90 and ops.format in _ALPHA_FORMATS:
+        bands += 1
+    rows = 2 * tile_size * (box[2] + tile_size) + 2 * STRIP_LINES * out_width
+    return (RENDER_WORKING_SET + bands * rows
+            + WHOLE_IMAGE_BYTES.get(ops.format, 0) * out_width * out_height)
 
 
 def _crop(level: pyvips.Image, box: tuple[int, int, int, int]) -> pyvips.Image:
@@ -135,23 +163,34 @@ def _apply_rotation(image: pyvips.Image, ops: Operations) -> pyvips.Image:
     return image.rotate(degrees, background=background)
 
 
+def _save(image: pyvips.Image, saver: str, into: int | None, **options) -> bytes:
+    """The encoded bytes, or b"" once they are written to the descriptor `into` as
+    libvips encodes them (never all in memory, for the formats that allow it)."""
+    if into is None:
+        return getattr(image, f"{saver}_buffer")(**options)
+    getattr(image, f"{saver}_target")(pyvips.Target.new_to_descriptor(into), **options)
+    return b""
+
+
 def encode(image: pyvips.Image, ops: Operations, jpeg_quality: int,
-           optimize: bool = False) -> bytes:
-    """The answer's bytes; `optimize`: JPEG with its own Huffman tables (optimized_coding)."""
+           optimize: bool = False, into: int | None = None) -> bytes:
+    """The answer's bytes; `optimize`: JPEG with its own Huffman tables (optimized_coding);
+    `into`: written to that descriptor as encoded (b"" returned)."""
     bitonal = ops.quality == "bitonal"
     if ops.format == "jpg":
         if image.hasalpha():
             image = image.flatten(background=[255] * (image.bands - 1))
-        return image.jpegsave_buffer(Q=jpeg_quality, keep="none", optimize_coding=optimize)
+        return _save(image, "jpegsave", into, Q=jpeg_quality, keep="none",
+                     optimize_coding=optimize)
     if ops.format == "png":
-        return image.pngsave_buffer(compression=3, bitdepth=1 if bitonal and image.bands == 1 else 8,
-                                    keep="none")
+        return _save(image, "pngsave", into, compression=3,
+                     bitdepth=1 if bitonal and image.bands == 1 else 8, keep="none")
     if ops.format == "webp":
-        return image.webpsave_buffer(Q=jpeg_quality, keep="none")
+        return _save(image, "webpsave", into, Q=jpeg_quality, keep="none")
     if ops.format == "gif":
-        return image.gifsave_buffer(keep="none")
+        return _save(image, "gifsave", into, keep="none")
     if ops.format == "tif":
-        return image.tiffsave_buffer(compression="deflate", keep="none")
+        return _save(image, "tiffsave", into, compression="deflate", keep="none")
     raise ValueError(f"unknown format {ops.format}")
 
 
@@ -172,12 +211,13 @@ def _stop_at(image: pyvips.Image, deadline: float) -> None:
 
 def render(level: pyvips.Image, box: tuple[int, int, int, int], ops: Operations,
            jpeg_quality: int, deadline: float | None = None,
-           detail: tuple[int, int] | None = None) -> bytes:
+           detail: tuple[int, int] | None = None, into: int | None = None) -> bytes:
     """The answer from the opened pyramid level chosen for it (choose_level) and the
     region's `box` on that level (crop_box).
 
     With a deadline (time.monotonic() value), the render is cut off once it passes
-    and RenderTimeout is raised.
+    and RenderTimeout is raised. With `into`, a file descriptor, the answer is written
+    there as it is encoded, and b"" returned.
     """
     resized = (box[2], box[3]) != (ops.width, ops.height)
     optimize = optimized_coding(ops.width, ops.height, resized)
@@ -186,14 +226,14 @@ def render(level: pyvips.Image, box: tuple[int, int, int, int], ops: Operations,
     image = _apply_quality(image, ops.quality)
     image = _apply_rotation(image, ops)
     if deadline is None:
-        return encode(image, ops, jpeg_quality, optimize)
+        return encode(image, ops, jpeg_quality, optimize, into)
     # A fresh node: with nothing to do, `image` is still the opened level that every
     # worker thread shares, and progress handlers attached to it would outlive this
     # render and kill later, innocent ones.
     image = image.copy()
     _stop_at(image, deadline)
     try:
-        return encode(image, ops, jpeg_quality, optimize)
+        return encode(image, ops, jpeg_quality, optimize, into)
     except pyvips.Error as error:
         if time.monotonic() > deadline or "killed" in str(error):
             raise RenderTimeout() from None

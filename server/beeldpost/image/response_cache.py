@@ -5,7 +5,8 @@ its bytes (source content hash, canonical request, public size, recipe and JPEG
 qualities): a changed source or setting gives new keys, and old entries simply age
 out. One file per answer under `{cache}/responses/ab/abcdef…-{FORMAT}.bin`, written to a
 temporary name and renamed into place, so a reader sees a whole file or none,
-whichever worker wrote it.
+whichever worker wrote it. A large render is written there as libvips encodes it (a
+Spool) and kept by the same rename.
 
 Size-capped LRU shared by all workers through the file system: a hit touches the
 file's mtime (the last use), and the worker whose writes push the total over the
@@ -72,6 +73,49 @@ class KeptFile:
         self._handle.close()
 
 
+class Spool:
+    """A render's answer on its way into a file, so that it is never whole in memory:
+    libvips writes it through `descriptor` as it encodes, then it is read back a chunk
+    at a time as a KeptFile. Named `.tmp-…` beside where the response cache keeps it
+    (keeping it is then a rename: ResponseCache.keep), or nameless: unlinked at once, so
+    that it is gone when its reader closes it, or when its process dies."""
+
+    def __init__(self, folder: Path, named: bool):
+        try:
+            descriptor, name = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        except FileNotFoundError:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            descriptor, name = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        self.descriptor: int | None = descriptor
+        self.path: Path | None = Path(name)
+        if not named:
+            self.unlink()
+
+    def unlink(self) -> None:
+        """Remove its name; what was written stays readable through the descriptor."""
+        if self.path is not None:
+            _unlink(self.path)
+            self.path = None
+
+    def size(self) -> int:
+        return os.fstat(self.descriptor).st_size
+
+    def answer(self) -> KeptFile:
+        """What was written, to be read from its start (the descriptor goes with it)."""
+        size = self.size()
+        os.lseek(self.descriptor, 0, os.SEEK_SET)
+        handle = os.fdopen(self.descriptor, "rb")
+        self.descriptor = None
+        return KeptFile(handle, size)
+
+    def discard(self) -> None:
+        """Drop it (a render that failed): its file and its descriptor."""
+        self.unlink()
+        if self.descriptor is not None:
+            os.close(self.descriptor)
+            self.descriptor = None
+
+
 class ResponseCache:
     def __init__(self, folder: Path, max_bytes: int, max_entry_bytes: int):
         self.folder = Path(folder)
@@ -132,6 +176,29 @@ class ResponseCache:
             log.warning("response cache: could not keep %s: %s", path.name, error)
             return
         self._count(len(data))
+
+    def spool(self, key: str) -> Spool:
+        """A file to render the answer for `key` into, to keep it by keep(key, spool)."""
+        return Spool(Path(self._path(key)).parent, named=True)
+
+    def keep(self, key: str, spool: Spool) -> Path | None:
+        """Keep a spooled answer by renaming it into place (a reader sees all of it or
+        none), unless it is empty or too large; where it is kept, or None. Best effort,
+        as put(); the spool's descriptor reads it all the same."""
+        size = spool.size()
+        if not size or size > self.max_entry_bytes or spool.path is None:
+            spool.unlink()
+            return None
+        path = self._path(key)
+        try:
+            os.replace(spool.path, path)
+        except OSError as error:
+            log.warning("response cache: could not keep %s: %s", os.path.basename(path), error)
+            spool.unlink()
+            return None
+        spool.path = None
+        self._count(size)
+        return Path(path)
 
     def _count(self, written: int) -> None:
         with self._lock:

@@ -24,7 +24,7 @@ from .. import counters
 from ..errors import NotFound, NotPublic, Overloaded, SourceError, StorageUnavailable
 from ..etags import strong_etag
 from ..settings import S3Url, Settings
-from .admission import Admission
+from .admission import Admission, default_render_memory, usable_cores
 from .bucket import BucketDerivatives, BucketLevels, BucketResponses, BucketTiles
 from .heap import TRIM_PIXELS, Heap, return_freed_memory
 from .derivatives import RECIPE_VERSION, DerivativeStore, OpenedLevels, Pyramid
@@ -38,10 +38,11 @@ from .processor import (
     crop_box,
     render,
     render_cost,
+    render_memory,
     stored_tile,
 )
 from .resolved import ImagePolicy, ResolvedImage, View, public_size
-from .response_cache import KeptFile, ResponseCache
+from .response_cache import KeptFile, ResponseCache, Spool
 from .sources import ContentChanged, Source, SourceCatalog
 from ..storage.places import BlockCache, S3Storage, Storage, location
 from ..storage.places import NotAtHand  # the HTTP layers import it from here
@@ -114,10 +115,17 @@ class ImageService:
             self.stored_tiles = StoredTiles(settings.open_images)
         # When a large render hands its freed memory back (heap.py).
         self.heap = Heap(settings.keep_freed_mb * 1024 * 1024)
-        # A queued heavy render waits at most half its time budget for a slot.
-        self.admission = Admission(settings.heavy_slots, settings.heavy_queue,
-                                   settings.render_timeout / 2, settings.retry_after,
-                                   local / "admission")
+        # Heavy renders, all workers together: as many as fit in the memory budget and
+        # the slots (both worked out for the machine unless set); a queued one waits as
+        # BEELDPOST_RENDER_WAIT allows, and half its time budget at most.
+        self.admission = Admission(
+            settings.heavy_slots or usable_cores(), settings.heavy_queue, settings.render_wait,
+            settings.retry_after, local / "admission",
+            settings.render_memory or default_render_memory(),
+            longest_wait=settings.render_timeout / 2)
+        # Heavy answers are written to a file as they are encoded: into the response
+        # cache's folder when it keeps them, else here, nameless.
+        self.spool_dir = local / "spool"
         caching = settings.response_cache and settings.response_cache_mb > 0
         self.response_cache = (
             ResponseCache(local / "responses",
@@ -336,7 +344,8 @@ class ImageService:
             box = crop_box(image.pyramid.levels[level], level, source_ops)
             cost = render_cost(box, source_ops)
             return Plan(image, ops, canonical, key, source_ops, level, box, None, LIBVIPS,
-                        cost, cost > self.settings.heavy_pixels, detail=detail)
+                        cost, cost > self.settings.heavy_pixels, detail=detail,
+                        memory=render_memory(box, source_ops, tile_size))
         level = choose_level(image.pyramid, source_ops)
         tile = stored_tile(image.pyramid, source_ops, level, tile_size)
         if tile is not None:  # most of a viewer's requests: the rest follows from the tile
@@ -348,7 +357,8 @@ class ImageService:
         cost = render_cost(box, source_ops)
         heavy = cost > self.settings.heavy_pixels
         renderer = FROM_TILES if not heavy and can_render(source_ops, box, tile_size) else LIBVIPS
-        return Plan(image, ops, canonical, key, source_ops, level, box, None, renderer, cost, heavy)
+        return Plan(image, ops, canonical, key, source_ops, level, box, None, renderer, cost, heavy,
+                    memory=render_memory(box, source_ops, tile_size) if heavy else 0)
 
     def answer(self, plan: Plan, at_hand: bool = False) -> tuple[bytes | KeptFile, str]:
         """The answer's bytes and where they came from (X-Beeldpost-Cache): a stored
@@ -371,6 +381,11 @@ class ImageService:
                 return kept, CACHE_HIT
             plan.cache_missed = True
         if at_hand and not self._renders_at_hand(plan):
+            if plan.heavy:  # refused at once, the event loop answers without a thread
+                refused = self.admission.refusal(plan.memory)
+                if refused is not None:
+                    counters.rejected("heavy")
+                    raise refused
             raise NotAtHand("a render")
         shared = self.shared_responses
         if shared is not None:  # rendered by this or another server before?
@@ -379,6 +394,10 @@ class ImageService:
             if kept is not None:
                 cache.put(plan.key, kept)
                 return kept, CACHE_HIT
+        if plan.heavy:
+            spooled = self._spooled(plan)
+            if spooled is not None:
+                return spooled, (CACHE_OFF if cache is None else CACHE_MISS)
         body = self.render(plan)
         if cache is None:
             return body, CACHE_OFF
@@ -395,28 +414,62 @@ class ImageService:
         return (plan.renderer == FROM_TILES and plan.cost <= LOOP_RENDER_PIXELS
                 and self.cache_storage is None and self.shared_responses is None)
 
+    def _spooled(self, plan: Plan) -> KeptFile | None:
+        """A heavy answer, written to a file as libvips encodes it and read back from
+        there a chunk at a time: a 24 MP download is never whole in memory. Kept in the
+        response cache by renaming that file into place (and in the bucket from there).
+        None where no file could be written (a full or unwritable disk): then it is
+        rendered in memory, as before, since a disk costs the cache, never the answer."""
+        cache = self.response_cache
+        try:
+            spool = (cache.spool(plan.key) if cache is not None
+                     else Spool(self.spool_dir, named=False))
+        except OSError as error:
+            log.warning("cannot write a large render to disk (%s); rendering it in memory", error)
+            return None
+        try:
+            self._rendered(plan, spool.descriptor)
+        except SourceError:  # the pyramid, or the file written to: the latter is tried once
+            log.warning("a large render of %r failed on its way to disk; rendering it in memory",
+                        plan.image.source.identifier)
+            spool.discard()
+            return None
+        except BaseException:
+            spool.discard()
+            raise
+        if cache is not None:
+            counters.cache_lookup("response", hit=False)
+            kept = cache.keep(plan.key, spool)
+            if kept is not None and self.shared_responses is not None:
+                self.shared_responses.put(plan.key, kept)
+        return spool.answer()
+
     def render(self, plan: Plan) -> bytes:
-        """The answer rendered now, as planned (no response cache)."""
+        """The answer rendered now, as planned, in memory (no response cache)."""
+        return self._rendered(plan, into=None)
+
+    def _rendered(self, plan: Plan, into: int | None) -> bytes:
+        """The answer rendered now: its bytes, or b"" once written to `into` (heavy only)."""
         if not plan.heavy:
             try:
                 return self._counted_render(plan, deadline=None)
             finally:
                 if plan.cost >= TRIM_PIXELS:
                     self.heap.settle()
-        # The time limit runs from arrival: waiting for a slot counts, so a client hears
+        # The time limit runs from arrival: waiting for admission counts, so a client hears
         # back within render_timeout seconds (plus the last chunk's encode) either way.
         deadline = time.monotonic() + self.settings.render_timeout
         try:
-            with self.admission.heavy():
+            with self.admission.heavy(plan.memory):
                 try:
-                    return self._counted_render(plan, deadline)
+                    return self._counted_render(plan, deadline, into)
                 finally:
                     return_freed_memory()
         except Overloaded:
             counters.rejected("heavy")
             raise
 
-    def _counted_render(self, plan: Plan, deadline: float | None) -> bytes:
+    def _counted_render(self, plan: Plan, deadline: float | None, into: int | None = None) -> bytes:
         counters.RENDERS_IN_FLIGHT.inc()
         self.heap.started()
         try:
@@ -424,7 +477,7 @@ class ImageService:
                 small = self._render_from_tiles(plan)
                 if small is not None:
                     return small
-            return self._render(plan, deadline)
+            return self._render(plan, deadline, into)
         finally:
             self.heap.finished()
             counters.RENDERS_IN_FLIGHT.dec()
@@ -444,14 +497,17 @@ class ImageService:
                      plan.image.source.identifier, error)
             return None
 
-    def _render(self, plan: Plan, deadline: float | None) -> bytes:
+    def _render(self, plan: Plan, deadline: float | None, into: int | None) -> bytes:
         image = plan.image
         started = time.monotonic()
         try:
             if self.cache_storage is not None:  # the blocks under the region, side by side
                 self.stored_tiles.prefetch_region(image.pyramid.path, plan.level, plan.box)
-            return render(self.opened.level(image.pyramid, plan.level), plan.box, plan.source_ops,
-                          self.settings.jpeg_quality, deadline, plan.detail)
+            # A heavy render reads a level of its own, freed when it ends (OpenedLevels.private).
+            level = (self.opened.private(image.pyramid, plan.level) if plan.heavy
+                     else self.opened.level(image.pyramid, plan.level))
+            return render(level, plan.box, plan.source_ops, self.settings.jpeg_quality,
+                          deadline, plan.detail, into)
         except RenderTimeout:
             raise Overloaded(
                 f"the render took longer than {self.settings.render_timeout:g} s and was stopped; "
