@@ -199,13 +199,9 @@ class WorkerProtocol(BoundedHttpToolsProtocol):
         answer = self._front.answer_at_hand(lane)
         if answer is None:
             return False
-        if isinstance(answer, Exchange):
-            scope.setdefault("extensions", {})[HELD] = answer
-            return False
+        if isinstance(answer, Exchange) or not isinstance(answer[2], bytes):
+            return self._hand_on(answer)  # begun, or a large kept answer to stream
         status, headers, body = answer
-        if not isinstance(body, bytes):  # a large kept answer: streamed by the ASGI path
-            scope.setdefault("extensions", {})[HELD] = answer
-            return False
         # The head as uvicorn writes it (its default headers first, names in lower case),
         # checked as it checks it, in one pass rather than per header.
         fields = "\n".join([f"{name.lower()}: {value}" for name, value in headers])
@@ -214,8 +210,7 @@ class WorkerProtocol(BoundedHttpToolsProtocol):
                 raise ValueError("a header value holds a control character")
             head = fields.replace("\n", "\r\n").encode("latin-1") + b"\r\n"
         except (ValueError, UnicodeEncodeError):
-            scope.setdefault("extensions", {})[HELD] = answer  # uvicorn refuses it as before
-            return False
+            return self._hand_on(answer)  # uvicorn refuses it as before
         content = [STATUS_LINE[status]]
         for name, value in self.server_state.default_headers:
             content += (name, b": ", value, b"\r\n")
@@ -224,3 +219,8 @@ class WorkerProtocol(BoundedHttpToolsProtocol):
         self.transport.write(b"".join(content))
         self.on_response_complete()
         return True
+
+    def _hand_on(self, answer) -> bool:
+        """Leave the request to the ASGI task, with what the lane got (asgi.HELD)."""
+        self.scope.setdefault("extensions", {})[HELD] = answer
+        return False
