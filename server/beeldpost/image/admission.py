@@ -532,9 +532,11 @@ class Admission:
                     self.ledger.stop_waiting(claim.descriptor)  # counted as running now
                     return
                 # How long it may wait, as render times are known now (at first, perhaps
-                # not at all yet: then wait_seconds).
+                # not at all yet: then wait_seconds). Admitted to the line by the expected
+                # wait, it may wait all of that time before giving up: refused after
+                # waiting is the worst answer, kept for when the line went wrong.
                 self._learn(claim.descriptor)
-                longest = self._patience() - (self._render_seconds or 0.0)
+                longest = self._patience()
                 if self._longest_wait is not None:
                     longest = min(longest, self._longest_wait)
                 remaining = started + longest - time.monotonic()
