@@ -62,10 +62,18 @@ class SourceError(BeeldpostError):
 
 
 class Overloaded(BeeldpostError):
-    """Admission control: a heavy render past this worker's bound. Retry later."""
+    """Admission control: a heavy render past this worker's bound. Retry later.
+
+    `hold`: seconds an event loop keeps the answer back (holding no thread), so that a
+    client that ignores Retry-After and asks again at once cannot spin on refusals."""
 
     status = 503
     title = "Service Unavailable"
+
+    def __init__(self, message: str, *, headers: dict[str, str] | None = None,
+                 hold: float = 0.0):
+        super().__init__(message, headers=headers)
+        self.hold = hold
 
 
 class StorageUnavailable(BeeldpostError):

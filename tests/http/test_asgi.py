@@ -169,3 +169,28 @@ def test_large_cached_answers_are_sent_in_chunks(folders, monkeypatch):
     assert len(bodies) > 3 and all(len(m["body"]) <= 4096 for m in bodies)
     assert bodies[-1].get("more_body", False) is False
     assert call(front, path, "HEAD")[2] == b""
+
+
+def test_a_refused_heavy_request_is_answered_a_moment_later(folders, monkeypatch):
+    """A client that ignores Retry-After and asks again at once cannot spin on refusals:
+    the event loop keeps the 503 back (admission.REFUSAL_HOLD_SECONDS), holding no thread."""
+    import beeldpost.http.asgi as asgi_module
+    from beeldpost.image.admission import REFUSAL_HOLD_SECONDS
+
+    held = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds, *args, **kwargs):
+        held.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(asgi_module.asyncio, "sleep", sleep)
+    front, _ = front_and_wsgi(folders, heavy_pixels=200_000, heavy_slots=1, heavy_queue=0)
+    path = f"/iiif/3/{V}/full/max/0/default.jpg"
+    with front.image_api.images.admission.heavy():  # another request renders meanwhile
+        status, headers, body = call(front, path)
+    assert status == 503 and dict(headers)["retry-after"] and b"Try again" in body
+    assert held == [REFUSAL_HOLD_SECONDS]
+    held.clear()
+    status, _, _ = call(front, path)  # admitted: answered at once
+    assert status == 200 and held == []

@@ -357,36 +357,3 @@ def test_the_budget_covers_what_renders_really_take(large_photo_dir, tmp_path):
     # picture several times over for WebP.
     assert measured["full/max/0/default.jpg"]["budget"] < 32 * MIB
     assert measured["full/max/0/default.webp"]["budget"] > 6000 * 4000 * 8
-
-
-def test_a_request_refused_at_once_is_answered_without_a_thread(tmp_path, images_dir):
-    """The event loop asks (answer at_hand) and gets the 503 itself when the line is
-    full; with room in the line it hands the request on (NotAtHand), as for any render."""
-    from beeldpost.image.parameters import parse_image_request
-    from beeldpost.image.service import NotAtHand
-
-    app = create_app({"images_dir": images_dir, "cache_dir": tmp_path / "cache",
-                      "heavy_pixels": 200_000, "heavy_slots": 1, "heavy_queue": 1})
-    assert app.test_client().get(f"{V3}/info.json").status_code == 200  # found and built
-    images = app.extensions["beeldpost.images"]
-    resolved = images.resolve(VALIDATOR_IDENTIFIER)
-    ops = images.operations(resolved, parse_image_request("full", "max", "0", "default.jpg", 3))
-    plan = images.plan(resolved, ops, ops.canonical_path(3))
-    assert plan.heavy
-    release = threading.Event()
-    holder = threading.Thread(target=_hold, args=(images.admission, plan.memory, release))
-    holder.start()
-    wait_until(lambda: images.admission.running > 0)
-    with pytest.raises(NotAtHand):  # a place in the line is free: on to a thread
-        images.answer(plan, at_hand=True)
-    waiter = threading.Thread(target=_hold, args=(images.admission, plan.memory, release))
-    waiter.start()
-    wait_until(lambda: images.admission.waiting > 0)
-    try:
-        with pytest.raises(Overloaded) as refused:
-            images.answer(plan, at_hand=True)
-        assert refused.value.headers["Retry-After"] == "5"
-    finally:
-        release.set()
-        holder.join(5)
-        waiter.join(5)

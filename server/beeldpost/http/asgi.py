@@ -74,13 +74,15 @@ class AsgiFront:
         if answer is None:
             await self._wsgi(scope, receive, send)
             return
-        if isinstance(answer, Exchange):
-            exchange = answer
+        exchange = answer if isinstance(answer, Exchange) else None
+        if exchange is not None:
             answer = await self._fetched(exchange, exchange.missing)
             if answer is None:
                 answer = await asyncio.get_running_loop().run_in_executor(
                     self.executor, self.image_api.respond, exchange)
         status, headers, body = answer
+        if exchange is not None and exchange.hold:  # a refusal, kept back a moment
+            await asyncio.sleep(exchange.hold)
         await send({"type": "http.response.start", "status": status,
                     "headers": [(name.lower().encode("latin-1"), value.encode("latin-1"))
                                 for name, value in headers]})

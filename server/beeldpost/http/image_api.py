@@ -109,6 +109,7 @@ class Exchange:
     headers: Headers | None = None
     access: Access | None = None  # decided once, for the full version
     missing: NotAtHand | None = None  # what the event loop lacked to answer it
+    hold: float = 0.0  # seconds the answer is kept back (a refusal: errors.Overloaded)
 
 
 class _Document:
@@ -197,6 +198,7 @@ class ImageApi:
         except BeeldpostError as error:
             status, headers, body = error_parts(error.status, error.title, error.message,
                                                 error.headers)
+            exchange.hold = getattr(error, "hold", 0.0)
         except Exception:  # never a bare 500 page, as in responses.install_error_handlers
             log.exception("unexpected error on %s", environ.get("PATH_INFO", ""))
             status, headers, body = error_parts(

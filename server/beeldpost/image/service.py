@@ -381,11 +381,6 @@ class ImageService:
                 return kept, CACHE_HIT
             plan.cache_missed = True
         if at_hand and not self._renders_at_hand(plan):
-            if plan.heavy:  # refused at once, the event loop answers without a thread
-                refused = self.admission.refusal(plan.memory)
-                if refused is not None:
-                    counters.rejected("heavy")
-                    raise refused
             raise NotAtHand("a render")
         shared = self.shared_responses
         if shared is not None:  # rendered by this or another server before?
