@@ -83,6 +83,19 @@ def test_the_settings_command_lists_every_variable_with_its_value():
     assert any(line.split()[:2] == ["BEELDPOST_TILE_SIZE", "512"] for line in shown.splitlines())
 
 
+def test_the_settings_command_shows_what_this_machine_uses_for_the_defaults_sized_for_it(capsys):
+    """Not `None`: the memory and the slots heavy renders get here, as the server takes them."""
+    from beeldpost.cli import main
+    from beeldpost.image.admission import default_render_memory, usable_cores
+
+    assert main(["settings"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line}
+    assert lines["BEELDPOST_RENDER_MEMORY"].split()[1] == f"{default_render_memory() // 2**20}M"
+    assert lines["BEELDPOST_HEAVY_SLOTS"].split()[1] == str(usable_cores())
+    assert lines["BEELDPOST_PUBLIC_URL"].split()[1] == "none"
+    assert not any(line.split()[1] == "None" for line in lines.values())
+
+
 def test_the_settings_command_shows_no_database_password(capsys, monkeypatch):
     from beeldpost.cli import main
 

@@ -312,19 +312,31 @@ def main(argv: list[str] | None = None) -> int:
     if arguments.markdown:
         sys.stdout.write(markdown_table())
         return 0
-    from .catalogue.database import safe_url
-
     for group in (settings, server):
         for name, variable, _default, description in group.documented():
-            value = getattr(group, name)
-            if name == "database_url" and value:  # never a password on the screen
-                value = safe_url(value)
-            if name == "secret" and value:  # nor the key that signs sessions
-                value = "(set)"
-            elif isinstance(value, tuple):
-                value = ", ".join(map(str, value)) or "none"
-            print(f"{variable:32} {value!s:40} {description}")
+            print(f"{variable:32} {_shown(name, getattr(group, name))!s:40} {description}")
     return 0
+
+
+def _shown(name: str, value: object) -> object:
+    """A setting's value as `beeldpost settings` prints it: what this machine will use."""
+    from .catalogue.database import safe_url
+    from .image.admission import default_render_memory, usable_cores
+
+    if value is None:
+        # Sized for the machine when not set (image/service.py takes the same defaults).
+        if name == "render_memory":
+            return f"{default_render_memory() // 2**20}M (sized for this machine)"
+        if name == "heavy_slots":
+            return f"{usable_cores()} (one per usable core)"
+        return "none"
+    if name == "database_url" and value:  # never a password on the screen
+        return safe_url(value)
+    if name == "secret" and value:  # nor the key that signs sessions
+        return "(set)"
+    if isinstance(value, tuple):
+        return ", ".join(map(str, value)) or "none"
+    return value
 
 
 if __name__ == "__main__":
