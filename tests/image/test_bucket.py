@@ -138,6 +138,24 @@ def test_a_stored_tile_is_one_ranged_get_of_its_bytes(in_buckets):
     assert dict(images.sources.bucket.requests) == source_requests
 
 
+def test_an_edge_tile_is_one_ranged_get_of_its_cut_bytes(in_buckets, photo, tmp_path):
+    """Kept cut at the end of the pyramid (stored_edges.py), as in a folder: no decode."""
+    app, sources, cache = in_buckets
+    client = app.test_client()
+    assert client.get("/iiif/3/photo/info.json").status_code == 200
+    edge = "/iiif/3/photo/3840,256,160,256/160,/0/default.jpg"  # 4000 = 15 × 256 + 160
+    before = counts(app)
+    answer = client.get(edge)
+    assert answer.status_code == 200 and answer.headers["X-Beeldpost-Cache"] == "stored-tile"
+    requests, read = (delta(b, a) for b, a in zip(before, counts(app)))
+    assert requests == {"get_range": 1} and read == {"get_range": len(answer.data)}
+    folder = tmp_path / "folder"
+    (folder / "images").mkdir(parents=True)
+    (folder / "images" / "photo.jpg").write_bytes(photo.read_bytes())
+    reference = make_app(folder, folder / "images", folder / "cache").test_client().get(edge)
+    assert answer.data == reference.data and answer.headers["ETag"] == reference.headers["ETag"]
+
+
 def test_no_request_downloads_a_whole_pyramid(in_buckets):
     app, sources, cache = in_buckets
     app = make_app(Path(app.config["BEELDPOST"].scratch_dir).parent / "uncached",

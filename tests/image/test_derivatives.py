@@ -179,7 +179,7 @@ def test_derivatives_are_pyramidal_tiled_and_keyed_by_content(tmp_path, validato
 ])
 def test_the_coarsest_sufficient_level_is_read(path, level):
     """A tile at scale factor s is cut from level log2(s): one stored tile decoded, not the image."""
-    from beeldpost.image.derivatives import Pyramid
+    from beeldpost.image.pyramid import Pyramid
 
     width, height = 6400, 4267
     pyramid = Pyramid(path=None, levels=tuple((width >> k, height >> k) for k in range(6)))

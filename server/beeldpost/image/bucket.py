@@ -55,6 +55,7 @@ from .derivatives import RECIPE_VERSION, DerivativeStore, LocalCopy, as_is
 from .response_cache import FORMAT
 from .sources import Source
 from ..storage.places import BlockCache, NotAtHand, RangeReader, S3Storage, open_image, sweep_scratch
+from .stored_edges import StoredEdges, read_edges
 from .stored_tiles import TileIndex, UnsupportedTiff, splice, tile_indexes
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,8 @@ class BucketDerivatives:
 
     def __init__(self, storage: S3Storage, scratch: Path, tile_size: int = 256,
                  quality: int = 90, max_source_pixels: int = 1_000_000_000,
-                 local_copy: LocalCopy = as_is, build_wait: float = 15.0, retry_after: int = 5):
+                 local_copy: LocalCopy = as_is, build_wait: float = 15.0, retry_after: int = 5,
+                 edge_quality: int | None = None):
         self.storage = storage
         self.scratch = Path(scratch)
         self.tile_size = tile_size
@@ -82,7 +84,7 @@ class BucketDerivatives:
         self.retry_after = retry_after
         # Builds happen here, as in a cache folder, then go up.
         self.builder = DerivativeStore(self.scratch / "builds", tile_size, quality,
-                                       max_source_pixels, local_copy)
+                                       max_source_pixels, local_copy, edge_quality)
         self._verified: set[S3Url] = set()
         self._paths: dict[str, S3Url] = {}
         self._builds: dict[S3Url, _Build] = {}  # running in this process, by pyramid
@@ -280,6 +282,7 @@ class _Build:
 class _Opened:
     reader: RangeReader
     indexes: list[TileIndex] | None  # None: not splicable, always rendered
+    edges: StoredEdges | None = None  # the edge tiles cut when it was built, if any
 
 
 class BucketTiles:
@@ -323,7 +326,11 @@ class BucketTiles:
         except (UnsupportedTiff, struct.error) as error:
             log.info("%s: stored tiles not usable (%s); rendered instead", path.name, error)
             indexes = None
-        entry = _Opened(reader, indexes)
+        try:
+            edges = read_edges(data_at, stat.size) if indexes is not None else None
+        except (UnsupportedTiff, struct.error):
+            edges = None
+        entry = _Opened(reader, indexes, edges)
         with self._lock:
             self._entries[key] = entry
             while len(self._entries) > self.capacity:
@@ -353,6 +360,25 @@ class BucketTiles:
         if found is None:
             return None
         index, offset, count = found
+        data = self._bytes(entry, offset, count, at_hand)
+        if len(data) != count or not data.startswith(b"\xff\xd8"):
+            return None
+        return splice(index, data)
+
+    def edge(self, path: S3Url, level: int, column: int, row: int, quality: int,
+             at_hand: bool = False) -> bytes | None:
+        """The edge tile cut when the pyramid was built (a JPEG at `quality`; one ranged
+        GET, unless kept), or None when it has none such: it is rendered then."""
+        entry = self.opened(path, at_hand)
+        place = entry.edges.place(level, column, row, quality) if entry.edges else None
+        if place is None:
+            return None
+        offset, length = place
+        data = self._bytes(entry, offset, length, at_hand)
+        return data if len(data) == length and data.startswith(b"\xff\xd8") else None
+
+    def _bytes(self, entry: _Opened, offset: int, count: int, at_hand: bool) -> bytes:
+        """`count` bytes of the pyramid from `offset`, kept in the block cache."""
         key = (entry.reader.tag, "tile", offset)
         data = self.cache.get(key)
         if data is None:
@@ -364,9 +390,7 @@ class BucketTiles:
                 raise NotAtHand("a stored tile must be read from the bucket", fetch)
             data = self.storage.read(entry.reader.relative, offset, count)
             self.cache.put(key, data)
-        if len(data) != count or not data.startswith(b"\xff\xd8"):
-            return None
-        return splice(index, data)
+        return data
 
     def prefetch(self, path: S3Url, level: int, columns: range, rows: range) -> None:
         """The stored tiles under a few columns and rows, fetched side by side (tiles

@@ -5,6 +5,8 @@ pyramidal TIFF with JPEG tiles, upright and in sRGB. Derivatives are keyed by th
 source's SHA-256 and the recipe, so replacing a file never serves stale pixels,
 and written to a temporary file then renamed, so a crash never leaves half a file
 where a reader can find it. Requests then read only the level and the tiles they need.
+After the TIFF's own data comes its edge tiles, cut once at the answers' JPEG quality
+(stored_edges.py), so that a viewer's edge tile is stored bytes too.
 
 This is the store in a folder (BEELDPOST_CACHE a folder); bucket.py keeps them in a
 bucket, built here in the scratch folder. A source in a bucket is read into the scratch
@@ -20,7 +22,6 @@ import os
 import threading
 from collections import OrderedDict
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Protocol
 
@@ -30,7 +31,11 @@ from PIL import Image as PILImage
 from .. import counters
 from ..errors import SourceError
 from ..settings import S3Url
+from .pyramid import Pyramid
 from .sources import Source
+from .stored_edges import appendix, edge_positions
+from .stored_tiles import UnsupportedTiff, read_tile_indexes, splice
+from .tile_renderer import cut_edge
 from ..storage.places import BlockCache, RangeReader, object_at, open_image
 
 log = logging.getLogger(__name__)
@@ -47,22 +52,6 @@ pyvips.block_untrusted_set(True)
 # so a render stopped at one request's deadline would poison the others (and later
 # ones), and it holds memory we bound ourselves. Opened files are kept by OpenedLevels.
 pyvips.cache_set_max(0)
-
-
-@dataclass(frozen=True)
-class Pyramid:
-    """A derivative's levels: level k is the image shrunk by 2**k (sizes floored)."""
-
-    path: Path | S3Url  # an object's URL when the cache is a bucket
-    levels: tuple[tuple[int, int], ...]
-
-    @property
-    def width(self) -> int:
-        return self.levels[0][0]
-
-    @property
-    def height(self) -> int:
-        return self.levels[0][1]
 
 
 class SourceTooLarge(SourceError):
@@ -238,11 +227,15 @@ class DerivativeStore:
     """
 
     def __init__(self, cache_dir: Path, tile_size: int = 256, quality: int = 90,
-                 max_source_pixels: int = 1_000_000_000, local_copy: LocalCopy = as_is):
+                 max_source_pixels: int = 1_000_000_000, local_copy: LocalCopy = as_is,
+                 edge_quality: int | None = None):
         self.root = Path(cache_dir) / "pyramids"
         self.local_copy = local_copy
         self.tile_size = tile_size
         self.quality = quality
+        # The JPEG quality of answers (BEELDPOST_JPEG_QUALITY): edge tiles are cut at it
+        # when the pyramid is built (stored_edges.py); None cuts none.
+        self.edge_quality = edge_quality
         self.max_source_pixels = max_source_pixels
         # Pillow's own bomb check is process-wide; set it deliberately to the same limit
         # (it raises at twice the value), our header check above refuses first.
@@ -338,6 +331,8 @@ class DerivativeStore:
                     Q=self.quality,
                     bigtiff=_needs_bigtiff(image),
                 )
+                if self.edge_quality is not None:
+                    append_edge_tiles(temporary, self.edge_quality)
                 with open(temporary, "rb+") as handle:
                     os.fsync(handle.fileno())
                 self._write_sidecar(target, {
@@ -385,6 +380,35 @@ class DerivativeStore:
         temporary = target.parent / f".{target.stem}.{role}.tmp"
         temporary.write_bytes(b"")
         return str(temporary)
+
+
+def append_edge_tiles(path: str | Path, quality: int) -> int:
+    """Cut the edge tiles of the pyramid just written at `path` and append them
+    (stored_edges.py); how many. A pyramid whose tiles cannot be spliced gets none."""
+    try:
+        levels = read_tile_indexes(Path(path))
+    except (UnsupportedTiff, OSError, ValueError) as error:
+        log.info("no stored edge tiles for %s: %s", Path(path).name, error)
+        return 0
+    cuts = []
+    with open(path, "r+b") as handle:
+        for level, index in enumerate(levels):
+            for column, row, width, height in edge_positions(
+                    index.width, index.height, index.tile_width, index.tile_height):
+                at = row * index.columns + column
+                if at >= len(index.offsets):
+                    continue
+                handle.seek(index.offsets[at])
+                try:
+                    cut = cut_edge(splice(index, handle.read(index.byte_counts[at])),
+                                   index.tile_width, index.tile_height, width, height, quality)
+                except OSError:  # a tile Pillow cannot decode: the renderer judges it
+                    cut = None
+                if cut is not None:
+                    cuts.append((level, column, row, cut))
+        end = handle.seek(0, os.SEEK_END)
+        handle.write(appendix(cuts, end, quality))
+    return len(cuts)
 
 
 def _needs_bigtiff(image: pyvips.Image) -> bool:

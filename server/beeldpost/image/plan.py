@@ -17,6 +17,7 @@ Box = tuple[int, int, int, int]  # left, top, width, height on a pyramid level
 
 # The renderers, and what an answer's X-Beeldpost-Cache header says its bytes came from.
 STORED_TILE = "stored-tile"  # a stored tile's own JPEG bytes, no decode
+STORED_EDGE = "stored-edge"  # an edge tile cut when the pyramid was built (else FROM_TILES)
 FROM_TILES = "tiles"  # a few stored tiles decoded, pasted and resized with Pillow
 LIBVIPS = "libvips"  # the level cropped, resized and encoded by libvips
 
@@ -31,7 +32,7 @@ class Plan:
     level: int  # the coarsest pyramid level with enough pixels
     box: Box  # the region on that level
     tile: tuple[int, int, int] | None  # (level, column, row) when it is one stored tile
-    renderer: str  # STORED_TILE, FROM_TILES or LIBVIPS
+    renderer: str  # STORED_TILE, STORED_EDGE, FROM_TILES or LIBVIPS
     cost: int  # pixels decoded and produced
     heavy: bool  # cost above heavy_pixels: admission control, a time limit, streamed out
     # An upscale of a capped public face: the region is first brought to this size

@@ -12,8 +12,8 @@ import time
 
 import pyvips
 
-from .derivatives import Pyramid
 from .operations import Operations
+from .pyramid import Pyramid
 
 # Formats whose rotated corners are transparent rather than white.
 _ALPHA_FORMATS = ("png", "webp", "gif", "tif")
@@ -55,12 +55,10 @@ def stored_tile(pyramid: Pyramid, ops: Operations, index: int,
     stored tile, as it is.
 
     That is a viewer's interior tile: tile-aligned, a whole tile, not resized,
-    not rotated or mirrored, default colour, JPEG. Edge tiles (stored padded) and
-    everything else are rendered.
+    not rotated or mirrored, default colour, JPEG. Edge tiles (stored padded) are
+    edge_tile()'s; everything else is rendered.
     """
-    if ops.format != "jpg" or ops.quality not in ("default", "color"):
-        return None
-    if ops.degrees or ops.mirror or (ops.width, ops.height) != (tile_size, tile_size):
+    if not _as_stored(ops) or (ops.width, ops.height) != (tile_size, tile_size):
         return None
     span = tile_size << index
     if ops.region_width != span or ops.region_height != span or ops.x % span or ops.y % span:
@@ -70,6 +68,29 @@ def stored_tile(pyramid: Pyramid, ops: Operations, index: int,
     if (column + 1) * tile_size > level_width or (row + 1) * tile_size > level_height:
         return None
     return index, column, row
+
+
+def edge_tile(pyramid: Pyramid, ops: Operations, index: int, box: tuple[int, int, int, int],
+              tile_size: int) -> tuple[int, int, int] | None:
+    """(level, column, row) when the request, read as `box` on level `index`, is exactly
+    one stored tile that the level's edge trims, as it is: a viewer's edge tile (the
+    pyramid keeps it cut, stored_edges.py). Interior tiles are stored_tile()'s."""
+    if not _as_stored(ops):
+        return None
+    left, top, width, height = box
+    if (ops.width, ops.height) != (width, height) or left % tile_size or top % tile_size:
+        return None
+    level_width, level_height = pyramid.levels[index]
+    trimmed = (min(tile_size, level_width - left), min(tile_size, level_height - top))
+    if (width, height) != trimmed or trimmed == (tile_size, tile_size):
+        return None
+    return index, left // tile_size, top // tile_size
+
+
+def _as_stored(ops: Operations) -> bool:
+    """JPEG in default colour, neither rotated nor mirrored: what stored tiles hold."""
+    return (ops.format == "jpg" and ops.quality in ("default", "color")
+            and not ops.degrees and not ops.mirror)
 
 
 def crop_box(level_size: tuple[int, int], index: int, ops: Operations) -> tuple[int, int, int, int]:

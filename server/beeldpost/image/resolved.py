@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from .derivatives import Pyramid
+from .pyramid import Pyramid
 from .operations import Limits
 from .sources import Source
 

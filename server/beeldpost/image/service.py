@@ -27,15 +27,17 @@ from ..settings import S3Url, Settings
 from .admission import Admission, default_render_memory, usable_cores
 from .bucket import BucketDerivatives, BucketLevels, BucketResponses, BucketTiles
 from .heap import TRIM_PIXELS, Heap, return_freed_memory
-from .derivatives import RECIPE_VERSION, DerivativeStore, OpenedLevels, Pyramid
+from .derivatives import RECIPE_VERSION, DerivativeStore, OpenedLevels
+from .pyramid import Pyramid
 from .lookups import CatalogueLookups, NoCatalogue
 from .operations import Limits, Operations, resolve
 from .parameters import ImageRequest
-from .plan import FROM_TILES, LIBVIPS, STORED_TILE, Plan
+from .plan import FROM_TILES, LIBVIPS, STORED_EDGE, STORED_TILE, Plan
 from .processor import (
     RenderTimeout,
     choose_level,
     crop_box,
+    edge_tile,
     render,
     render_cost,
     render_memory,
@@ -62,6 +64,9 @@ AT_HAND_BYTES = 512 * 1024  # kept answers up to this size are read on an event 
 # tile (one stored tile decoded, a part of it encoded) takes about as much CPU as handing
 # it to a thread and back.
 LOOP_RENDER_PIXELS = 2 * 256 * 256
+# Renderers that cut a few stored tiles with Pillow: an edge tile the pyramid does not
+# keep cut (built before it did) is re-cut from its stored tile.
+RE_CUT = (FROM_TILES, STORED_EDGE)
 MAX_KEPT_BYTES = 64 * 1024 * 1024  # larger answers are not kept in the response cache
 
 # Where an image answer's bytes came from (the X-Beeldpost-Cache header says it),
@@ -102,7 +107,8 @@ class ImageService:
             self.derivatives = BucketDerivatives(
                 self.cache_storage, settings.scratch_dir, settings.tile_size,
                 settings.derivative_quality, settings.max_source_pixels,
-                self.catalog.local_copy, settings.build_wait, settings.retry_after)
+                self.catalog.local_copy, settings.build_wait, settings.retry_after,
+                edge_quality=settings.jpeg_quality)
             self.block_cache = BlockCache(settings.storage_cache_mb * 1024 * 1024)
             self.stored_tiles = BucketTiles(self.cache_storage, self.block_cache)
             self.opened = OpenedLevels(settings.open_images, BucketLevels(self.stored_tiles))
@@ -110,6 +116,7 @@ class ImageService:
             self.derivatives = DerivativeStore(
                 settings.cache_dir, settings.tile_size, settings.derivative_quality,
                 settings.max_source_pixels, self.catalog.local_copy,
+                edge_quality=settings.jpeg_quality,
             )
             self.opened = OpenedLevels(settings.open_images)
             self.stored_tiles = StoredTiles(settings.open_images)
@@ -355,6 +362,10 @@ class ImageService:
                         render_cost(box, source_ops), False)
         box = crop_box(image.pyramid.levels[level], level, source_ops)
         cost = render_cost(box, source_ops)
+        edge = edge_tile(image.pyramid, source_ops, level, box, tile_size)
+        if edge is not None:  # a viewer's edge tile: kept cut, else re-cut from its tile
+            return Plan(image, ops, canonical, key, source_ops, level, box, edge, STORED_EDGE,
+                        cost, False)
         heavy = cost > self.settings.heavy_pixels
         renderer = FROM_TILES if not heavy and can_render(source_ops, box, tile_size) else LIBVIPS
         return Plan(image, ops, canonical, key, source_ops, level, box, None, renderer, cost, heavy,
@@ -373,6 +384,12 @@ class ImageService:
             counters.cache_lookup("stored_tile", hit=spliced is not None)
             if spliced is not None:
                 return spliced, STORED_TILE
+        elif plan.renderer == STORED_EDGE:
+            cut = self.stored_tiles.edge(plan.image.pyramid.path, *plan.tile,
+                                         self.settings.jpeg_quality, at_hand)
+            counters.cache_lookup("stored_edge", hit=cut is not None)
+            if cut is not None:
+                return cut, STORED_TILE
         cache = self.response_cache
         if cache is not None and not plan.cache_missed:
             kept = cache.get(plan.key, AT_HAND_BYTES if at_hand else None)
@@ -406,7 +423,7 @@ class ImageService:
         """Whether a render is as cheap as the hand-off to a thread would be: one stored
         tile or so, re-cut (a deep-zoom level's edge tiles), from local files, kept in a
         local response cache if any. The event loop then does it itself."""
-        return (plan.renderer == FROM_TILES and plan.cost <= LOOP_RENDER_PIXELS
+        return (plan.renderer in RE_CUT and plan.cost <= LOOP_RENDER_PIXELS
                 and self.cache_storage is None and self.shared_responses is None)
 
     def _spooled(self, plan: Plan) -> KeptFile | None:
@@ -468,7 +485,7 @@ class ImageService:
         counters.RENDERS_IN_FLIGHT.inc()
         self.heap.started()
         try:
-            if plan.renderer == FROM_TILES:
+            if plan.renderer in RE_CUT:
                 small = self._render_from_tiles(plan)
                 if small is not None:
                     return small

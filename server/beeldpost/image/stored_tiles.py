@@ -19,6 +19,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from .stored_edges import StoredEdges, read_edges
+
 _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 7: 1, 16: 8}
 _TYPE_FORMATS = {1: "B", 3: "H", 4: "I", 16: "Q"}
 
@@ -160,37 +162,50 @@ def tile_indexes(data_at, size: int | None = None) -> list[TileIndex]:
     return levels
 
 
+@dataclass(frozen=True)
+class _Opened:
+    descriptor: int
+    levels: list[TileIndex]
+    edges: StoredEdges | None  # the edge tiles cut when it was built, if any
+
+
 class StoredTiles:
     """Per worker: tile indexes and open file descriptors of recently used derivatives."""
 
     def __init__(self, capacity: int = 64):
         self.capacity = capacity
-        self._entries: OrderedDict[str, tuple[int, list[TileIndex]] | None] = OrderedDict()
+        self._entries: OrderedDict[str, _Opened | None] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _entry(self, path: Path) -> tuple[int, list[TileIndex]] | None:
+    def _entry(self, path: Path) -> _Opened | None:
         key = str(path)
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
                 return self._entries[key]
         try:
-            entry = (os.open(key, os.O_RDONLY), read_tile_indexes(path))
-        except (OSError, UnsupportedTiff, struct.error):
-            entry = None  # not splicable: always render
+            descriptor = os.open(key, os.O_RDONLY)
+        except OSError:
+            descriptor = None
+        entry = None  # not splicable: always render
+        if descriptor is not None:
+            try:
+                entry = _Opened(descriptor, read_tile_indexes(path), _edges(descriptor))
+            except (OSError, UnsupportedTiff, struct.error):
+                os.close(descriptor)
         with self._lock:
             self._entries[key] = entry
             while len(self._entries) > self.capacity:
                 _, evicted = self._entries.popitem(last=False)
                 if evicted is not None:
-                    os.close(evicted[0])
+                    os.close(evicted.descriptor)
         return entry
 
     def forget(self, path: Path) -> None:
         with self._lock:
             entry = self._entries.pop(str(path), None)
         if entry is not None:
-            os.close(entry[0])
+            os.close(entry.descriptor)
 
     def jpeg(self, path: Path, level: int, column: int, row: int,
              at_hand: bool = False) -> bytes | None:
@@ -199,17 +214,49 @@ class StoredTiles:
         entry = self._entry(path)
         if entry is None:
             return None
-        descriptor, levels = entry
+        levels = entry.levels
         if level >= len(levels):
             return None
         index = levels[level]
         position = row * index.columns + column
         if not 0 <= position < len(index.offsets):
             return None
-        data = os.pread(descriptor, index.byte_counts[position], index.offsets[position])
+        data = os.pread(entry.descriptor, index.byte_counts[position], index.offsets[position])
         if len(data) != index.byte_counts[position] or not data.startswith(b"\xff\xd8"):
             return None
         return splice(index, data)
+
+    def edge(self, path: Path, level: int, column: int, row: int, quality: int,
+             at_hand: bool = False) -> bytes | None:
+        """The edge tile cut when the pyramid was built (a JPEG at `quality`), or None
+        when it has none such: it is rendered then."""
+        entry = self._entry(path)
+        if entry is None or entry.edges is None:
+            return None
+        place = entry.edges.place(level, column, row, quality)
+        if place is None:
+            return None
+        offset, length = place
+        data = os.pread(entry.descriptor, length, offset)
+        return data if len(data) == length and data.startswith(b"\xff\xd8") else None
+
+
+def _edges(descriptor: int) -> StoredEdges | None:
+    """The stored edge tiles of an open derivative, if it has any to be trusted."""
+    try:
+        return read_edges(_reader(descriptor), os.fstat(descriptor).st_size)
+    except (OSError, UnsupportedTiff, struct.error):
+        return None
+
+
+def _reader(descriptor: int):
+    """data_at(offset, length) over an open file."""
+    def data_at(offset: int, length: int) -> bytes:
+        data = os.pread(descriptor, length, offset)
+        if len(data) != length:
+            raise UnsupportedTiff("truncated")
+        return data
+    return data_at
 
 
 def _leading_app_segments(stream: bytes) -> int:

@@ -29,8 +29,8 @@ import struct
 
 from PIL import Image
 
-from .derivatives import Pyramid
 from .operations import Operations
+from .pyramid import Pyramid
 from .processor import optimized_coding
 from .stored_tiles import StoredTiles  # or bucket.BucketTiles: the same questions
 
@@ -90,9 +90,25 @@ def render_from_tiles(stored: StoredTiles, pyramid: Pyramid, ops: Operations, in
     resized = (width, height) != (ops.width, ops.height)
     if resized:
         region = region.resize((ops.width, ops.height), Image.Resampling.LANCZOS)
+    return _encoded(region, jpeg_quality, optimized_coding(ops.width, ops.height, resized))
+
+
+def cut_edge(tile_jpeg: bytes, tile_width: int, tile_height: int, width: int, height: int,
+             jpeg_quality: int) -> bytes | None:
+    """A stored edge tile (a standalone JPEG of the whole padded tile) trimmed to the
+    `width`×`height` of the level inside it: the same bytes render_from_tiles gives for a
+    request of just that (stored_edges.py keeps them). None when it is not such a JPEG."""
+    if jpeg_frame(tile_jpeg) != (tile_width, tile_height, 3):
+        return None
+    tile = Image.new("RGB", (tile_width, tile_height), None)
+    tile.frombytes(tile_jpeg, "jpeg", "RGB", "")
+    return _encoded(tile.crop((0, 0, width, height)), jpeg_quality,
+                    optimized_coding(width, height, False))
+
+
+def _encoded(region: Image.Image, jpeg_quality: int, optimize: bool) -> bytes:
     out = io.BytesIO()
-    region.save(out, "JPEG", quality=jpeg_quality,
-                optimize=optimized_coding(ops.width, ops.height, resized))
+    region.save(out, "JPEG", quality=jpeg_quality, optimize=optimize)
     return out.getvalue()
 
 
