@@ -134,7 +134,7 @@ def main() -> None:
                 profiler.enable()
                 await drive(requests, args.requests // 4)
                 profiler.disable()
-                pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+                pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "tottime")).print_stats(int(os.environ.get("BENCH_TOP", "25")))
                 continue
             per = []
             for _ in range(args.rounds):
