@@ -51,6 +51,31 @@ def tree(root: int) -> list[int]:
     return [pid for pid in found if os.path.exists(f"/proc/{pid}")]
 
 
+def cpu_by_thread_kind(pids: list[int]) -> dict[str, float]:
+    """CPU seconds so far of these processes' threads, by kind: `main` (each process's
+    own first thread: a worker's event loop), `tokio` (obstore's Rust runtime, which does
+    the requests to a bucket) and `other` (thread pools, libvips, background threads).
+    Threads that ended are not counted: compare two readings of long-lived threads."""
+    found = {"main": 0.0, "tokio": 0.0, "other": 0.0}
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/stat", "rb") as handle:
+                    data = handle.read().decode("ascii", "replace")
+            except OSError:
+                continue
+            name = data[data.index("(") + 1:data.rindex(")")]
+            fields = data[data.rindex(")") + 2:].split()
+            kind = ("main" if int(task) == pid else
+                    "tokio" if name.startswith("tokio-") else "other")
+            found[kind] += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return found
+
+
 def cpu_by_pid(pids: list[int]) -> dict[int, float]:
     found = {}
     for pid in pids:

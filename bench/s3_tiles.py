@@ -17,8 +17,10 @@ production) with the response cache off, on bench/work/images/bench.jpg (6000×4
 Before measuring, every URL is asked twice on fresh connections (both workers open the
 pyramid, read its tile indexes, keep the source's stat): warm per-worker metadata, no
 response cache. wrk then cycles through the URLs (bench/urls.lua). Reported per server:
-requests/s, p50/p99, the server's CPU per request, SeaweedFS's CPU per request, and the
-ranged GETs and KB read from the bucket per request (from /metrics).
+requests/s, p50/p99, the server's CPU per request (and how it splits between the workers'
+event loops, obstore's tokio threads, which make the requests to the bucket, and the other
+threads: renders, readers), SeaweedFS's CPU per request, and the ranged GETs and KB read
+from the bucket per request (from /metrics).
 
 SeaweedFS runs on the same machine and shares its cores: its CPU is part of what a tile
 from a bucket costs here, and on a 2-core machine it competes with the server for them.
@@ -162,13 +164,21 @@ def main(argv: list[str] | None = None) -> int:
                             runs = []
                             for _ in range(args.runs):
                                 before = metrics(server)
+                                threads_before = procstats.cpu_by_thread_kind(
+                                    procstats.tree(server.pid))
                                 weed_before = procstats.cpu_seconds(procstats.tree(store.process.pid))
                                 measured = run.run_wrk(front, path_files[key], args.duration,
                                                        args.connections, 2, 30)
                                 weed_cpu = (procstats.cpu_seconds(procstats.tree(store.process.pid))
                                             - weed_before)
+                                threads_after = procstats.cpu_by_thread_kind(
+                                    procstats.tree(server.pid))
                                 gets, kb = storage_per_request(before, metrics(server),
                                                                measured["requests"])
+                                measured["cpu_ms_per_request_by_thread"] = {
+                                    kind: round((threads_after[kind] - threads_before[kind])
+                                                * 1000 / measured["requests"], 3)
+                                    for kind in threads_after}
                                 measured.update(gets_per_request=round(gets, 3),
                                                 kb_read_per_request=round(kb, 1),
                                                 weed_cpu_ms_per_request=round(
@@ -189,16 +199,20 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n{args.workloads}: {len(paths)} URLs, {args.runs} × {args.duration:g} s, "
           f"wrk -t2 -c{args.connections}, response cache off; medians\n")
-    print("| server | req/s | ratio | p50 ms | p99 ms | server CPU ms/req | SeaweedFS CPU ms/req "
-          "| GETs/req | KB read/req | errors | other load |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| server | req/s | ratio | p50 ms | p99 ms | server CPU ms/req | loop / tokio / other "
+          "threads | SeaweedFS CPU ms/req | GETs/req | KB read/req | errors | other load |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, runs in results.items():
         key, rest = name.split(" ", 1)
         local = results.get(f"{key} folder{' via nginx' if rest.endswith('via nginx') else ''}")
         local_rps = median(local or runs, "rps")
         rps = median(runs, "rps")
+        split = " / ".join(
+            f"{statistics.median(run_['cpu_ms_per_request_by_thread'][kind] for run_ in runs):.3f}"
+            for kind in ("main", "tokio", "other"))
         print(f"| {name} | {rps:.0f} | {rps / local_rps:.2f} | {median(runs, 'p50_ms')} | "
               f"{median(runs, 'p99_ms')} | {median(runs, 'cpu_ms_per_request')} | "
+              f"{split} | "
               f"{median(runs, 'weed_cpu_ms_per_request') if 'bucket' in name else '–'} | "
               f"{median(runs, 'gets_per_request')} | {median(runs, 'kb_read_per_request')} | "
               f"{sum(run_['errors'] for run_ in runs)} | {median(runs, 'other_load_cores')} |")

@@ -62,7 +62,9 @@ class AsgiFront:
         try:
             return self.image_api.respond(exchange, at_hand=True)
         except NotAtHand as missing:
-            exchange.missing = missing
+            # Without its traceback: that holds this frame, and so the exchange that holds
+            # it, a cycle that would keep every fetching request's state for the collector.
+            exchange.missing = missing.with_traceback(None)
             return exchange
 
     async def __call__(self, scope: dict, receive, send) -> None:
