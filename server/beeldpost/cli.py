@@ -18,7 +18,7 @@ from .app import make_journal, make_record_store, watched_folders
 from .errors import BeeldpostError
 from .image.service import ImageService
 from .presentation.manifests import ImageFacts, Urls, build_manifest
-from .settings import ServerSettings, Settings, markdown_table
+from .settings import S3Url, ServerSettings, Settings, markdown_table
 
 
 def _progress(done: int, total: int, label: str, started: float) -> None:
@@ -30,19 +30,26 @@ def _progress(done: int, total: int, label: str, started: float) -> None:
     sys.stderr.flush()
 
 
-def ingest(settings: Settings, identifiers: list[str] | None = None, jobs: int | None = None) -> int:
+def ingest(settings: Settings, identifiers: list[str] | None = None, jobs: int | None = None,
+           edges: bool = False) -> int:
     """Build every missing pyramidal derivative now, on every core, so no visitor waits
     for one. Stopped, it can be run again: what was built stays built."""
     from .image.ingest import ingest as build_all
 
+    if edges and isinstance(settings.cache_dir, S3Url):
+        sys.stderr.write("--edges: pyramids in a bucket are not changed in place; "
+                         "their edge tiles are cut per request until they are rebuilt\n")
+        return 2
     wanted = identifiers or ImageService(settings).catalog.identifiers()
     show = _rated_progress()
-    report = build_all(settings, wanted, jobs, lambda done, total: show("images", done, total))
+    report = build_all(settings, wanted, jobs, lambda done, total: show("images", done, total),
+                       edges=edges)
     for identifier, why in sorted(report.failed.items()):
         sys.stderr.write(f"{identifier}: {why}\n")
     ready = report.built + report.present
     sys.stderr.write(f"{ready} of {report.total} images ready in {settings.cache_dir} "
-                     f"({report.built} built now, {report.present} before)"
+                     f"({report.built} built now, {report.present} before"
+                     f"{f', {report.edged} of them given their edge tiles' if edges else ''})"
                      f"{f', {len(report.failed)} failed' if report.failed else ''}\n")
     for reason, count, some in report.reasons():
         sys.stderr.write(f"  {count} × {reason} (e.g. {', '.join(some)})\n")
@@ -247,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     ingest_parser.add_argument("identifiers", nargs="*", help="only these (default: all)")
     ingest_parser.add_argument("--jobs", type=int, default=None,
                                help="processes building at once (default: one per core)")
+    ingest_parser.add_argument("--edges", action="store_true",
+                               help="also give pyramids built before edge tiles were kept cut "
+                                    "their cut edges (a copy of each, renamed into place)")
     commands.add_parser("check", help="check every record in the manifests folder")
     commands.add_parser("journal", help="record changed records as Change Discovery activities")
     commands.add_parser("watch", help="keep the catalogue current from file events until stopped")
@@ -292,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
     if arguments.command == "ingest":
-        return ingest(settings, arguments.identifiers, arguments.jobs)
+        return ingest(settings, arguments.identifiers, arguments.jobs, arguments.edges)
     if arguments.command == "check":
         return check(settings)
     if arguments.command == "journal":

@@ -83,3 +83,52 @@ def test_the_command_reports_and_exits_1_on_failures(tmp_path):
     again = subprocess.run([sys.executable, "-m", "beeldpost", "ingest", "foto-000", "foto-001"],
                            capture_output=True, text=True, env=env, timeout=300)
     assert again.returncode == 0 and "(0 built now, 2 before)" in again.stderr
+
+
+def test_with_edges_pyramids_built_before_get_their_cut_edge_tiles(tmp_path):
+    """`beeldpost ingest --edges`: a pyramid from before edge tiles were kept gets them
+    (a copy, renamed into place, its sidecar's size with it); the others are left alone."""
+    from beeldpost.image.derivatives import DerivativeStore
+    from beeldpost.image.stored_edges import read_edges
+
+    def edges_of(path):
+        data = path.read_bytes()
+        return read_edges(lambda offset, length: data[offset:offset + length], len(data))
+
+    images, cache = tmp_path / "images", tmp_path / "cache"
+    make_images(images, 6)
+    settings = Settings.of(images_dir=images, cache_dir=cache)
+    names = [f"foto-{number:03d}" for number in range(6)]
+    old = Settings.of(images_dir=images, cache_dir=tmp_path / "old")
+    before = ingest(old, names[:4], jobs=1)
+    assert before.built == 4
+    for path in derivatives(tmp_path / "old"):  # as built before: no edges, sidecar to match
+        data = path.read_bytes()
+        end = min(offset for offset, _ in edges_of(path).places.values())
+        path.write_bytes(data[:end])
+        sidecar = path.with_suffix(".json")
+        sidecar.write_text(sidecar.read_text().replace(f'"bytes": {len(data)}', f'"bytes": {end}'))
+        assert edges_of(path) is None and DerivativeStore(tmp_path / "old").is_intact(path)
+    (tmp_path / "old").rename(cache)
+    plain = ingest(settings, names, jobs=2)
+    assert (plain.built, plain.present, plain.edged) == (2, 4, 0)
+    report = ingest(settings, names, jobs=2, edges=True)
+    assert (report.built, report.present, report.edged, report.failed) == (0, 6, 4, {})
+    store = DerivativeStore(cache)
+    for path in derivatives(cache):
+        edges = edges_of(path)
+        assert edges is not None and edges.quality == settings.jpeg_quality
+        assert store.is_intact(path)
+        assert pyvips.Image.new_from_file(str(path), page=1).width == 320
+    assert not list(cache.rglob("*.tmp"))
+    again = ingest(settings, names, jobs=2, edges=True)
+    assert again.edged == 0  # once is enough
+
+
+def test_edges_leaves_pyramids_in_a_bucket_alone_and_says_so(tmp_path, monkeypatch, capsys):
+    from beeldpost.cli import main
+
+    monkeypatch.setenv("BEELDPOST_IMAGES", str(tmp_path))
+    monkeypatch.setenv("BEELDPOST_CACHE", "s3://beeldpost-cache/pyramids/")
+    assert main(["ingest", "--edges"]) == 2
+    assert "not changed in place" in capsys.readouterr().err

@@ -19,6 +19,7 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import threading
 from collections import OrderedDict
 from contextlib import AbstractContextManager, contextmanager
@@ -33,7 +34,7 @@ from ..errors import SourceError
 from ..settings import S3Url
 from .pyramid import Pyramid
 from .sources import Source
-from .stored_edges import appendix, edge_positions
+from .stored_edges import appendix, edge_positions, read_edges
 from .stored_tiles import UnsupportedTiff, read_tile_indexes, splice
 from .tile_renderer import cut_edge
 from ..storage.places import BlockCache, RangeReader, object_at, open_image
@@ -289,6 +290,39 @@ class DerivativeStore:
                 counters.derivative_built("folder")
         self._verified.add(target)
         return target
+
+    def add_edges(self, target: Path) -> bool:
+        """Give a pyramid built before edge tiles were kept its cut edges (stored_edges.py);
+        whether it got them now. Under the build lock, as a build: a copy with the edges
+        appended, its sidecar, then the rename, so a reader sees the old file or the new."""
+        if self.edge_quality is None:
+            return False
+        with open(target.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not self.is_intact(target) or self._has_edges(target):
+                return False
+            temporary = self._temporary(target, "pyramid")
+            try:
+                shutil.copyfile(target, temporary)
+                if not append_edge_tiles(temporary, self.edge_quality):
+                    return False
+                with open(temporary, "rb+") as handle:
+                    os.fsync(handle.fileno())
+                record = json.loads(self.sidecar(target).read_text())
+                self._write_sidecar(target, {**record, "bytes": os.path.getsize(temporary)})
+                os.replace(temporary, target)
+            finally:
+                Path(temporary).unlink(missing_ok=True)
+        log.info("kept the edge tiles of %s cut", target.name)
+        return True
+
+    @staticmethod
+    def _has_edges(target: Path) -> bool:
+        with open(target, "rb") as handle:
+            def data_at(offset: int, length: int) -> bytes:
+                handle.seek(offset)
+                return handle.read(length)
+            return read_edges(data_at, os.fstat(handle.fileno()).st_size) is not None
 
     def discard(self, target: Path) -> None:
         """Forget a derivative found unreadable, so the next request rebuilds it."""

@@ -24,6 +24,7 @@ from ..settings import Settings
 Progress = Callable[[int, int], None]
 
 _service = None  # the worker process's ImageService
+_edges = False  # whether pyramids built before get their cut edge tiles
 
 
 @dataclass
@@ -31,6 +32,7 @@ class IngestReport:
     total: int = 0
     built: int = 0
     present: int = 0  # built before this run
+    edged: int = 0  # of those, given their cut edge tiles now (--edges)
     failed: dict[str, str] = field(default_factory=dict)  # identifier -> why
     interrupted: bool = False
 
@@ -52,42 +54,50 @@ def _reason(message: str) -> str:
     return re.sub(r"'[^']*'", "'…'", message)
 
 
-def _start(settings: Settings) -> None:
-    global _service
+def _start(settings: Settings, edges: bool = False) -> None:
+    global _service, _edges
     from .service import ImageService
 
     _service = ImageService(settings)
+    _edges = edges
 
 
-def _build(identifier: str) -> tuple[str, str | None, bool]:
-    """(identifier, why it failed or None, whether it was built by this call)."""
+def _build(identifier: str) -> tuple[str, str | None, str]:
+    """(identifier, why it failed or None, "built", "edged" or "present": what this
+    call did to its derivative)."""
     try:
         before = _service.derivatives.built_count
-        _service.resolve(identifier)
-        return identifier, None, _service.derivatives.built_count > before
+        resolved = _service.resolve(identifier)
+        if _service.derivatives.built_count > before:
+            return identifier, None, "built"
+        if _edges and _service.derivatives.add_edges(resolved.pyramid.path):
+            return identifier, None, "edged"
+        return identifier, None, "present"
     except BeeldpostError as error:
-        return identifier, error.message, False
+        return identifier, error.message, "failed"
     except Exception as error:  # noqa: BLE001 - one bad image must not end the ingest
-        return identifier, f"{type(error).__name__}: {error}", False
+        return identifier, f"{type(error).__name__}: {error}", "failed"
 
 
 def ingest(settings: Settings, identifiers: Iterable[str], jobs: int | None = None,
-           progress: Progress | None = None) -> IngestReport:
-    """Build the derivatives of `identifiers` on `jobs` processes (default: every core)."""
+           progress: Progress | None = None, edges: bool = False) -> IngestReport:
+    """Build the derivatives of `identifiers` on `jobs` processes (default: every core);
+    with `edges`, those built before edge tiles were kept cut get them (in a folder)."""
     wanted = list(identifiers)
     report = IngestReport(total=len(wanted))
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(wanted) or 1))
     context = multiprocessing.get_context("spawn")
-    pool = context.Pool(jobs, initializer=_start, initargs=(settings,))
+    pool = context.Pool(jobs, initializer=_start, initargs=(settings, edges))
     try:
         chunk = max(1, min(64, len(wanted) // (jobs * 8) or 1))
-        for identifier, why, built in pool.imap_unordered(_build, wanted, chunksize=chunk):
+        for identifier, why, done in pool.imap_unordered(_build, wanted, chunksize=chunk):
             if why is not None:
                 report.failed[identifier] = why
-            elif built:
+            elif done == "built":
                 report.built += 1
             else:
                 report.present += 1
+                report.edged += done == "edged"
             if progress is not None:
                 progress(report.done, report.total)
         pool.close()
