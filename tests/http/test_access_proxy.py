@@ -198,6 +198,12 @@ def test_staff_see_the_full_scan_and_the_anonymous_never_more_than_the_cap(clust
         answer = get(public, staff)
         check(answer, for_everyone, public)
         seen_by_staff[public] = answer[2]
+    # An edge tile of the full scan at scale factor 1 (6000 = 23 × 256 + 112): kept cut in
+    # the pyramid, sent as stored bytes to staff, and to nobody else (below).
+    edge = f"{base}/iiif/3/{CAPPED}~full/5888,0,112,256/112,/0/default.jpg"
+    status, headers, body = get(edge, staff)
+    assert status == 200 and pixels(body)[0] == (112, 256), (edge, status)
+    assert headers["X-Beeldpost-Cache"] == "stored-tile" and headers["Cache-Control"].startswith("private")
     # The full version with its `~` escaped (nginx's $uri, which its cache rules read, has
     # it decoded, as the server has).
     for url, size in escaped:
@@ -239,6 +245,9 @@ def test_staff_see_the_full_scan_and_the_anonymous_never_more_than_the_cap(clust
             assert answer[2] == seen_by_staff[public], public
             if attempt == 2 and answer[0] == 200:
                 assert answer[1]["X-Cache-Status"] == "HIT", public
+        status, headers, body = get(edge)
+        assert status == 401 and not body.startswith(b"\xff\xd8"), (edge, status)
+        assert headers.get("X-Cache-Status") != "HIT", (edge, attempt)
         for url, _size in escaped:
             status, headers, body = get(url)
             if url.endswith("info.json"):  # 2.1: the public face's, by a 302
