@@ -34,8 +34,8 @@ from ..errors import SourceError
 from ..settings import S3Url
 from .pyramid import Pyramid
 from .sources import Source
-from .stored_edges import appendix, edge_positions, read_edges
-from .stored_tiles import UnsupportedTiff, read_tile_indexes, splice
+from .stored_edges import appendix, edge_positions
+from .stored_tiles import UnsupportedTiff, read_stored_edges, reader_of, splice, tile_indexes
 from .tile_renderer import cut_edge
 from ..storage.places import BlockCache, RangeReader, object_at, open_image
 
@@ -299,7 +299,7 @@ class DerivativeStore:
             return False
         with open(target.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if not self.is_intact(target) or self._has_edges(target):
+            if not self.is_intact(target) or read_stored_edges(target) is not None:
                 return False
             temporary = self._temporary(target, "pyramid")
             try:
@@ -315,14 +315,6 @@ class DerivativeStore:
                 Path(temporary).unlink(missing_ok=True)
         log.info("kept the edge tiles of %s cut", target.name)
         return True
-
-    @staticmethod
-    def _has_edges(target: Path) -> bool:
-        with open(target, "rb") as handle:
-            def data_at(offset: int, length: int) -> bytes:
-                handle.seek(offset)
-                return handle.read(length)
-            return read_edges(data_at, os.fstat(handle.fileno()).st_size) is not None
 
     def discard(self, target: Path) -> None:
         """Forget a derivative found unreadable, so the next request rebuilds it."""
@@ -419,13 +411,13 @@ class DerivativeStore:
 def append_edge_tiles(path: str | Path, quality: int) -> int:
     """Cut the edge tiles of the pyramid just written at `path` and append them
     (stored_edges.py); how many. A pyramid whose tiles cannot be spliced gets none."""
-    try:
-        levels = read_tile_indexes(Path(path))
-    except (UnsupportedTiff, OSError, ValueError) as error:
-        log.info("no stored edge tiles for %s: %s", Path(path).name, error)
-        return 0
-    cuts = []
     with open(path, "r+b") as handle:
+        try:
+            levels = tile_indexes(reader_of(handle.fileno()))
+        except (UnsupportedTiff, ValueError) as error:
+            log.info("no stored edge tiles for %s: %s", Path(path).name, error)
+            return 0
+        cuts = []
         for level, index in enumerate(levels):
             for column, row, width, height in edge_positions(
                     index.width, index.height, index.tile_width, index.tile_height):

@@ -53,12 +53,12 @@ def edge_positions(width: int, height: int, tile_width: int,
     last_width = width - (columns - 1) * tile_width
     last_height = height - (rows - 1) * tile_height
     positions = []
-    for row in range(rows):
-        for column in range(columns):
-            cut = (last_width if column == columns - 1 else tile_width,
-                   last_height if row == rows - 1 else tile_height)
-            if cut != (tile_width, tile_height):
-                positions.append((column, row, *cut))
+    if last_width != tile_width:  # the last column, down to (not including) the corner
+        positions += [(columns - 1, row, last_width, tile_height) for row in range(rows - 1)]
+    if last_height != tile_height:  # the last row, up to (not including) the corner
+        positions += [(column, rows - 1, tile_width, last_height) for column in range(columns - 1)]
+    if (last_width, last_height) != (tile_width, tile_height):
+        positions.append((columns - 1, rows - 1, last_width, last_height))
     return positions
 
 

@@ -105,15 +105,23 @@ def _values(data_at, byte_order: str, big: bool, field: tuple) -> tuple:
 def read_tile_indexes(path: Path) -> list[TileIndex]:
     """The tile index of each page (pyramid level) of a JPEG-tiled TIFF."""
     with open(path, "rb") as handle:
+        return tile_indexes(reader_of(handle.fileno()))
 
-        def data_at(offset: int, length: int) -> bytes:
-            handle.seek(offset)
-            data = handle.read(length)
-            if len(data) != length:
-                raise UnsupportedTiff("truncated")
-            return data
 
-        return tile_indexes(data_at)
+def read_stored_edges(path: Path) -> StoredEdges | None:
+    """The edge tiles a derivative keeps cut (stored_edges.py), if it has any to be trusted."""
+    with open(path, "rb") as handle:
+        return _edges(handle.fileno())
+
+
+def reader_of(descriptor: int):
+    """data_at(offset, length) over an open file: exactly that many bytes, or UnsupportedTiff."""
+    def data_at(offset: int, length: int) -> bytes:
+        data = os.pread(descriptor, length, offset)
+        if len(data) != length:
+            raise UnsupportedTiff("truncated")
+        return data
+    return data_at
 
 
 def tile_indexes(data_at, size: int | None = None) -> list[TileIndex]:
@@ -190,7 +198,8 @@ class StoredTiles:
         entry = None  # not splicable: always render
         if descriptor is not None:
             try:
-                entry = _Opened(descriptor, read_tile_indexes(path), _edges(descriptor))
+                entry = _Opened(descriptor, tile_indexes(reader_of(descriptor)),
+                                _edges(descriptor))
             except (OSError, UnsupportedTiff, struct.error):
                 os.close(descriptor)
         with self._lock:
@@ -244,19 +253,11 @@ class StoredTiles:
 def _edges(descriptor: int) -> StoredEdges | None:
     """The stored edge tiles of an open derivative, if it has any to be trusted."""
     try:
-        return read_edges(_reader(descriptor), os.fstat(descriptor).st_size)
+        return read_edges(reader_of(descriptor), os.fstat(descriptor).st_size)
     except (OSError, UnsupportedTiff, struct.error):
         return None
 
 
-def _reader(descriptor: int):
-    """data_at(offset, length) over an open file."""
-    def data_at(offset: int, length: int) -> bytes:
-        data = os.pread(descriptor, length, offset)
-        if len(data) != length:
-            raise UnsupportedTiff("truncated")
-        return data
-    return data_at
 
 
 def _leading_app_segments(stream: bytes) -> int:

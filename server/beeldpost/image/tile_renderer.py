@@ -72,13 +72,10 @@ def render_from_tiles(stored: StoredTiles, pyramid: Pyramid, ops: Operations, in
     for row in rows:
         for column in columns:
             data = stored.jpeg(pyramid.path, index, column, row)
-            if data is None:
+            # One image decoded into again for each tile: no allocation.
+            tile = None if data is None else _decoded(data, tile_size, tile_size, tile)
+            if tile is None:
                 return None
-            if jpeg_frame(data) != (tile_size, tile_size, 3):
-                return None
-            if tile is None:  # one image decoded into again for each tile: no allocation
-                tile = Image.new("RGB", (tile_size, tile_size), None)
-            tile.frombytes(data, "jpeg", "RGB", "")
             offset = (column * tile_size - left, row * tile_size - top)
             if len(columns) == len(rows) == 1:
                 # One tile: crop it, no canvas to fill.
@@ -98,12 +95,23 @@ def cut_edge(tile_jpeg: bytes, tile_width: int, tile_height: int, width: int, he
     """A stored edge tile (a standalone JPEG of the whole padded tile) trimmed to the
     `width`×`height` of the level inside it: the same bytes render_from_tiles gives for a
     request of just that (stored_edges.py keeps them). None when it is not such a JPEG."""
-    if jpeg_frame(tile_jpeg) != (tile_width, tile_height, 3):
+    tile = _decoded(tile_jpeg, tile_width, tile_height)
+    if tile is None:
         return None
-    tile = Image.new("RGB", (tile_width, tile_height), None)
-    tile.frombytes(tile_jpeg, "jpeg", "RGB", "")
     return _encoded(tile.crop((0, 0, width, height)), jpeg_quality,
                     optimized_coding(width, height, False))
+
+
+def _decoded(tile_jpeg: bytes, tile_width: int, tile_height: int,
+             into: Image.Image | None = None) -> Image.Image | None:
+    """A stored tile's pixels, decoded into `into` (or a new image), once its frame says
+    it is an RGB JPEG of the tile's size; None otherwise."""
+    if jpeg_frame(tile_jpeg) != (tile_width, tile_height, 3):
+        return None
+    if into is None:
+        into = Image.new("RGB", (tile_width, tile_height), None)
+    into.frombytes(tile_jpeg, "jpeg", "RGB", "")
+    return into
 
 
 def _encoded(region: Image.Image, jpeg_quality: int, optimize: bool) -> bytes:
