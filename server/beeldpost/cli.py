@@ -331,14 +331,13 @@ def main(argv: list[str] | None = None) -> int:
 def _shown(name: str, value: object) -> object:
     """A setting's value as `beeldpost settings` prints it: what this machine will use."""
     from .catalogue.database import safe_url
-    from .image.admission import default_render_memory, usable_cores
+    from .image.admission import memory_for, slots_for
 
-    if value is None:
-        # Sized for the machine when not set (image/service.py takes the same defaults).
+    if value is None:  # sized for the machine when not set, as the server takes them
         if name == "render_memory":
-            return f"{default_render_memory() // 2**20}M (sized for this machine)"
+            return f"{memory_for(None) // 2**20}M (sized for this machine)"
         if name == "heavy_slots":
-            return f"{usable_cores()} (one per usable core)"
+            return f"{slots_for(None)} (one per usable core)"
         return "none"
     if name == "database_url" and value:  # never a password on the screen
         return safe_url(value)

@@ -122,6 +122,16 @@ def usable_cores() -> int:
     return max(1, min([cores, *quotas]))
 
 
+def slots_for(configured: int | None) -> int:
+    """BEELDPOST_HEAVY_SLOTS as the server takes it: one per usable core when not set."""
+    return configured or usable_cores()
+
+
+def memory_for(configured: int | None) -> int:
+    """BEELDPOST_RENDER_MEMORY as the server takes it: sized for the machine when not set."""
+    return configured or default_render_memory()
+
+
 def default_render_memory() -> int:
     """BEELDPOST_RENDER_MEMORY when not set: a quarter of the memory limit. The same in
     every worker (the limit, not what happens to be free), so they share one budget."""

@@ -24,7 +24,7 @@ from .. import counters
 from ..errors import NotFound, NotPublic, Overloaded, SourceError, StorageUnavailable
 from ..etags import strong_etag
 from ..settings import S3Url, Settings
-from .admission import Admission, default_render_memory, usable_cores
+from .admission import Admission, memory_for, slots_for
 from .bucket import BucketDerivatives, BucketLevels, BucketResponses, BucketTiles
 from .heap import TRIM_PIXELS, Heap, return_freed_memory
 from .derivatives import RECIPE_VERSION, DerivativeStore, OpenedLevels
@@ -126,9 +126,8 @@ class ImageService:
         # the slots (both worked out for the machine unless set); a queued one waits as
         # BEELDPOST_RENDER_WAIT allows, and half its time budget at most.
         self.admission = Admission(
-            settings.heavy_slots or usable_cores(), settings.heavy_queue, settings.render_wait,
-            settings.retry_after, local / "admission",
-            settings.render_memory or default_render_memory(),
+            slots_for(settings.heavy_slots), settings.heavy_queue, settings.render_wait,
+            settings.retry_after, local / "admission", memory_for(settings.render_memory),
             longest_wait=settings.render_timeout / 2)
         # Heavy answers are written to a file as they are encoded: into the response
         # cache's folder when it keeps them, else here, nameless.
