@@ -35,9 +35,6 @@ class Plan:
     renderer: str  # STORED_TILE, STORED_EDGE, FROM_TILES or LIBVIPS
     cost: int  # pixels decoded and produced
     heavy: bool  # cost above heavy_pixels: admission control, a time limit, streamed out
-    # An upscale of a capped public face: the region is first brought to this size
-    # (its size on the public face), then enlarged (service.public_detail).
-    detail: tuple[int, int] | None = None
     memory: int = 0  # bytes a heavy render needs while it runs: what admission budgets
     # How far the answer got (a later try goes on from here).
     cache_missed: bool = False  # the response cache was asked and does not hold it

@@ -231,8 +231,7 @@ def _stop_at(image: pyvips.Image, deadline: float) -> None:
 
 
 def render(level: pyvips.Image, box: tuple[int, int, int, int], ops: Operations,
-           jpeg_quality: int, deadline: float | None = None,
-           detail: tuple[int, int] | None = None, into: int | None = None) -> bytes:
+           jpeg_quality: int, deadline: float | None = None, into: int | None = None) -> bytes:
     """The answer from the opened pyramid level chosen for it (choose_level) and the
     region's `box` on that level (crop_box).
 

@@ -342,15 +342,16 @@ class ImageService:
         source_ops = self.in_source(image, ops)
         key = self.etag(image, canonical)
         detail = public_detail(image, ops)
-        if detail is not None:  # an upscale of a capped public face: its own pixels only
-            # (a key of its own: answers rendered before this rule are never served)
+        if detail is not None:  # an upscale of a capped public face: its own pixels only,
+            # read from the level of its size on the public face, then enlarged (a key of
+            # its own: answers rendered before this rule are never served)
             key = strong_etag(key, "detail")
             level = choose_level(image.pyramid, replace(source_ops, width=detail[0],
                                                         height=detail[1]))
             box = crop_box(image.pyramid.levels[level], level, source_ops)
             cost = render_cost(box, source_ops)
             return Plan(image, ops, canonical, key, source_ops, level, box, None, LIBVIPS,
-                        cost, cost > self.settings.heavy_pixels, detail=detail,
+                        cost, cost > self.settings.heavy_pixels,
                         memory=render_memory(box, source_ops, tile_size))
         level = choose_level(image.pyramid, source_ops)
         tile = stored_tile(image.pyramid, source_ops, level, tile_size)
@@ -518,7 +519,7 @@ class ImageService:
             level = (self.opened.private(image.pyramid, plan.level) if plan.heavy
                      else self.opened.level(image.pyramid, plan.level))
             return render(level, plan.box, plan.source_ops, self.settings.jpeg_quality,
-                          deadline, plan.detail, into)
+                          deadline, into)
         except RenderTimeout:
             raise Overloaded(
                 f"the render took longer than {self.settings.render_timeout:g} s and was stopped; "
