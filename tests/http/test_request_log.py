@@ -9,6 +9,10 @@ import subprocess
 import sys
 import time
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from beeldpost.http import request_log
 from beeldpost.http.request_log import BatchedStreamHandler
 
 
@@ -70,3 +74,50 @@ def test_lines_pending_at_exit_are_written():
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                           timeout=60)
     assert done.stderr.splitlines() == [f"line {n}" for n in range(50)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(method=st.sampled_from(["GET", "HEAD", "POST"]),
+       path=st.text(max_size=80), status=st.integers(100, 599),
+       ms=st.one_of(st.none(), st.floats(0, 1e6, allow_nan=False).map(lambda v: round(v, 2))),
+       size=st.one_of(st.none(), st.integers(0, 1 << 40)),
+       remote=st.one_of(st.none(), st.text(max_size=40)),
+       agent=st.one_of(st.none(), st.text(max_size=300)))
+def test_a_line_is_what_json_makes_of_its_fields(method, path, status, ms, size, remote, agent):
+    lines = []
+    handler = BatchedStreamHandler(io.StringIO())
+    handler.append = lines.append
+    logger = request_log.access_log
+    saved = logger.handlers[:], logger.level, logger.filters[:]
+    logger.handlers[:], logger.filters[:] = [handler], []
+    logger.setLevel(logging.INFO)
+    try:
+        request_log.write(method, path, status, ms, size, "iiif3.image", remote, agent)
+    finally:
+        logger.handlers[:], logger.filters[:] = saved[0], saved[2]
+        logger.setLevel(saved[1])
+    (line,) = lines
+    expected = {"time": json.loads(line)["time"], "method": method, "path": path,
+                "status": status, "ms": ms, "bytes": size, "route": "iiif3.image",
+                "remote": remote, "agent": (agent or "")[:200] or None}
+    assert line == json.dumps(expected, ensure_ascii=False)
+
+
+def test_a_forked_worker_writes_its_lines_itself():
+    """gunicorn forks its workers from a master that may have logged: each worker's
+    lines go out from its own flushing thread."""
+    script = (
+        "import io, os, sys, time\n"
+        "from beeldpost.http.request_log import BatchedStreamHandler\n"
+        "handler = BatchedStreamHandler(sys.stdout)\n"
+        "handler.append('parent')\n"
+        "handler.flush()\n"
+        "if os.fork() == 0:\n"
+        "    handler.append('child')\n"
+        "    time.sleep(4 * BatchedStreamHandler.FLUSH_SECONDS)\n"
+        "    sys.stdout.flush()\n"
+        "    os._exit(0)\n"
+        "os.wait()\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.splitlines() == ["parent", "child"], done.stderr

@@ -15,6 +15,8 @@ import os
 import time
 
 from flask import Flask, Response, g, request
+
+from ..counters import TALLY
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -28,27 +30,30 @@ from prometheus_client import (
 REQUESTS = Counter(
     "beeldpost_http_requests_total", "HTTP requests answered", ["route", "method", "status"]
 )
+BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 DURATION = Histogram(
     "beeldpost_http_request_duration_seconds", "Time to answer a request", ["route"],
-    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    buckets=BUCKETS,
 )
 
 
+_BOUNDS = (*BUCKETS, float("inf"))  # as prometheus-client closes them
 _answered: dict[tuple[str, str, int], object] = {}
 _timed: dict[str, object] = {}
 
 
 def answered(route: str, method: str, status: int, seconds: float | None) -> None:
-    """Count one answer (the label children are kept: looking them up costs per request)."""
+    """Count one answer (the label children are kept: looking them up costs per request;
+    the counts reach the values in batches, counters.TALLY)."""
     counter = _answered.get((route, method, status))
     if counter is None:
         counter = _answered[(route, method, status)] = REQUESTS.labels(route, method, str(status))
-    counter.inc()
+    TALLY.add(counter)
     if seconds is not None:
         timer = _timed.get(route)
         if timer is None:
             timer = _timed[route] = DURATION.labels(route)
-        timer.observe(seconds)
+        TALLY.observe(timer, _BOUNDS, seconds)
 
 
 def route_name() -> str:
@@ -57,6 +62,7 @@ def route_name() -> str:
 
 
 def metrics_response() -> Response:
+    TALLY.flush()  # this worker's counts up to now (the others' follow within a second)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

@@ -6,19 +6,19 @@ a millisecond of CPU, and a write() of its own per line was a good part of it.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 import threading
 import time
 
+from json.encoder import encode_basestring  # (C) a str as a JSON string, non-ASCII kept
+
 from flask import Flask, g, request
 
 from .metrics import route_name
 
 access_log = logging.getLogger("beeldpost.access")
-_encode = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps makes one per call
 _stamp: tuple[int, str] = (0, "")
 
 
@@ -36,17 +36,12 @@ def write(method: str, path: str, status: int, ms: float | None, size: int | Non
     """The one JSON line of a request (Flask's hook below and image_api.py both write it)."""
     if not access_log.isEnabledFor(logging.INFO):
         return
-    line = _encode({
-        "time": _now(),
-        "method": method,
-        "path": path,
-        "status": status,
-        "ms": ms,
-        "bytes": size,
-        "route": route,
-        "remote": remote,
-        "agent": (agent or "")[:200] or None,
-    })
+    # The line json.dumps(..., ensure_ascii=False) makes of these fields, a third of its
+    # CPU: each text once through json's own C escaping, the numbers as it writes them.
+    line = (f'{{"time": "{_now()}", "method": {_json(method)}, "path": {_json(path)}, '
+            f'"status": {status}, "ms": {_json(ms)}, "bytes": {_json(size)}, '
+            f'"route": {_json(route)}, "remote": {_json(remote)}, '
+            f'"agent": {_json((agent or "")[:200] or None)}}}')
     handlers = access_log.handlers
     if len(handlers) == 1 and isinstance(handlers[0], BatchedStreamHandler) \
             and not access_log.filters:
@@ -54,6 +49,14 @@ def write(method: str, path: str, status: int, ms: float | None, size: int | Non
     else:  # whoever else listens (a host application, pytest) gets a record as usual
         access_log.handle(logging.LogRecord(access_log.name, logging.INFO, __file__, 0, line,
                                             None, None))
+
+
+def _json(value: str | int | float | None) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return encode_basestring(value)
+    return repr(value)  # int, or a float that is finite: as json writes them
 
 
 class BatchedStreamHandler(logging.StreamHandler):
@@ -70,7 +73,8 @@ class BatchedStreamHandler(logging.StreamHandler):
         self._pending: list[str] = []
         self._size = 0
         self._flusher: threading.Thread | None = None
-        self._flusher_pid = 0
+        # A worker forked from a process that wrote lines starts its own thread.
+        os.register_at_fork(after_in_child=self._forked)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -89,8 +93,8 @@ class BatchedStreamHandler(logging.StreamHandler):
             full = self._size >= self.FLUSH_BYTES
         if full:
             self.flush()
-        elif self._flusher is None or self._flusher_pid != os.getpid():
-            self._start_flusher()  # first line in this process (gunicorn forks workers)
+        elif self._flusher is None:
+            self._start_flusher()  # first line in this process
 
     def flush(self) -> None:
         with self.lock:
@@ -103,8 +107,10 @@ class BatchedStreamHandler(logging.StreamHandler):
             except (OSError, ValueError):  # stderr closed: nowhere to write to
                 pass
 
+    def _forked(self) -> None:
+        self._flusher = None
+
     def _start_flusher(self) -> None:
-        self._flusher_pid = os.getpid()
         self._flusher = threading.Thread(target=self._flush_every, daemon=True,
                                          name="beeldpost-log-flush")
         self._flusher.start()
