@@ -69,3 +69,41 @@ def test_workers_end_when_their_master_is_killed(tmp_path):
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         server.log.close()
+
+
+def test_the_worker_serves_through_its_own_protocol(app, monkeypatch):
+    """The protocol with the fast lane (protocol.py) is set in the worker, where the app
+    is loaded; the class gunicorn's master imports names only uvicorn's."""
+    from types import SimpleNamespace
+
+    from uvicorn.config import Config
+    from uvicorn_worker import UvicornWorker
+
+    from beeldpost.http.asgi import AsgiFront
+    from beeldpost.http.gunicorn_worker import BeeldpostWorker
+    from beeldpost.http.protocol import WorkerProtocol
+
+    worker = BeeldpostWorker.__new__(BeeldpostWorker)
+    worker.config = Config(app=None, **BeeldpostWorker.CONFIG_KWARGS)
+    worker.cfg = SimpleNamespace(threads=2)
+    monkeypatch.setattr(UvicornWorker, "load_wsgi", lambda self: setattr(self, "wsgi", app))
+    worker.load_wsgi()
+    worker.config.app = worker.wsgi
+    worker.config.load()
+    assert worker.config.http_protocol_class is WorkerProtocol
+    assert isinstance(worker.wsgi, AsgiFront)
+
+
+@pytest.mark.live
+def test_the_master_holds_none_of_the_app(live_server):
+    """gunicorn's master forks the workers and nothing else: neither libvips nor Pillow
+    (nor Flask) is loaded in it, while each worker has them."""
+    master = live_server.process.pid
+
+    def libraries(pid: int) -> str:
+        with open(f"/proc/{pid}/maps") as handle:
+            return handle.read()
+
+    assert "libvips" not in libraries(master) and "_imaging" not in libraries(master)
+    for worker in workers_of(master):
+        assert "libvips" in libraries(worker)

@@ -228,7 +228,7 @@ def test_the_log_and_the_client_behind_a_trusted_proxy(servers, caplog):
     assert {line["route"] for line in lines} == {"iiif3.image"}
 
 
-def test_the_lane_is_the_workers_protocol():
-    assert BeeldpostWorker.CONFIG_KWARGS["http"] is WorkerProtocol
+def test_the_lane_is_uvicorns_protocol_and_takes_the_image_api():
+    # That the worker serves through it: tests/http/test_gunicorn_worker.py.
     assert issubclass(WorkerProtocol, HttpToolsProtocol)
     assert protocol_module.LANE_PREFIXES == (b"/iiif/3/", b"/iiif/2/")

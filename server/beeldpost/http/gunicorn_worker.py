@@ -21,14 +21,14 @@ import sys
 
 from uvicorn_worker import UvicornWorker
 
-from .asgi import AsgiFront
-from .protocol import WorkerProtocol
-
 
 class BeeldpostWorker(UvicornWorker):
     CONFIG_KWARGS = {
         "loop": "uvloop",
-        "http": WorkerProtocol,
+        # protocol.WorkerProtocol, set in the worker (load_wsgi): gunicorn's master
+        # imports this class, and should not import the app with it (Flask, libvips,
+        # Pillow: 30 MB of the master's memory for nothing).
+        "http": "httptools",
         "interface": "asgi3",
         "lifespan": "off",
         "server_header": False,  # no product name on every answer
@@ -51,6 +51,10 @@ class BeeldpostWorker(UvicornWorker):
             os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's graceful way out
 
     def load_wsgi(self) -> None:
+        from .asgi import AsgiFront
+        from .protocol import WorkerProtocol
+
+        self.config.http = WorkerProtocol
         super().load_wsgi()
         # The app's background work belongs to the server's processes: the catalogue
         # watcher (one of the workers holds its writer lock; the others stand by).
