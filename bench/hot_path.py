@@ -110,6 +110,7 @@ def main() -> None:
     from beeldpost import create_app
     from beeldpost.http.asgi import AsgiFront
     from beeldpost.http.gunicorn_worker import BeeldpostWorker
+    from beeldpost.http.protocol import WorkerProtocol
 
     app = create_app(None if store else {"images_dir": run.WORK / "images",
                                          "cache_dir": run.WORK / "cache"})
@@ -117,7 +118,8 @@ def main() -> None:
     app.extensions["beeldpost.catalogue"].check_on_request = False
     front = AsgiFront(app, threads=4)
     kwargs = dict(BeeldpostWorker.CONFIG_KWARGS)
-    protocol_class = kwargs.pop("http")
+    kwargs.pop("http")
+    protocol_class = WorkerProtocol  # as the worker sets it when it loads the app
     config = uvicorn.Config(front, **kwargs, access_log=False, log_level="warning")
     config.load()
     plan = workloads.build(6000, 4000)
