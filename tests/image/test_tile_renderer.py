@@ -46,6 +46,7 @@ def decoded(data: bytes) -> Image.Image:
     "full/1500,/0/default.jpg",                 # 48 tiles resized: not this path
     "100,100,700,500/350,/0/default.jpg",       # across tiles at level 1
     "100,100,1024,1024/max/0/default.jpg",      # 25 tiles as stored
+    "full/250,163/0/default.jpg",               # sf 8: 250×163 (ceil) from the 250×162 level
 ])
 def test_same_picture_as_libvips(service, path):
     plan = planned(service, path)

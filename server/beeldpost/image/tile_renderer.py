@@ -17,7 +17,7 @@ Each tile goes to Pillow's JPEG decoder straight from its bytes (`Image.frombyte
 decoder writes whole scanlines of the JPEG's own width into the image it is given.
 
 Only the plain case takes this path: JPEG out, default or colour quality, no
-rotation or mirroring, no upscaling, 3-band stored tiles, a region of at most
+rotation or mirroring, no upscaling (but for the pixel of a level's rounding), 3-band stored tiles, a region of at most
 MAX_TILES tiles at its level (MAX_TILES_AS_STORED when it is not resized). Everything else, and anything unexpected, returns None and libvips
 renders it.
 """
@@ -50,8 +50,11 @@ def can_render(ops: Operations, box: tuple[int, int, int, int], tile_size: int) 
     if ops.degrees or ops.mirror:
         return False
     _, _, width, height = box
-    if ops.width > width or ops.height > height:
+    if ops.width > width + 1 or ops.height > height + 1:
         return False  # upscaling: the libraries' kernels differ there; rare anyway
+    # Up to one pixel more than the level has is the shortfall choose_level() accepts (a
+    # level's size is floored, a viewer's ceil(width / scale factor) is not): the
+    # smallest level of a deep-zoom view, asked by every viewer, is then this path's too.
     columns, rows = _tiles_under(box, tile_size)
     return _few_enough(len(columns) * len(rows), (width, height), ops)
 
