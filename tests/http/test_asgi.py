@@ -8,12 +8,15 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import unquote
 
 import pytest
+from a2wsgi.wsgi import build_environ
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from werkzeug.test import Client
 from werkzeug.wrappers import Response
 
 from beeldpost import create_app
 from beeldpost.image import response_cache
-from beeldpost.http.asgi import AsgiFront
+from beeldpost.http.asgi import AsgiFront, lane_environ
 from beeldpost.image.response_cache import KeptFile
 
 from support.validator import VALIDATOR_IDENTIFIER
@@ -224,3 +227,32 @@ def test_a_refused_heavy_request_is_answered_a_moment_later(folders, monkeypatch
     held.clear()
     status, _, _ = call(front, path)  # admitted: answered at once
     assert status == 200 and held == []
+
+
+_header_names = st.sampled_from([b"host", b"accept", b"accept-encoding", b"cookie",
+                                 b"authorization", b"content-length", b"content-type",
+                                 b"x-forwarded-for", b"if-none-match", b"origin",
+                                 b"user-agent", b"x-a-b-c"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(path=st.text(min_size=1, max_size=40).map(lambda text: "/" + text),
+       root=st.sampled_from(["", "/beeldpost", "/iiif"]),
+       query=st.binary(max_size=20).map(lambda raw: raw.decode("latin1").encode("ascii", "ignore")),
+       headers=st.lists(st.tuples(_header_names, st.binary(max_size=30)), max_size=8),
+       client=st.one_of(st.none(), st.tuples(st.sampled_from(["127.0.0.1", "::1"]),
+                                             st.integers(1, 65535))),
+       server=st.one_of(st.none(), st.tuples(st.just("127.0.0.1"), st.integers(1, 65535))),
+       method=st.sampled_from(["GET", "HEAD"]), version=st.sampled_from(["1.0", "1.1"]))
+def test_the_lanes_environ_is_a2wsgis(path, root, query, headers, client, server, method,
+                                      version):
+    """The environ the event loop makes for the Image API is the one a2wsgi makes for
+    the app on a thread, key for key: a request reads the same either way."""
+    scope = {"type": "http", "http_version": version, "method": method, "scheme": "http",
+             "root_path": root, "path": root + path, "raw_path": (root + path).encode(),
+             "query_string": query, "headers": headers}
+    if client is not None:
+        scope["client"] = client
+    if server is not None:
+        scope["server"] = server
+    assert lane_environ(scope) == build_environ(scope, None)

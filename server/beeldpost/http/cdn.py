@@ -10,11 +10,13 @@ percent-encoded into its tag, so a tag never holds a space or a comma.
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import quote
 
 from flask import Flask, Response, g
 
 
+@functools.lru_cache(maxsize=4096)  # every image answer carries it
 def image_tag(identifier: str) -> str:
     return "image-" + quote(identifier, safe="")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import json
 import logging
 from collections.abc import Iterable
@@ -77,8 +79,22 @@ def base_url() -> str:
 
 def environ_base_url(environ: dict) -> str:
     """scheme://host[:port][/prefix] of the request itself (Werkzeug reads the Host)."""
-    script = environ.get("SCRIPT_NAME", "").encode("latin-1").decode("utf-8", "replace")
-    return f"{environ.get('wsgi.url_scheme', 'http')}://{get_host(environ)}{script.rstrip('/')}"
+    return _base_url(environ.get("wsgi.url_scheme", "http"), environ.get("HTTP_HOST"),
+                     environ.get("SERVER_NAME"), environ.get("SERVER_PORT"),
+                     environ.get("SCRIPT_NAME", ""))
+
+
+@functools.lru_cache(maxsize=256)
+def _base_url(scheme: str, host: str | None, server_name: str | None, server_port: str | None,
+              script: str) -> str:
+    """Kept per the few values it is made of: every info.json and image asks for it."""
+    environ = {"wsgi.url_scheme": scheme}
+    for key, value in (("HTTP_HOST", host), ("SERVER_NAME", server_name),
+                       ("SERVER_PORT", server_port)):
+        if value is not None:
+            environ[key] = value
+    script = script.encode("latin-1").decode("utf-8", "replace")
+    return f"{scheme}://{get_host(environ)}{script.rstrip('/')}"
 
 
 def environ_path_segments(environ: dict, prefix: str, path: str | None = None) -> list[str] | None:
