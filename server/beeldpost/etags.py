@@ -7,8 +7,7 @@ import hashlib
 
 def strong_etag(*parts: str | bytes) -> str:
     """A strong entity tag (without quotes) of the parts, in order."""
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part.encode() if isinstance(part, str) else part)
-        digest.update(b"\0")
-    return digest.hexdigest()[:40]
+    # Each part and a NUL after it, hashed in one call: the digest of updating part by
+    # part (as this did), for a third of the calls on every image answer.
+    joined = b"\0".join([part.encode() if isinstance(part, str) else part for part in parts])
+    return hashlib.sha256(joined + b"\0" if parts else b"").hexdigest()[:40]

@@ -5,6 +5,7 @@ Protocol-neutral: the service's base URI is given, never read from a request.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -154,7 +155,12 @@ VERSION_2 = ApiVersion(2, "/iiif/2", CONTEXT_2, PROFILE_2, info_v2)
 
 def service_url(base: str, version: ApiVersion, identifier: str) -> str:
     """The image service's base URI as clients must use it (identifier escaped)."""
-    return f"{base}{version.prefix}/{quote(identifier, safe='')}"
+    return _service_url(base, version.prefix, identifier)
+
+
+@functools.lru_cache(maxsize=1024)  # asked for on every image answer
+def _service_url(base: str, prefix: str, identifier: str) -> str:
+    return f"{base}{prefix}/{quote(identifier, safe='')}"
 
 
 def info_document(version: ApiVersion, resolved: ResolvedImage, tile_size: int,

@@ -8,6 +8,7 @@ size limits) happens in operations.py.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -109,6 +110,9 @@ def parse_region(value: str) -> Region:
     return Region(kind, x, y, w, h)
 
 
+# Sizes, rotations and quality.format recur (a viewer's tiles are "256," or "512,", "0",
+# "default.jpg"): their answers, immutable, are kept; a bad one is refused every time.
+@functools.lru_cache(maxsize=512)
 def parse_size(value: str, version: int) -> Size:
     _check_length("size", value)
     match = _SIZE.fullmatch(value)
@@ -149,6 +153,7 @@ def parse_size(value: str, version: int) -> Size:
     return Size("wh", width, height, upscale=upscale)
 
 
+@functools.lru_cache(maxsize=64)
 def parse_rotation(value: str) -> Rotation:
     _check_length("rotation", value)
     match = _ROTATION.fullmatch(value)
@@ -162,6 +167,7 @@ def parse_rotation(value: str) -> Rotation:
     return Rotation(degrees % 360, match[1] is not None)
 
 
+@functools.lru_cache(maxsize=64)
 def parse_quality_format(value: str) -> tuple[str, str]:
     _check_length("quality.format", value)
     quality, dot, extension = value.rpartition(".")
