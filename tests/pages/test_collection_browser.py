@@ -293,7 +293,10 @@ class Dialog:
         """Wait until the dialog shows the Collection `label` (at URL `collection`)."""
         from playwright.sync_api import expect
 
-        expect(self.root.locator("#select-collection .MuiTypography-h3")).to_have_text(label)
+        # As long as the other waits here: under CI's load the dialog once took over
+        # expect()'s own 5 s to open.
+        expect(self.root.locator("#select-collection .MuiTypography-h3")).to_have_text(
+            label, timeout=TIMEOUT_MS)
         self.page.wait_for_function(
             f"([c]) => {{ const s = ({WINDOW_STATE})(window.portalViewer);"
             " return s.dialogOn && s.dialogCollection === c && s.dialogMembers !== null; }",
