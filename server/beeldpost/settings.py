@@ -355,6 +355,10 @@ class Settings(_Declared):
         None, "BEELDPOST_HEAVY_SLOTS",
         "most heavy renders running at once, all workers together, memory allowing",
         shown="one per core")
+    renders_per_worker: OptionalCount = setting(
+        None, "BEELDPOST_RENDERS_PER_WORKER",
+        "most renders of more than a few tiles a worker runs at once besides heavy ones; the "
+        "rest wait for one to end", shown="the cores ÷ `WEB_CONCURRENCY`, at least 1")
     heavy_queue: int = setting(
         8, "BEELDPOST_HEAVY_QUEUE",
         "most heavy renders waiting for memory or a slot, per worker; beyond that `503` with "

@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 
+from beeldpost.image.admission import renders_per_worker
 from beeldpost.settings import ServerSettings
 
 _settings = ServerSettings.from_env()
@@ -25,6 +26,9 @@ threads = _settings.threads
 # Parallelism comes from workers and threads; libvips' own thread pool per render would
 # only fight them for the same two cores. Read by libvips when a worker imports it.
 os.environ.setdefault("VIPS_CONCURRENCY", str(_settings.vips_concurrency))
+# Renders of more than a few tiles at once, per worker: its share of the cores
+# (image/service.py, SLOTTED_RENDER_PIXELS). admission.py imports no libvips.
+os.environ.setdefault("BEELDPOST_RENDERS_PER_WORKER", str(renders_per_worker(workers)))
 timeout = _settings.timeout
 graceful_timeout = 10
 # Seconds an idle keep-alive connection stays open. uvicorn starts counting when a

@@ -127,6 +127,17 @@ def slots_for(configured: int | None) -> int:
     return configured or usable_cores()
 
 
+def renders_for(configured: int | None) -> int:
+    """BEELDPOST_RENDERS_PER_WORKER as a worker takes it: `beeldpost serve` sets it to the
+    usable cores shared among its workers (renders_per_worker); a lone process takes them all."""
+    return configured or usable_cores()
+
+
+def renders_per_worker(workers: int) -> int:
+    """Each worker's share of the usable cores, at least one."""
+    return max(1, usable_cores() // max(1, workers))
+
+
 def memory_for(configured: int | None) -> int:
     """BEELDPOST_RENDER_MEMORY as the server takes it: sized for the machine when not set."""
     return configured or default_render_memory()
