@@ -145,10 +145,22 @@ def _crop(level: pyvips.Image, box: tuple[int, int, int, int]) -> pyvips.Image:
     return level.crop(left, top, width, height)
 
 
+# The kernel of every resize, here and in tile_renderer.py (Pillow's BICUBIC is the same
+# Catmull-Rom cubic). Lanczos-3 until issue 23: cubic differs from it by 0.4 grey levels
+# on average for a 1000 px derivative and 0.8 for a thumbnail, a fifth of what JPEG at
+# Q85 changes on either (2.1 and 3.5), for 20 % less resizing (1000 px from 1500: 7.5 →
+# 6.0 ms) and a third less in Pillow (a 209 px thumbnail from 375: 1.37 → 0.95 ms); it
+# also rings less, so the answers are 3 % smaller (140 → 136 KB at 1000 px).
+RESIZE_KERNEL = "cubic"
+# Bump when answers rendered from the same pyramid change their bytes (the kernel, say):
+# it is part of every answer's entity tag, which is also its key in the response caches.
+RENDERING_VERSION = 2
+
+
 def _resize_exact(image: pyvips.Image, width: int, height: int) -> pyvips.Image:
     if (image.width, image.height) == (width, height):
         return image
-    image = image.resize(width / image.width, vscale=height / image.height)
+    image = image.resize(width / image.width, vscale=height / image.height, kernel=RESIZE_KERNEL)
     if (image.width, image.height) != (width, height):
         # resize() rounds its output size; settle the last pixel exactly.
         image = image.embed(0, 0, max(width, image.width), max(height, image.height), extend="copy")

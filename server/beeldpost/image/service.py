@@ -36,6 +36,7 @@ from .operations import Limits, Operations, resolve
 from .parameters import ImageRequest
 from .plan import FROM_TILES, LIBVIPS, STORED_EDGE, STORED_TILE, Plan
 from .processor import (
+    RENDERING_VERSION,
     RenderTimeout,
     choose_level,
     crop_box,
@@ -344,7 +345,7 @@ class ImageService:
         """The answer's entity tag, which is also its key in the response caches: the
         full version's answers are kept apart from the public face's, whatever sizes."""
         return strong_etag(image.content_hash, canonical, f"{image.width}x{image.height}",
-                           str(RECIPE_VERSION),
+                           str(RECIPE_VERSION), str(RENDERING_VERSION),
                            str(self.settings.jpeg_quality), str(self.settings.derivative_quality),
                            *(() if image.view is View.PUBLIC else (image.view.value,)))
 

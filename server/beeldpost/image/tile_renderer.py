@@ -6,9 +6,9 @@ as decoding a 256 px tile. For the small answers viewers ask for most -- edge ti
 of a deep-zoom level, thumbnails, a few hundred pixels of a level -- reading the
 few stored JPEG tiles under the region (stored_tiles.py hands them over as
 standalone JPEGs), pasting, cropping and resizing them with Pillow does the same
-work for about a third of the CPU. Both libraries use libjpeg-turbo and a
-Lanczos-3 kernel; tests/test_tile_renderer.py holds the two renderers to the same
-pixels.
+work for about a third of the CPU. Both libraries use libjpeg-turbo and the same
+Catmull-Rom cubic kernel (processor.RESIZE_KERNEL); tests/image/test_tile_renderer.py
+holds the two renderers to the same pixels.
 
 Each tile goes to Pillow's JPEG decoder straight from its bytes (`Image.frombytes(...,
 "jpeg", ...)`) once its frame header says it is an 8-bit, 3-component JPEG of tile_size²
@@ -33,6 +33,10 @@ from .operations import Operations
 from .pyramid import Pyramid
 from .processor import optimized_coding
 from .stored_tiles import StoredTiles  # or bucket.BucketTiles: the same questions
+
+# Pillow's Catmull-Rom cubic: libvips' processor.RESIZE_KERNEL, so that the two renderers
+# give the same pixels (tests/image/test_tile_renderer.py).
+RESAMPLING = Image.Resampling.BICUBIC
 
 # Tiles decoded for one answer. Resized answers: beyond 16, libvips' shrink-then-reduce
 # resize wins (a 1000 px wide image from 24 tiles: 54 ms in libvips, 95 in Pillow).
@@ -89,7 +93,7 @@ def render_from_tiles(stored: StoredTiles, pyramid: Pyramid, ops: Operations, in
                 region.paste(tile, offset)
     resized = (width, height) != (ops.width, ops.height)
     if resized:
-        region = region.resize((ops.width, ops.height), Image.Resampling.LANCZOS)
+        region = region.resize((ops.width, ops.height), RESAMPLING)
     return _encoded(region, jpeg_quality, optimized_coding(ops.width, ops.height, resized))
 
 
