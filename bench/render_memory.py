@@ -42,6 +42,7 @@ CHILD = r"""
 import json, os, resource, sys, time
 from beeldpost.settings import Settings
 from beeldpost.image.service import ImageService
+from beeldpost.image.heap import return_freed_memory
 from beeldpost.image.parameters import parse_image_request
 
 tail, buffered = sys.argv[1], sys.argv[2] == "1"
@@ -61,6 +62,7 @@ def plan_of(tail):
 
 images.render(plan_of("0,0,512,512/256,/0/default.jpg"))  # libvips started, pyramid open
 plan = plan_of(tail)
+return_freed_memory()  # freed pages still resident would be reused unseen
 with open("/proc/self/clear_refs", "w") as handle:
     handle.write("5")
 before = status("VmRSS")

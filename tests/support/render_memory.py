@@ -1,11 +1,13 @@
 """How much memory a render really holds: its peak resident set in a fresh process.
 
 The child opens the image service on the given folders, renders a tile first (libvips
-started, the pyramid open), resets its peak resident set (`/proc/self/clear_refs`, 5;
-Linux), answers each request in turn as the server does, reading a streamed answer
-through a chunk at a time, and reports for each the peak above where it started, the
-budget admission control gave it, and the answer's size. bench/render_memory.py does
-the same on the benchmark's pyramid.
+started, the pyramid open), then for each request hands its freed heap back (else the
+render would reuse those pages unseen: after the pyramid's build, the first one once
+read as -4 KB), resets its peak resident set (`/proc/self/clear_refs`, 5; Linux),
+answers the request as the server does, reading a streamed answer through a chunk at a
+time, and reports the peak above where it started, the budget admission control gave
+it, and the answer's size. bench/render_memory.py does the same on the benchmark's
+pyramid.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from beeldpost.settings import Settings
 from beeldpost.image.parameters import parse_image_request
 from beeldpost.image.service import ImageService
+from beeldpost.image.heap import return_freed_memory
 
 images_dir, cache_dir, identifier, buffered = sys.argv[1:5]
 images = ImageService(Settings.of(images_dir=Path(images_dir), cache_dir=Path(cache_dir),
@@ -41,6 +44,9 @@ def plan_of(tail):
 images.render(plan_of("0,0,512,512/256,/0/default.jpg"))
 for tail in sys.argv[5:]:
     plan = plan_of(tail)
+    # Freed pages still resident (the pyramid's build, the render before) would be
+    # reused unseen, and the render's peak read as nothing: the heap is trimmed first.
+    return_freed_memory()
     with open("/proc/self/clear_refs", "w") as handle:
         handle.write("5")
     before = status("VmRSS")
