@@ -135,3 +135,46 @@ def test_beeldpost_serve_sets_each_workers_share(environment, expected, tmp_path
         env={**clean, **environment, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)},
         capture_output=True, text=True, timeout=60, check=True)
     assert int(shown.stdout) == expected()
+
+
+def test_a_freed_slot_goes_to_the_longest_waiting_never_to_a_newcomer():
+    slots = admission.RenderSlots(1)
+    order: list[str] = []
+
+    def render(name: str) -> None:
+        with slots:
+            order.append(name)
+
+    slots.acquire()  # taken
+    first = threading.Thread(target=render, args=("first",))
+    first.start()
+    wait_for(lambda: len(slots._line) == 1)
+    second = threading.Thread(target=render, args=("second",))
+    second.start()
+    wait_for(lambda: len(slots._line) == 2)
+    slots.release()  # passes to "first", which passes it to "second"
+    first.join(10)
+    second.join(10)
+    assert order == ["first", "second"]
+
+    slots.acquire()
+    waiting = threading.Thread(target=render, args=("waiting",))
+    waiting.start()
+    wait_for(lambda: len(slots._line) == 1)
+    slots.release()  # handed to "waiting" ...
+    newcomer = threading.Thread(target=render, args=("newcomer",))
+    newcomer.start()  # ... so a newcomer arriving now queues behind it
+    waiting.join(10)
+    newcomer.join(10)
+    assert order[2:] == ["waiting", "newcomer"]
+    slots.acquire()  # and the slot is free again once both are done
+    slots.release()
+
+
+def wait_for(condition, within: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "the threads never got in line"
+        time.sleep(0.01)

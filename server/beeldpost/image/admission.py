@@ -45,6 +45,7 @@ import os
 import struct
 import threading
 import time
+from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -136,6 +137,43 @@ def renders_for(configured: int | None) -> int:
 def renders_per_worker(workers: int) -> int:
     """Each worker's share of the usable cores, at least one."""
     return max(1, usable_cores() // max(1, workers))
+
+
+class RenderSlots:
+    """At most `count` renders of this worker at once (ImageService's mid-size ones), the
+    others served first come, first served: a slot freed passes straight to the one that
+    has waited longest, never to a newcomer. (threading.Semaphore lets a newcomer take a
+    freed slot before the woken waiter does: under a soak's overload some thumbnails then
+    waited 7 s while later ones went through.)"""
+
+    def __init__(self, count: int) -> None:
+        self._lock = threading.Lock()
+        self._free = count
+        self._line: deque[threading.Lock] = deque()  # each waiter's own, held until its turn
+
+    def acquire(self) -> None:
+        with self._lock:
+            if self._free and not self._line:
+                self._free -= 1
+                return
+            turn = threading.Lock()
+            turn.acquire()
+            self._line.append(turn)
+        turn.acquire()  # released by the render that hands its slot on
+
+    def release(self) -> None:
+        with self._lock:
+            if self._line:
+                self._line.popleft().release()  # the slot passes on, still taken
+            else:
+                self._free += 1
+
+    def __enter__(self) -> "RenderSlots":
+        self.acquire()
+        return self
+
+    def __exit__(self, *_exception) -> None:
+        self.release()
 
 
 def memory_for(configured: int | None) -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from contextlib import nullcontext
 from dataclasses import replace
@@ -26,7 +25,7 @@ from .. import counters
 from ..errors import NotFound, NotPublic, Overloaded, SourceError, StorageUnavailable
 from ..etags import strong_etag
 from ..settings import S3Url, Settings
-from .admission import Admission, memory_for, renders_for, slots_for
+from .admission import Admission, RenderSlots, memory_for, renders_for, slots_for
 from .bucket import BucketDerivatives, BucketLevels, BucketResponses, BucketTiles
 from .heap import TRIM_PIXELS, Heap, return_freed_memory
 from .derivatives import RECIPE_VERSION, DerivativeStore, OpenedLevels
@@ -141,7 +140,7 @@ class ImageService:
             settings.retry_after, local / "admission", memory_for(settings.render_memory),
             longest_wait=settings.render_timeout / 2)
         # Renders of more than a few tiles, this worker's at once (SLOTTED_RENDER_PIXELS).
-        self.render_slots = threading.BoundedSemaphore(renders_for(settings.renders_per_worker))
+        self.render_slots = RenderSlots(renders_for(settings.renders_per_worker))
         # Heavy answers are written to a file as they are encoded: into the response
         # cache's folder when it keeps them, else here, nameless.
         self.spool_dir = local / "spool"
