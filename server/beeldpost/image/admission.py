@@ -128,10 +128,10 @@ def slots_for(configured: int | None) -> int:
     return configured or usable_cores()
 
 
-def renders_for(configured: int | None) -> int:
-    """BEELDPOST_RENDERS_PER_WORKER as a worker takes it: `beeldpost serve` sets it to the
-    usable cores shared among its workers (renders_per_worker); a lone process takes them all."""
-    return configured or usable_cores()
+# BEELDPOST_RENDERS_PER_WORKER as a worker takes it, by the same rule: `beeldpost serve`
+# sets it to the cores shared among its workers (renders_per_worker); a lone process that
+# is not told takes them all.
+renders_for = slots_for
 
 
 def renders_per_worker(workers: int) -> int:

@@ -74,9 +74,10 @@ MAX_KEPT_BYTES = 64 * 1024 * 1024  # larger answers are not kept in the response
 # millisecond of CPU or more) run at most BEELDPOST_RENDERS_PER_WORKER at once in a worker,
 # the others waiting for one to end: more at once than there are cores only share them,
 # and their pixels push each other out of the processor's caches. On 2 cores with 2
-# workers, one each instead of up to the worker's 24 threads: 1000 px derivatives 99 → 117
-# answers/s, 1024² crops 155–162 → 209–211 (CPU per answer 20.1 → 16.4 ms and 11.9 → 9.4).
-# Cheaper ones, edge tiles and thumbnails, never wait behind them.
+# workers, one each instead of up to the worker's 24 threads: 1000 px derivatives 93–95 →
+# 110–116 answers/s, 1024² crops 143–144 → 172 (CPU per answer 20.9–21.3 → 16.9–17.7 ms
+# and 12.8–13.0 → 11.4–11.5; the README has what it costs under an overload). Cheaper
+# ones, edge tiles and thumbnails, never wait behind them.
 SLOTTED_RENDER_PIXELS = 4 * 256 * 256
 
 # Where an image answer's bytes came from (the X-Beeldpost-Cache header says it),
